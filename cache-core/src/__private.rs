@@ -1,0 +1,228 @@
+//! Support for the code `#[cached]` and `#[invalidate]` generate. Not a public API: names and
+//! signatures change without notice.
+//!
+//! Each annotated function has a `static` [`Site`]. On a call, the site gives the function's
+//! typed store in the chosen cache ([`FnStore`]); the generated code hashes the key arguments
+//! by reference and probes with an equality closure, so a hit neither allocates nor formats.
+//! Only a miss renders the string key and tags.
+
+use std::any::Any;
+use std::borrow::Borrow;
+use std::future::Future;
+use std::hash::BuildHasher;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+
+pub use crate::key::KeyBuilder;
+pub use crate::options::{EntryOptions, Level};
+pub use std::time::Duration;
+
+use crate::blocking::{Blocking, run_here};
+use crate::cache::Cache;
+use crate::engine::{Async, Plan, Target};
+use crate::store::{SerdeFns, Store};
+
+/// How a function's values reach L2: serde functions, or none for `level = "l1"`.
+pub struct ValueSerde<V>(Option<SerdeFns<V>>);
+
+/// Values of a `level = "both"` function: encoded with the cache's codec.
+pub fn serde_value<V: serde::Serialize + serde::de::DeserializeOwned>() -> ValueSerde<V> {
+    ValueSerde(Some(SerdeFns::new()))
+}
+
+/// Values of a `level = "l1"` function: never serialized, no serde bounds.
+pub fn l1_value<V>() -> ValueSerde<V> {
+    ValueSerde(None)
+}
+
+/// The per-function static that finds the function's store in a cache.
+pub struct Site {
+    first: OnceLock<(u64, Arc<dyn Any + Send + Sync>)>,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A function's store, borrowed from its site or shared from the cache's registry.
+enum StoreRef<K: 'static, V: 'static> {
+    Static(&'static Store<K, V>),
+    Shared(Arc<Store<K, V>>),
+}
+
+impl<K: 'static, V: 'static> Deref for StoreRef<K, V> {
+    type Target = Store<K, V>;
+    #[inline]
+    fn deref(&self) -> &Store<K, V> {
+        match self {
+            StoreRef::Static(store) => store,
+            StoreRef::Shared(store) => store,
+        }
+    }
+}
+
+impl Site {
+    /// A site with no store yet.
+    pub const fn new() -> Self {
+        Self {
+            first: OnceLock::new(),
+        }
+    }
+
+    /// The function's store in `cache`. The first cache a site sees is remembered in the site
+    /// (a pointer comparison on later calls); other caches are looked up in their registry.
+    #[inline]
+    pub fn store<'c, K, V>(
+        &'static self,
+        cache: &'c Cache,
+        serde: fn() -> ValueSerde<V>,
+    ) -> FnStore<'c, K, V>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some((id, store)) = self.first.get() {
+            if *id == cache.inner.id {
+                if let Some(store) = (**store).downcast_ref::<Store<K, V>>() {
+                    return FnStore {
+                        cache,
+                        store: StoreRef::Static(store),
+                    };
+                }
+            }
+        }
+        self.slow_store(cache, serde)
+    }
+
+    #[cold]
+    fn slow_store<'c, K, V>(
+        &'static self,
+        cache: &'c Cache,
+        serde: fn() -> ValueSerde<V>,
+    ) -> FnStore<'c, K, V>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let site = self as *const Site as usize;
+        let store = cache.inner.store::<K, V>(site, || serde().0);
+        let _ = self.first.set((
+            cache.inner.id,
+            Arc::clone(&store) as Arc<dyn Any + Send + Sync>,
+        ));
+        FnStore {
+            cache,
+            store: StoreRef::Shared(store),
+        }
+    }
+}
+
+/// The result of probing a function's store.
+pub enum Lookup<V> {
+    /// A fresh value.
+    Hit(V),
+    /// A fresh value past its refresh point: this caller was chosen to reload it.
+    Refresh,
+    /// No usable value.
+    Miss,
+}
+
+/// A function's store in one cache.
+pub struct FnStore<'c, K: 'static, V: 'static> {
+    cache: &'c Cache,
+    store: StoreRef<K, V>,
+}
+
+/// What a miss needs: the owned key, its string form, and the entry's options.
+pub struct MissKey<K> {
+    /// The owned key parts.
+    pub key: K,
+    /// The rendered key (`"{prefix}:{part}..."`).
+    pub skey: String,
+    /// TTL, tags, refresh-ahead and level.
+    pub options: EntryOptions,
+    /// Whether a loader error is a failure (counted, may serve stale) or just "nothing to
+    /// cache" (a `None` of an `Option` function).
+    pub errors_are_failures: bool,
+}
+
+impl<K: 'static, V: Clone + 'static> FnStore<'_, K, V> {
+    /// A hasher for the key parts (feed each part by reference, then `finish`).
+    #[inline]
+    pub fn hasher(&self) -> impl std::hash::Hasher {
+        self.store.hasher().build_hasher()
+    }
+
+    /// Probes L1.
+    #[inline]
+    pub fn lookup(&self, hash: u64, eq: impl Fn(&K) -> bool) -> Lookup<V> {
+        match self.cache.inner.probe(&self.store, hash, |key, _| eq(key)) {
+            Some(hit) if hit.refresh => Lookup::Refresh,
+            Some(hit) => Lookup::Hit(hit.value),
+            None => Lookup::Miss,
+        }
+    }
+
+    fn prepare(&self, hash: u64, miss: MissKey<K>) -> (Target<K>, Plan) {
+        let mut plan = self.cache.inner.plan(&miss.options);
+        plan.errors_are_failures = miss.errors_are_failures;
+        let target = Target {
+            hash,
+            key: miss.key,
+            skey: miss.skey.into(),
+        };
+        (target, plan)
+    }
+
+    /// Loads on a miss (or refreshes inline, when `refresh`), through single-flight, L2 and
+    /// the loader.
+    pub async fn load<E, Fut>(
+        &self,
+        hash: u64,
+        miss: MissKey<K>,
+        refresh: bool,
+        loader: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let (target, plan) = self.prepare(hash, miss);
+        self.cache
+            .inner
+            .load::<Async, K, V, E, Fut>(&self.store, target, &plan, refresh, loader)
+            .await
+    }
+
+    /// Blocking form of [`load`](Self::load) for plain `fn`s.
+    pub fn load_blocking<E>(
+        &self,
+        hash: u64,
+        miss: MissKey<K>,
+        refresh: bool,
+        loader: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        let (target, plan) = self.prepare(hash, miss);
+        let load = self.cache.inner.load::<Blocking, K, V, E, _>(
+            &self.store,
+            target,
+            &plan,
+            refresh,
+            || async move { loader() },
+        );
+        run_here(load)
+    }
+}
+
+/// Compares an owned key part with a borrowed argument.
+#[inline]
+pub fn eq_part<T: ?Sized + PartialEq, O: Borrow<T>>(owned: &O, borrowed: &T) -> bool {
+    owned.borrow() == borrowed
+}
+
+/// The owned form of a borrowed key part.
+#[inline]
+pub fn owned_part<T: ?Sized + ToOwned>(borrowed: &T) -> T::Owned {
+    borrowed.to_owned()
+}

@@ -1,0 +1,161 @@
+//! [`CacheBuilder`]: every setting, validated by `build`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::Cache;
+use crate::codec::Codec;
+use crate::engine::{Config, Inner, Sink};
+use crate::error::Error;
+use crate::l2::L2;
+
+/// Default L1 capacity in entries.
+pub const DEFAULT_L1_CAPACITY: u64 = 10_000;
+/// Default time to live.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+/// Builds a [`Cache`]. Every setting is optional; `build` rejects out-of-range values with an
+/// [`Error::InvalidConfig`], never a panic.
+///
+/// ```
+/// use std::time::Duration;
+/// use cache_core::{Cache, Codec};
+///
+/// let cache = Cache::builder()
+///     .namespace("billing")                      // prefix of every key in L2
+///     .l1_max_capacity(50_000)                   // entries kept in process
+///     .default_ttl(Duration::from_secs(600))     // when an entry names no TTL
+///     .refresh_ahead(0.8)                        // reload in the background after 80% of the TTL
+///     .stale_if_error(Duration::from_secs(30))   // serve an expired value if the reload fails
+///     .codec(Codec::bincode())                   // how L2 values are encoded
+///     .build()
+///     .unwrap();
+/// # drop(cache);
+/// assert!(Cache::builder().refresh_ahead(1.5).build().is_err());
+/// ```
+#[derive(Default)]
+#[must_use]
+pub struct CacheBuilder {
+    namespace: Option<String>,
+    l1_max_capacity: Option<u64>,
+    default_ttl: Option<Duration>,
+    refresh_ahead: Option<f64>,
+    stale_if_error: Option<Duration>,
+    codec: Option<Codec>,
+    l2: Option<Arc<dyn L2>>,
+}
+
+impl CacheBuilder {
+    /// Prefix of every key in L2 (`"{namespace}:{key}"`) and scope of `clear`. Non-empty,
+    /// without whitespace or glob characters.
+    pub fn namespace(mut self, namespace: &str) -> Self {
+        self.namespace = Some(namespace.to_owned());
+        self
+    }
+
+    /// Maximum number of L1 entries (default 10,000); must be non-zero.
+    pub fn l1_max_capacity(mut self, entries: u64) -> Self {
+        self.l1_max_capacity = Some(entries);
+        self
+    }
+
+    /// TTL of entries that name none (default 60 s); must be non-zero.
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = Some(ttl);
+        self
+    }
+
+    /// Fraction of the TTL after which a hit schedules one background refresh; 0 < f < 1.
+    pub fn refresh_ahead(mut self, fraction: f64) -> Self {
+        self.refresh_ahead = Some(fraction);
+        self
+    }
+
+    /// How long past its expiry an entry may be served when its reload fails.
+    pub fn stale_if_error(mut self, window: Duration) -> Self {
+        self.stale_if_error = Some(window);
+        self
+    }
+
+    /// The codec of L2 values (default [`Codec::bincode`]).
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = Some(codec);
+        self
+    }
+
+    /// The shared second level, e.g. `cache_redis::RedisL2`.
+    pub fn l2(mut self, l2: impl L2) -> Self {
+        self.l2 = Some(Arc::new(l2));
+        self
+    }
+
+    /// Validates the settings and builds the cache (attaching the L2 to it).
+    pub fn build(self) -> Result<Cache, Error> {
+        let config = self.validate()?;
+        let inner = Arc::new(Inner::new(config, self.l2.clone()));
+        if let Some(l2) = &inner.l2 {
+            let sink = Arc::new(Sink(Arc::downgrade(&inner)));
+            l2.attach(inner.config.namespace.as_deref(), sink)?;
+        }
+        Ok(Cache { inner })
+    }
+
+    fn validate(&self) -> Result<Config, Error> {
+        if let Some(namespace) = &self.namespace {
+            if namespace.is_empty() {
+                return Err(Error::config("namespace", "must not be empty"));
+            }
+            if let Some(c) = namespace
+                .chars()
+                .find(|c| c.is_whitespace() || c.is_control() || "*?[]\\".contains(*c))
+            {
+                return Err(Error::config(
+                    "namespace",
+                    format!("must not contain {c:?}"),
+                ));
+            }
+        }
+        let capacity = self.l1_max_capacity.unwrap_or(DEFAULT_L1_CAPACITY);
+        if capacity == 0 {
+            return Err(Error::config("l1_max_capacity", "must be at least 1"));
+        }
+        let default_ttl = self.default_ttl.unwrap_or(DEFAULT_TTL);
+        if default_ttl.is_zero() {
+            return Err(Error::config("default_ttl", "must be longer than zero"));
+        }
+        if let Some(fraction) = self.refresh_ahead {
+            if !(fraction > 0.0 && fraction < 1.0) {
+                return Err(Error::config(
+                    "refresh_ahead",
+                    format!("must be strictly between 0 and 1, got {fraction}"),
+                ));
+            }
+        }
+        if self.stale_if_error.is_some_and(|w| w.is_zero()) {
+            return Err(Error::config("stale_if_error", "must be longer than zero"));
+        }
+        Ok(Config {
+            namespace: self.namespace.clone(),
+            capacity,
+            default_ttl,
+            refresh_ahead: self.refresh_ahead,
+            stale_if_error: self.stale_if_error,
+            codec: self.codec.unwrap_or_default(),
+        })
+    }
+
+    /// The embedded default: L1 only, default settings (which are always valid).
+    pub(crate) fn embedded() -> Cache {
+        let config = Config {
+            namespace: None,
+            capacity: DEFAULT_L1_CAPACITY,
+            default_ttl: DEFAULT_TTL,
+            refresh_ahead: None,
+            stale_if_error: None,
+            codec: Codec::default(),
+        };
+        Cache {
+            inner: Arc::new(Inner::new(config, None)),
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! [`Cache`]: the handle users hold, with the async API and its blocking twins.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::blocking::{Blocking, driver, run_here};
+use crate::builder::CacheBuilder;
+use crate::engine::{Async, Inner, Target};
+use crate::error::Error;
+use crate::l2::Invalidation;
+use crate::options::EntryOptions;
+use crate::stats::Stats;
+use crate::store::{SerdeFns, Store};
+
+/// What a value needs to be cached through the keyed API: cloneable, shareable, serializable
+/// (it may go to L2). Implemented for every such type.
+pub trait CacheValue: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}
+
+impl<T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static> CacheValue for T {}
+
+/// Site number of the keyed API's stores (function sites use their static's address).
+const KEYED_SITE: usize = 0;
+
+/// A multi-level cache: typed in-process L1, optional shared L2.
+///
+/// Cheap to clone (an `Arc`), `Send + Sync`. Every method degrades instead of failing: an L2
+/// error is counted in [`Stats::l2_errors`], logged with `tracing`, and the call goes on with
+/// the next level or the loader.
+///
+/// ```
+/// use std::time::Duration;
+/// use cache_core::{Cache, EntryOptions};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let cache = Cache::builder().default_ttl(Duration::from_secs(60)).build().unwrap();
+/// let options = EntryOptions::new().tags(["users"]);
+/// let name: Result<String, std::io::Error> =
+///     cache.get_or_load("user:1", &options, || async { Ok("Ada".to_string()) }).await;
+/// assert_eq!(name.unwrap(), "Ada");
+/// assert_eq!(cache.get::<String>("user:1").await.as_deref(), Some("Ada"));
+/// cache.invalidate_tags(&["users"]).await;
+/// assert_eq!(cache.get::<String>("user:1").await, None);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Cache {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("namespace", &self.inner.config.namespace)
+            .field("l1_entries", &self.inner.l1_len())
+            .field("l2", &self.inner.l2.is_some())
+            .finish()
+    }
+}
+
+impl AsRef<Cache> for Cache {
+    fn as_ref(&self) -> &Cache {
+        self
+    }
+}
+
+impl Cache {
+    /// A builder with every setting at its default (L1 only, 10,000 entries, 60 s TTL).
+    pub fn builder() -> CacheBuilder {
+        CacheBuilder::default()
+    }
+
+    fn keyed_store<V: CacheValue>(&self) -> Arc<Store<(), V>> {
+        self.inner
+            .store::<(), V>(KEYED_SITE, || Some(SerdeFns::new()))
+    }
+
+    fn target<V>(store: &Store<(), V>, key: &str) -> Target<()> {
+        Target {
+            hash: store.hash_str(key),
+            key: (),
+            skey: key.into(),
+        }
+    }
+
+    /// The value of `key` from L1, else L2; `None` when absent or of another type.
+    pub async fn get<V: CacheValue>(&self, key: &str) -> Option<V> {
+        let store = self.keyed_store::<V>();
+        let plan = self.inner.plan(&EntryOptions::new());
+        self.inner
+            .get::<Async, _, V>(&store, Self::target(&store, key), &plan)
+            .await
+    }
+
+    /// Stores a value: write-through to L2 (awaited), every other process told to drop its
+    /// copy, then L1.
+    pub async fn set<V: CacheValue>(&self, key: &str, value: V, options: &EntryOptions) {
+        let store = self.keyed_store::<V>();
+        let plan = self.inner.plan(options);
+        self.inner
+            .set::<Async, _, V>(&store, Self::target(&store, key), value, &plan)
+            .await;
+    }
+
+    /// The value of `key`, loading it on a miss.
+    ///
+    /// Concurrent misses of one key run `loader` once (single-flight); the others get its
+    /// value. A loader error is returned to the caller whose loader failed and is not cached
+    /// (callers waiting on it retry, one at a time). Past the refresh point a hit returns at
+    /// once and reloads in the background, which is why the loader is `'static` (clone what it
+    /// needs, e.g. an `Arc` pool, into it).
+    pub async fn get_or_load<V, E, F, Fut>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        loader: F,
+    ) -> Result<V, E>
+    where
+        V: CacheValue,
+        E: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+    {
+        let store = self.keyed_store::<V>();
+        let target = Self::target(&store, key);
+        if let Some(hit) = self
+            .inner
+            .probe(&store, target.hash, |_, skey| *skey == *key)
+        {
+            if hit.refresh {
+                let inner = Arc::clone(&self.inner);
+                let plan = inner.plan(options);
+                let refresh = async move {
+                    let _ = inner
+                        .load::<Async, _, V, E, _>(&store, target, &plan, true, loader)
+                        .await;
+                };
+                match tokio::runtime::Handle::try_current() {
+                    Ok(handle) => drop(handle.spawn(refresh)),
+                    Err(_) => drop(driver().spawn(refresh)),
+                }
+            }
+            return Ok(hit.value);
+        }
+        let plan = self.inner.plan(options);
+        self.inner
+            .load::<Async, _, V, E, _>(&store, target, &plan, false, loader)
+            .await
+    }
+
+    /// Removes `key` from L1, L2 and every other process's L1.
+    pub async fn invalidate(&self, key: &str) {
+        self.inner
+            .invalidate::<Async>(Invalidation::Keys(vec![key.to_owned()]))
+            .await;
+    }
+
+    /// Removes every key matching the Redis glob `pattern`, everywhere.
+    pub async fn invalidate_pattern(&self, pattern: &str) {
+        self.inner
+            .invalidate::<Async>(Invalidation::Pattern(pattern.to_owned()))
+            .await;
+    }
+
+    /// Invalidates every entry carrying any of `tags`, everywhere, in constant time.
+    pub async fn invalidate_tags(&self, tags: &[&str]) {
+        let tags = tags.iter().map(|tag| (*tag).to_owned()).collect();
+        self.inner
+            .invalidate::<Async>(Invalidation::Tags(tags))
+            .await;
+    }
+
+    /// Removes everything, everywhere (the namespace's keys in L2).
+    pub async fn clear(&self) {
+        self.inner.invalidate::<Async>(Invalidation::Clear).await;
+    }
+
+    /// Checks that the L2 (if any) answers.
+    pub async fn health(&self) -> Result<(), Error> {
+        match &self.inner.l2 {
+            Some(l2) => Ok(l2.health().await?),
+            None => Ok(()),
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Number of entries in L1 (all functions and value types).
+    pub fn l1_len(&self) -> u64 {
+        self.inner.l1_len() as u64
+    }
+
+    /// The namespace, if one was set.
+    pub fn namespace(&self) -> Option<&str> {
+        self.inner.config.namespace.as_deref()
+    }
+
+    /// Blocking twin of [`get`](Self::get).
+    pub fn get_blocking<V: CacheValue>(&self, key: &str) -> Option<V> {
+        let store = self.keyed_store::<V>();
+        let plan = self.inner.plan(&EntryOptions::new());
+        run_here(
+            self.inner
+                .get::<Blocking, _, V>(&store, Self::target(&store, key), &plan),
+        )
+    }
+
+    /// Blocking twin of [`set`](Self::set).
+    pub fn set_blocking<V: CacheValue>(&self, key: &str, value: V, options: &EntryOptions) {
+        let store = self.keyed_store::<V>();
+        let plan = self.inner.plan(options);
+        run_here(
+            self.inner
+                .set::<Blocking, _, V>(&store, Self::target(&store, key), value, &plan),
+        );
+    }
+
+    /// Blocking twin of [`get_or_load`](Self::get_or_load); the loader runs on the calling
+    /// thread (refreshes on a helper thread).
+    pub fn get_or_load_blocking<V, E, F>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        loader: F,
+    ) -> Result<V, E>
+    where
+        V: CacheValue,
+        E: Send + 'static,
+        F: FnOnce() -> Result<V, E> + Send + 'static,
+    {
+        let store = self.keyed_store::<V>();
+        let target = Self::target(&store, key);
+        if let Some(hit) = self
+            .inner
+            .probe(&store, target.hash, |_, skey| *skey == *key)
+        {
+            if hit.refresh {
+                let inner = Arc::clone(&self.inner);
+                let plan = inner.plan(options);
+                std::thread::spawn(move || {
+                    let load = inner.load::<Blocking, _, V, E, _>(
+                        &store,
+                        target,
+                        &plan,
+                        true,
+                        || async move { loader() },
+                    );
+                    let _ = run_here(load);
+                });
+            }
+            return Ok(hit.value);
+        }
+        let plan = self.inner.plan(options);
+        run_here(self.inner.load::<Blocking, _, V, E, _>(
+            &store,
+            target,
+            &plan,
+            false,
+            || async move { loader() },
+        ))
+    }
+
+    /// Blocking twin of [`invalidate`](Self::invalidate).
+    pub fn invalidate_blocking(&self, key: &str) {
+        run_here(
+            self.inner
+                .invalidate::<Blocking>(Invalidation::Keys(vec![key.to_owned()])),
+        );
+    }
+
+    /// Blocking twin of [`invalidate_pattern`](Self::invalidate_pattern).
+    pub fn invalidate_pattern_blocking(&self, pattern: &str) {
+        run_here(
+            self.inner
+                .invalidate::<Blocking>(Invalidation::Pattern(pattern.to_owned())),
+        );
+    }
+
+    /// Blocking twin of [`invalidate_tags`](Self::invalidate_tags).
+    pub fn invalidate_tags_blocking(&self, tags: &[&str]) {
+        let tags = tags.iter().map(|tag| (*tag).to_owned()).collect();
+        run_here(self.inner.invalidate::<Blocking>(Invalidation::Tags(tags)));
+    }
+
+    /// Blocking twin of [`clear`](Self::clear).
+    pub fn clear_blocking(&self) {
+        run_here(self.inner.invalidate::<Blocking>(Invalidation::Clear));
+    }
+
+    /// Blocking twin of [`health`](Self::health).
+    pub fn health_blocking(&self) -> Result<(), Error> {
+        match &self.inner.l2 {
+            Some(l2) => Ok(crate::blocking::block_on_tokio(l2.health())?),
+            None => Ok(()),
+        }
+    }
+}

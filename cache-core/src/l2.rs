@@ -1,0 +1,169 @@
+//! The seam between the engine and a shared second level (Redis in `cache-redis`).
+//!
+//! The engine hands an [`L2`] opaque, already encoded values ([`StoredValue`]) and plain keys
+//! (without the namespace: the L2 owns its layout). The L2 also carries invalidations between
+//! processes: when the engine attaches it, it receives an [`InvalidationSink`] to report what
+//! other processes did.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A boxed, sendable future, the return type of [`L2`] methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An encoded value as stored in L2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredValue {
+    /// Fingerprint of the Rust type and codec that wrote the value; a reader with another
+    /// fingerprint treats the value as absent.
+    pub fingerprint: u64,
+    /// Codec and compression of `payload` (see [`Codec`](crate::Codec)).
+    pub format: u8,
+    /// The encoded bytes.
+    pub payload: Vec<u8>,
+}
+
+/// A value read from L2 with its remaining lifetime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct L2Entry {
+    /// The stored value.
+    pub value: StoredValue,
+    /// Time left before the entry expires in L2.
+    pub ttl: Duration,
+}
+
+/// What another process invalidated or overwrote; the engine applies it to its L1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// These keys were written or removed.
+    Keys(Vec<String>),
+    /// Keys matching this Redis glob were removed.
+    Pattern(String),
+    /// These tags were invalidated.
+    Tags(Vec<String>),
+    /// Everything was removed.
+    Clear,
+}
+
+/// Receives what other processes did, from the L2's backplane.
+pub trait InvalidationSink: Send + Sync {
+    /// Applies another process's invalidation to the local L1.
+    fn invalidate(&self, invalidation: Invalidation);
+    /// The backplane lost (`false`) or regained (`true`) its connection. While it is down, L1
+    /// may miss invalidations: the engine empties L1 on loss and stops filling it until
+    /// the backplane is back.
+    fn set_connected(&self, connected: bool);
+}
+
+/// How an [`L2`] operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum L2ErrorKind {
+    /// The operation did not finish within the L2's timeout.
+    Timeout,
+    /// No connection to the server.
+    Connection,
+    /// The server answered with something unexpected (e.g. a key of another Redis type).
+    Protocol,
+    /// Any other failure.
+    Other,
+}
+
+/// An L2 failure. The engine counts it and falls back; it never reaches the caller's function.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct L2Error {
+    /// The kind of failure.
+    pub kind: L2ErrorKind,
+    /// A human-readable description.
+    pub message: String,
+}
+
+impl L2Error {
+    /// An error of `kind` with a message.
+    pub fn new(kind: L2ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A write to L2.
+#[derive(Debug, Clone, Copy)]
+pub struct L2Write<'a> {
+    /// The encoded value.
+    pub value: &'a StoredValue,
+    /// Lifetime of the entry.
+    pub ttl: Duration,
+    /// Tags of the entry; a later `invalidate_tags` of any of them must hide it.
+    pub tags: &'a [String],
+}
+
+/// A shared second level. Implemented by `cache_redis::RedisL2`.
+///
+/// Every method must finish within the implementation's own operation timeout.
+pub trait L2: Send + Sync + 'static {
+    /// Called once by [`CacheBuilder::build`](crate::CacheBuilder::build): the namespace keys
+    /// live under, and where to report other processes' invalidations.
+    fn attach(
+        &self,
+        namespace: Option<&str>,
+        sink: Arc<dyn InvalidationSink>,
+    ) -> Result<(), L2Error>;
+
+    /// Reads a key. `Ok(None)` when absent, expired, hidden by a tag invalidation, or not a
+    /// value this cache wrote.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>>;
+
+    /// Writes a key and tells other processes to drop their L1 copy.
+    fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>>;
+
+    /// Removes keys and tells other processes.
+    fn invalidate<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>>;
+
+    /// Removes keys matching a Redis glob and tells other processes.
+    fn invalidate_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<(), L2Error>>;
+
+    /// Invalidates tags and tells other processes.
+    fn invalidate_tags<'a>(&'a self, tags: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>>;
+
+    /// Removes every key of the namespace and tells other processes.
+    fn clear(&self) -> BoxFuture<'_, Result<(), L2Error>>;
+
+    /// Checks that the L2 answers.
+    fn health(&self) -> BoxFuture<'_, Result<(), L2Error>>;
+}
+
+impl<T: L2 + ?Sized> L2 for Arc<T> {
+    fn attach(
+        &self,
+        namespace: Option<&str>,
+        sink: Arc<dyn InvalidationSink>,
+    ) -> Result<(), L2Error> {
+        (**self).attach(namespace, sink)
+    }
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
+        (**self).get(key)
+    }
+    fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
+        (**self).set(key, write)
+    }
+    fn invalidate<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
+        (**self).invalidate(keys)
+    }
+    fn invalidate_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<(), L2Error>> {
+        (**self).invalidate_pattern(pattern)
+    }
+    fn invalidate_tags<'a>(&'a self, tags: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
+        (**self).invalidate_tags(tags)
+    }
+    fn clear(&self) -> BoxFuture<'_, Result<(), L2Error>> {
+        (**self).clear()
+    }
+    fn health(&self) -> BoxFuture<'_, Result<(), L2Error>> {
+        (**self).health()
+    }
+}

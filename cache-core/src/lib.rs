@@ -1,0 +1,66 @@
+//! A multi-level cache for Rust services: a typed in-process L1 in front of a shared L2
+//! (Redis, in `cache-redis`), with single-flight loads, refresh-ahead, stale-if-error,
+//! write-through, and invalidation by key, Redis glob pattern or tag, across processes.
+//!
+//! Most users annotate functions with `#[cached]` and `#[invalidate]` (feature `macros`, on
+//! by default). The same engine is available directly through [`Cache`]:
+//!
+//! ```
+//! use std::time::Duration;
+//! use cache_core::{Cache, EntryOptions};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let cache = Cache::builder().default_ttl(Duration::from_secs(300)).build().unwrap();
+//! let options = EntryOptions::new().tags(["users", "user:7"]);
+//! let name = cache
+//!     .get_or_load("user:7", &options, || async { Ok::<_, std::io::Error>("Grace".to_string()) })
+//!     .await
+//!     .unwrap();
+//! assert_eq!(name, "Grace");
+//! assert_eq!(cache.stats().misses, 1);
+//! # }
+//! ```
+//!
+//! Without an L2 (the embedded default) everything runs in process; [`global`] is such a
+//! cache unless [`install`] replaced it.
+#![warn(missing_docs)]
+
+mod blocking;
+mod builder;
+mod cache;
+mod clock;
+mod codec;
+mod engine;
+mod entry;
+mod error;
+mod flight;
+mod glob;
+mod global;
+mod key;
+mod l2;
+mod options;
+mod stats;
+mod store;
+mod tags;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use builder::{CacheBuilder, DEFAULT_L1_CAPACITY, DEFAULT_TTL};
+pub use cache::{Cache, CacheValue};
+pub use codec::{
+    Codec, CodecError, DEFAULT_COMPRESS_ABOVE, FORMAT_BINCODE, FORMAT_JSON, FORMAT_LZ4,
+};
+pub use error::Error;
+pub use glob::{glob_matches, glob_matches_bytes};
+pub use global::{global, install};
+pub use key::{KeyBuilder, MAX_KEY_LEN, escape_key_part, escaped};
+pub use l2::{
+    BoxFuture, Invalidation, InvalidationSink, L2, L2Entry, L2Error, L2ErrorKind, L2Write,
+    StoredValue,
+};
+pub use options::{EntryOptions, Level};
+pub use stats::Stats;
+
+#[cfg(feature = "macros")]
+pub use cache_macros::{cached, invalidate};

@@ -1,0 +1,135 @@
+//! Counters and their snapshot, [`Stats`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+
+/// A snapshot of a cache's counters since it was built.
+///
+/// - `l1_hits`: calls answered from the in-process L1.
+/// - `l2_hits`: calls answered from L2 (the value then fills L1).
+/// - `misses`: calls that found the value in no level and ran the loader (or, for `get`,
+///   returned `None`).
+/// - `loads`: loader runs, refreshes included; `load_errors`: those that returned an error.
+/// - `coalesced`: calls that waited for another caller's load of the same key and got its value.
+/// - `refreshes`: background refreshes started by refresh-ahead.
+/// - `stale_served`: failed loads answered with a stale value (`stale_if_error`).
+/// - `l2_errors`: L2 failures (unreachable, timeout, undecodable or foreign values).
+/// - `invalidations`: invalidation calls (key, pattern, tags, clear), local or from other
+///   processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Calls answered from L1.
+    pub l1_hits: u64,
+    /// Calls answered from L2.
+    pub l2_hits: u64,
+    /// Calls that found no value in any level.
+    pub misses: u64,
+    /// Loader runs, refreshes included.
+    pub loads: u64,
+    /// Loader runs that returned an error.
+    pub load_errors: u64,
+    /// Calls that got the value of another caller's concurrent load.
+    pub coalesced: u64,
+    /// Refresh-ahead reloads started.
+    pub refreshes: u64,
+    /// Failed loads answered with a stale value.
+    pub stale_served: u64,
+    /// L2 failures, including values that could not be decoded.
+    pub l2_errors: u64,
+    /// Invalidations applied (key, pattern, tags, clear; local or remote).
+    pub invalidations: u64,
+}
+
+impl Stats {
+    /// `(l1_hits + l2_hits) / (l1_hits + l2_hits + misses)`, or 0 before any lookup.
+    ///
+    /// ```
+    /// let stats = cache_core::Stats { l1_hits: 3, misses: 1, ..Default::default() };
+    /// assert_eq!(stats.hit_ratio(), 0.75);
+    /// ```
+    pub fn hit_ratio(&self) -> f64 {
+        let hits = self.l1_hits + self.l2_hits;
+        let total = hits + self.misses;
+        if total == 0 {
+            0.0
+        } else {
+            hits as f64 / total as f64
+        }
+    }
+}
+
+/// Number of stripes of the hit counter; a power of two.
+const STRIPES: usize = 16;
+
+/// A counter incremented on the hit path from many threads: each thread adds to its own
+/// cache-line-padded stripe, so concurrent hits do not contend on one line.
+pub(crate) struct StripedCounter {
+    stripes: Box<[CachePadded<AtomicU64>; STRIPES]>,
+}
+
+impl Default for StripedCounter {
+    fn default() -> Self {
+        Self {
+            stripes: Box::new(std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0)))),
+        }
+    }
+}
+
+thread_local! {
+    static STRIPE: usize = {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) as usize % STRIPES
+    };
+}
+
+impl StripedCounter {
+    #[inline]
+    pub(crate) fn incr(&self) {
+        let stripe = STRIPE.with(|s| *s);
+        self.stripes[stripe].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sum(&self) -> u64 {
+        self.stripes.iter().map(|s| s.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// The live counters of one cache.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) l1_hits: StripedCounter,
+    pub(crate) l2_hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) loads: AtomicU64,
+    pub(crate) load_errors: AtomicU64,
+    pub(crate) coalesced: AtomicU64,
+    pub(crate) refreshes: AtomicU64,
+    pub(crate) stale_served: AtomicU64,
+    pub(crate) l2_errors: AtomicU64,
+    pub(crate) invalidations: AtomicU64,
+}
+
+/// Adds one to a plain counter.
+#[inline]
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            l1_hits: self.l1_hits.sum(),
+            l2_hits: get(&self.l2_hits),
+            misses: get(&self.misses),
+            loads: get(&self.loads),
+            load_errors: get(&self.load_errors),
+            coalesced: get(&self.coalesced),
+            refreshes: get(&self.refreshes),
+            stale_served: get(&self.stale_served),
+            l2_errors: get(&self.l2_errors),
+            invalidations: get(&self.invalidations),
+        }
+    }
+}
