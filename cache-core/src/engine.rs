@@ -177,6 +177,20 @@ impl Inner {
         hit
     }
 
+    /// A fresh entry, looked up by string key, without counting a hit.
+    fn fresh<K, V: Clone>(&self, store: &Store<K, V>, target: &Target<K>) -> Option<V> {
+        if !self.l1_enabled.load(Ordering::Relaxed) {
+            return None;
+        }
+        let now = now_ms();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        store.read(
+            target.hash,
+            |_, skey| *skey == *target.skey,
+            |entry| entry.is_fresh(now, epoch).then(|| entry.value.clone()),
+        )
+    }
+
     /// A still-valid entry within its `stale_if_error` window.
     fn stale<K, V: Clone>(&self, store: &Store<K, V>, target: &Target<K>) -> Option<V> {
         let now = now_ms();
@@ -358,6 +372,16 @@ impl Inner {
                 },
             }
         };
+        if !refresh {
+            // Another leader may have filled the key between our probe and our flight.
+            if let Some(value) = self.fresh(store, &target) {
+                bump(&self.counters.coalesced);
+                if let Some(guard) = guard {
+                    guard.complete(&value);
+                }
+                return Ok(value);
+            }
+        }
         let stamps = self.stamps(&plan.tags);
         if !refresh {
             if let Some((value, ttl)) = self.l2_read::<F, K, V>(store, &target.skey, plan).await {
