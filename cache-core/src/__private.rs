@@ -83,15 +83,14 @@ impl Site {
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        if let Some((id, store)) = self.first.get() {
-            if *id == cache.inner.id {
-                if let Some(store) = (**store).downcast_ref::<Store<K, V>>() {
-                    return FnStore {
-                        cache,
-                        store: StoreRef::Static(store),
-                    };
-                }
-            }
+        if let Some((id, store)) = self.first.get()
+            && *id == cache.inner.id
+            && let Some(store) = (**store).downcast_ref::<Store<K, V>>()
+        {
+            return FnStore {
+                cache,
+                store: StoreRef::Static(store),
+            };
         }
         self.slow_store(cache, serde)
     }

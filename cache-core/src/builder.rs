@@ -123,13 +123,13 @@ impl CacheBuilder {
         if default_ttl.is_zero() {
             return Err(Error::config("default_ttl", "must be longer than zero"));
         }
-        if let Some(fraction) = self.refresh_ahead {
-            if !(fraction > 0.0 && fraction < 1.0) {
-                return Err(Error::config(
-                    "refresh_ahead",
-                    format!("must be strictly between 0 and 1, got {fraction}"),
-                ));
-            }
+        if let Some(fraction) = self.refresh_ahead
+            && !(fraction > 0.0 && fraction < 1.0)
+        {
+            return Err(Error::config(
+                "refresh_ahead",
+                format!("must be strictly between 0 and 1, got {fraction}"),
+            ));
         }
         if self.stale_if_error.is_some_and(|w| w.is_zero()) {
             return Err(Error::config("stale_if_error", "must be longer than zero"));

@@ -203,6 +203,10 @@ impl Cache {
     /// Blocking twin of [`get`](Self::get).
     pub fn get_blocking<V: CacheValue>(&self, key: &str) -> Option<V> {
         let store = self.keyed_store::<V>();
+        let hash = store.hash_str(key);
+        if let Some(hit) = self.inner.probe(&store, hash, |_, skey| *skey == *key) {
+            return Some(hit.value);
+        }
         let plan = self.inner.plan(&EntryOptions::new());
         run_here(
             self.inner

@@ -101,10 +101,10 @@ impl Inner {
         V: Clone + Send + Sync + 'static,
     {
         let id = (site, TypeId::of::<(K, V)>());
-        if let Some(store) = self.registry.read().get(&id) {
-            if let Ok(store) = Arc::clone(store).downcast::<Store<K, V>>() {
-                return store;
-            }
+        if let Some(store) = self.registry.read().get(&id)
+            && let Ok(store) = Arc::clone(store).downcast::<Store<K, V>>()
+        {
+            return store;
         }
         let mut registry = self.registry.write();
         let any = registry
@@ -218,8 +218,7 @@ impl Inner {
         &self,
         store: &Store<K, V>,
         target: Target<K>,
-        value: V,
-        ttl: Duration,
+        (value, ttl): (V, Duration),
         plan: &Plan,
         stamps: Stamps,
         poisoned: impl FnOnce() -> bool,
@@ -387,7 +386,7 @@ impl Inner {
             if let Some((value, ttl)) = self.l2_read::<F, K, V>(store, &target.skey, plan).await {
                 bump(&self.counters.l2_hits);
                 if let Some(guard) = guard {
-                    self.fill(store, target, value.clone(), ttl, plan, stamps, || {
+                    self.fill(store, target, (value.clone(), ttl), plan, stamps, || {
                         guard.flight().is_poisoned()
                     });
                     guard.complete(&value);
@@ -408,9 +407,14 @@ impl Inner {
                     self.l2_write::<F, K, V>(store, &target.skey, &value, plan)
                         .await;
                 }
-                self.fill(store, target, value.clone(), plan.ttl, plan, stamps, || {
-                    guard.flight().is_poisoned()
-                });
+                self.fill(
+                    store,
+                    target,
+                    (value.clone(), plan.ttl),
+                    plan,
+                    stamps,
+                    || guard.flight().is_poisoned(),
+                );
                 guard.complete(&value);
                 Ok(value)
             }
@@ -456,7 +460,7 @@ impl Inner {
                 let found = self.l2_read::<F, K, V>(store, &target.skey, plan).await;
                 if let Some((value, ttl)) = found {
                     bump(&self.counters.l2_hits);
-                    self.fill(store, target, value.clone(), ttl, plan, stamps, || {
+                    self.fill(store, target, (value.clone(), ttl), plan, stamps, || {
                         guard.flight().is_poisoned()
                     });
                     guard.complete(&value);
@@ -483,7 +487,7 @@ impl Inner {
         self.l2_write::<F, K, V>(store, &target.skey, &value, plan)
             .await;
         self.invalidate_local_key(&target.skey);
-        self.fill(store, target, value, plan.ttl, plan, stamps, || false);
+        self.fill(store, target, (value, plan.ttl), plan, stamps, || false);
     }
 
     pub(crate) fn invalidate_local_key(&self, key: &str) {

@@ -218,24 +218,17 @@ impl<K, V> Store<K, V> {
                     (!dead, slot.entry.last_access.load(Ordering::Relaxed))
                 })
                 .map(|slot| (slot.hash, Arc::clone(&slot.skey)));
-            if let Some((hash, skey)) = victim {
-                if let Ok(found) =
+            if let Some((hash, skey)) = victim
+                && let Ok(found) =
                     shard.find_entry(hash, |slot| slot.hash == hash && slot.skey == skey)
-                {
-                    found.remove();
-                    self.by_key.remove(&skey);
-                    self.removed(1);
-                    return true;
-                }
+            {
+                found.remove();
+                self.by_key.remove(&skey);
+                self.removed(1);
+                return true;
             }
         }
         false
-    }
-
-    /// Whether the store has an entry for `skey` (any state).
-    #[cfg(test)]
-    pub(crate) fn contains(&self, skey: &str) -> bool {
-        self.by_key.contains_key(skey)
     }
 }
 
