@@ -1,7 +1,8 @@
 //! Serialization of values for L2: the codec, compression and the type fingerprint.
 //!
 //! A stored value is `(fingerprint, format, payload)`:
-//! - `fingerprint`: xxh3-64 of the value's Rust type name and the codec name. A reader whose
+//! - `fingerprint`: xxh3-64 of the value's Rust type name, seeded with the xxh3-64 of the codec
+//!   name. A reader whose
 //!   fingerprint differs (another type, another codec, a renamed type) treats the value as a
 //!   miss, so an older build's values are never decoded as garbage.
 //! - `format`: the low nibble is the codec ([`FORMAT_BINCODE`] or [`FORMAT_JSON`]); bit
@@ -103,10 +104,8 @@ impl Codec {
 
     /// The fingerprint values of type `V` carry under this codec.
     pub fn fingerprint<V: ?Sized>(&self) -> u64 {
-        let mut input = std::any::type_name::<V>().as_bytes().to_vec();
-        input.push(0);
-        input.extend_from_slice(self.name().as_bytes());
-        xxhash_rust::xxh3::xxh3_64(&input)
+        let seed = xxhash_rust::xxh3::xxh3_64(self.name().as_bytes());
+        xxhash_rust::xxh3::xxh3_64_with_seed(std::any::type_name::<V>().as_bytes(), seed)
     }
 
     /// Encodes a value.
