@@ -225,3 +225,174 @@ pub fn eq_part<T: ?Sized + PartialEq, O: Borrow<T>>(owned: &O, borrowed: &T) -> 
 pub fn owned_part<T: ?Sized + ToOwned>(borrowed: &T) -> T::Owned {
     borrowed.to_owned()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Checks and helpers with readable diagnostics, used by the code `#[cached]` and `#[invalidate]`
+// generate. Each check is a trait with a blanket impl, so a type that does not fit is reported
+// with the message below, at the span of the argument, template or return type at fault. Every
+// helper touching a key part bounds it by `KeyPart<Name>` alone, and every helper touching the
+// cached value bounds it by `CachedValue` alone; the generated code places all uses of one part
+// (or of the value) at one span, so rustc reports each unmet bound once.
+
+/// A key part. `Name` is a marker type named after the argument, so the message can name it.
+#[diagnostic::on_unimplemented(
+    message = "argument `{Name}` cannot be part of the cache key: `{Self}` must implement `Display`, `Hash`, `Eq` and `ToOwned` (with an owned form that is `Send + Sync + 'static`)",
+    label = "this argument is part of the cache key",
+    note = "by default every argument is part of the key: choose the key parts with `key = \"...\"`, e.g. `#[cached(key = \"{{id}}\")]`"
+)]
+pub trait KeyPart<Name>:
+    std::fmt::Display + std::hash::Hash + Eq + ToOwned<Owned: Send + Sync + 'static>
+{
+}
+
+impl<T, Name> KeyPart<Name> for T where
+    T: ?Sized + std::fmt::Display + std::hash::Hash + Eq + ToOwned<Owned: Send + Sync + 'static>
+{
+}
+
+/// Checks a key part; returns it unchanged.
+#[inline(always)]
+pub fn part_check<Name, T: ?Sized + KeyPart<Name>>(part: &T) -> &T {
+    part
+}
+
+/// Feeds a key part to a hasher.
+#[inline(always)]
+pub fn part_hash<Name, T: ?Sized + KeyPart<Name>, H: std::hash::Hasher>(part: &T, state: &mut H) {
+    part.hash(state);
+}
+
+/// Compares a borrowed key part with a stored owned one.
+#[inline(always)]
+pub fn part_eq<Name, T: ?Sized + KeyPart<Name>>(part: &T, owned: &T::Owned) -> bool {
+    owned.borrow() == part
+}
+
+/// The owned form of a key part.
+#[inline(always)]
+pub fn part_owned<Name, T: ?Sized + KeyPart<Name>>(part: &T) -> T::Owned {
+    part.to_owned()
+}
+
+/// Appends `:` and the escaped key part to a key.
+#[inline]
+pub fn part_push<Name, T: ?Sized + KeyPart<Name>>(key: &mut KeyBuilder, part: &T) {
+    key.push(&part);
+}
+
+/// Appends the escaped key part to a key (templates).
+#[inline]
+pub fn part_push_escaped<Name, T: ?Sized + KeyPart<Name>>(key: &mut KeyBuilder, part: &T) {
+    key.push_escaped(&part);
+}
+
+/// A value interpolated into a tag, a key or a pattern of `#[invalidate]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be interpolated into a cache key, tag or pattern: it does not implement `Display`",
+    label = "used in this template"
+)]
+pub trait TemplateValue: std::fmt::Display {}
+
+impl<T: ?Sized + std::fmt::Display> TemplateValue for T {}
+
+/// Appends the escaped rendering of a template value (see [`escape_key_part`](crate::escape_key_part)).
+#[inline]
+pub fn render_part<T: ?Sized + TemplateValue>(out: &mut String, value: &T) {
+    crate::key::escape_key_part(out, &value);
+}
+
+/// Checks a template value; returns it as something `Display` (one diagnostic when it is not).
+#[inline]
+pub fn template_value<T: ?Sized + TemplateValue>(value: &T) -> impl std::fmt::Display {
+    value
+}
+
+/// A value of a function cached in L2: it must be serializable.
+#[diagnostic::on_unimplemented(
+    message = "the cached value `{Self}` cannot be stored in L2: it must implement serde's `Serialize` and `DeserializeOwned`",
+    label = "the value cached for this return type",
+    note = "derive `Serialize` and `Deserialize` for it, or add `level = \"l1\"` to keep the values in process (no serde bounds)"
+)]
+pub trait SerdeValue: serde::Serialize + serde::de::DeserializeOwned {}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned> SerdeValue for T {}
+
+/// [`serde_value`] with a readable error for values that are not serializable.
+pub fn serde_value_of<V: SerdeValue>() -> ValueSerde<V> {
+    serde_value::<V>()
+}
+
+/// A value a function caches: cloned out of L1 on each hit, shared between threads.
+#[diagnostic::on_unimplemented(
+    message = "the cached value `{Self}` must be `Clone + Send + Sync + 'static`",
+    label = "the value cached for this return type",
+    note = "a hit returns a clone of the cached value: wrap it in an `Arc` if it is expensive to clone or not `Clone`"
+)]
+pub trait CachedValue: Clone + Send + Sync + 'static {}
+
+impl<T: Clone + Send + Sync + 'static> CachedValue for T {}
+
+/// [`Site::store`], with the key type taken from the closure that builds the owned key (the
+/// generated code cannot name the types of field paths such as `{query.user_id}`).
+#[inline(always)]
+pub fn store_for<'c, K, V, F>(
+    site: &'static Site,
+    cache: &'c Cache,
+    serde: fn() -> ValueSerde<V>,
+    _owned_key: &F,
+) -> FnStore<'c, K, V>
+where
+    K: Send + Sync + 'static,
+    V: CachedValue,
+    F: FnOnce() -> K,
+{
+    site.store(cache, serde)
+}
+
+/// [`FnStore::hasher`], as a concrete type (an opaque one would repeat a `CachedValue` error
+/// wherever the hasher is used).
+#[inline(always)]
+pub fn hasher<K: 'static, V: CachedValue>(
+    store: &FnStore<'_, K, V>,
+) -> foldhash::fast::FoldHasher<'static> {
+    store.store.hasher().build_hasher()
+}
+
+/// [`FnStore::lookup`].
+#[inline(always)]
+pub fn lookup<K: 'static, V: CachedValue, Eq: Fn(&K) -> bool>(
+    store: &FnStore<'_, K, V>,
+    hash: u64,
+    eq: Eq,
+) -> Lookup<V> {
+    store.lookup(hash, eq)
+}
+
+/// [`FnStore::load`].
+pub async fn load<K: 'static, V: CachedValue, E, Fut, L>(
+    store: &FnStore<'_, K, V>,
+    hash: u64,
+    miss: MissKey<K>,
+    refresh: bool,
+    loader: L,
+) -> Result<V, E>
+where
+    L: FnOnce() -> Fut,
+    Fut: Future<Output = Result<V, E>>,
+{
+    store.load(hash, miss, refresh, loader).await
+}
+
+/// [`FnStore::load_blocking`].
+pub fn load_blocking<K: 'static, V: CachedValue, E, L>(
+    store: &FnStore<'_, K, V>,
+    hash: u64,
+    miss: MissKey<K>,
+    refresh: bool,
+    loader: L,
+) -> Result<V, E>
+where
+    L: FnOnce() -> Result<V, E>,
+{
+    store.load_blocking(hash, miss, refresh, loader)
+}

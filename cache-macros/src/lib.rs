@@ -1,17 +1,250 @@
-//! Attribute macros for `cache-core`: `#[cached]` and `#[invalidate]`.
-//! (Work in progress: see issue "The macros".)
+//! Attribute macros for `cache-core`: [`macro@cached`] and [`macro@invalidate`].
+//!
+//! Use them through `cache_core` (feature `macros`, on by default):
+//! `use cache_core::{cached, invalidate};`. The generated code calls the engine through
+//! absolute `::cache_core::` paths; a crate that re-exports `cache_core` under another path
+//! passes `crate = "path::to::cache_core"`.
 #![warn(missing_docs)]
 
 use proc_macro::TokenStream;
+use quote::quote;
 
-/// Caches a function's results (in progress).
+mod args;
+mod body;
+mod errors;
+mod expand_cached;
+mod expand_invalidate;
+mod item;
+mod keys;
+mod params;
+mod render;
+mod ret;
+mod template;
+mod ttl;
+
+/// Caches a function's results in a [`Cache`](https://docs.rs/cache-core) (the global one
+/// unless `cache = ...` names another).
+///
+/// ```ignore
+/// use cache_core::cached;
+///
+/// #[cached(ttl = "10m", key_prefix = "user:profile", tags = ["users", "user:{id}"])]
+/// async fn user_profile(id: u64) -> Result<Profile, DbError> {
+///     db::load_profile(id).await // runs on a miss only
+/// }
+/// ```
+///
+/// Works on `async fn` and plain `fn`, free functions and methods (`self` is never part of the
+/// key), generic functions included. The body runs on a miss, once per key however many
+/// callers miss it at the same time (single-flight); `return` and `?` work as usual in it.
+///
+/// # Arguments
+///
+/// Every argument is optional.
+///
+/// | argument | meaning | default |
+/// | --- | --- | --- |
+/// | `ttl` | `"90s"`, `"10m"`, `"1h30m"` or an integer number of seconds; checked at compile time | the cache's default TTL |
+/// | `key_prefix` | literal prefix of every key of this function | module path + `::` + function name |
+/// | `key` | template naming the key parts, such as `"{id}:{page}"` or `"{query.user_id}"` | every argument, in order |
+/// | `tags` | list of templates, such as `["users", "user:{id}"]` | none |
+/// | `refresh_ahead` | fraction of the TTL (strictly between 0 and 1) after which a hit reloads | the cache's setting |
+/// | `cache_none` | also cache `None` (negative caching) | `false` |
+/// | `level` | `"l1"` (in process only, no serde bounds) or `"both"` (L1 and the L2) | `"both"` |
+/// | `cache` | expression giving the cache, evaluated on each call inside the function | `cache_core::global()` |
+/// | `crate` | path of `cache_core`, for crates that re-export it | `::cache_core` |
+///
+/// ```ignore
+/// // ttl: a humantime duration, or whole seconds.
+/// #[cached(ttl = "1h30m")]
+/// fn exchange_rate(from: &str, to: &str) -> f64 { /* .. */ }
+/// #[cached(ttl = 90)]
+/// fn weather(city: &str) -> String { /* .. */ }
+///
+/// // key_prefix: keys are "user:profile:42".
+/// #[cached(key_prefix = "user:profile")]
+/// async fn profile(id: u64) -> Result<Profile, DbError> { /* .. */ }
+///
+/// // key: choose the parts (arguments and their fields); here `db` is left out of the key.
+/// #[cached(key = "{query.user_id}:{page}")]
+/// async fn search(db: &Db, query: &Query, page: u32) -> Result<Vec<Hit>, DbError> { /* .. */ }
+///
+/// // tags: invalidate every entry of a user with `invalidate_tags(&["user:42"])`.
+/// #[cached(tags = ["users", "user:{id}"])]
+/// async fn settings(id: u64) -> Result<Settings, DbError> { /* .. */ }
+///
+/// // refresh_ahead: after 80% of the TTL, one caller reloads (see below).
+/// #[cached(ttl = "5m", refresh_ahead = 0.8)]
+/// async fn prices(market: &str) -> Result<Prices, ApiError> { /* .. */ }
+///
+/// // cache_none: `None` is cached too (the default caches only `Some`).
+/// #[cached(cache_none)]
+/// async fn find_user(email: &str) -> Option<UserId> { /* .. */ }
+///
+/// // level = "l1": values never leave the process and need no serde impls.
+/// #[cached(level = "l1")]
+/// fn compiled(pattern: &str) -> Arc<Regex> { /* .. */ }
+///
+/// // cache: a cache of your own: a static, a field, anything that derefs to a `Cache`;
+/// // in an async fn the expression may `.await`.
+/// static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::builder().build().unwrap());
+/// #[cached(cache = CACHE)]
+/// fn parse(input: &str) -> Ast { /* .. */ }
+///
+/// impl Repo {
+///     #[cached(cache = self.cache, key = "{id}")]
+///     async fn user(&self, id: u64) -> Result<User, DbError> { /* .. */ }
+/// }
+///
+/// // crate: for crates that re-export cache_core.
+/// #[cached(crate = "my_platform::cache_core")]
+/// fn lookup(id: u64) -> String { /* .. */ }
+/// ```
+///
+/// # Return types
+///
+/// Recognised by the last segment of the return type's path:
+/// - `Result<T, E>` caches only `Ok(T)`; an `Err` is returned to the caller untouched and not
+///   cached (`E` need not be `Clone`).
+/// - `Option<T>` caches only `Some(T)`, unless `cache_none` (then `Option<T>` is the value).
+/// - anything else is cached as is.
+///
+/// The cached value must be `Clone + Send + Sync + 'static` (a hit returns a clone: wrap big
+/// values in an `Arc`) and, unless `level = "l1"`, implement serde's `Serialize` and
+/// `DeserializeOwned`.
+///
+/// # Keys
+///
+/// A key is `"{key_prefix}:{part}:{part}.."` (with `key = "{a}-{b}"`,
+/// `"{key_prefix}:{a}-{b}"`). Each part is the argument's `Display` rendering, escaped
+/// (`:`, `*`, `?`, `[`, `]`, `\`, `%`, whitespace and control characters are percent-encoded),
+/// so two argument lists never share a key and a value never adds glob syntax to a pattern.
+/// Tags are rendered the same way. Over-long keys are replaced by a stable hash.
+///
+/// A key part must implement `Display`, `Hash`, `Eq` and `ToOwned` (the owned form is what the
+/// cache keeps: `String` for a `&str` argument). A hit hashes and compares the arguments by
+/// reference: it neither allocates nor formats. Only a miss renders the string key.
+///
+/// # Refresh-ahead
+///
+/// With `refresh_ahead = f` (or the cache's setting), a hit after `f * ttl` still returns, but
+/// exactly one caller is chosen to reload the entry: that caller runs the body inline (it waits
+/// for the reload and gets the fresh value), while every concurrent caller keeps getting the
+/// current value without waiting. Running the reload in the caller is what makes refresh-ahead
+/// work for functions whose arguments are references (`&self` holding a pool, `&str`): the
+/// body can borrow them, and nothing needs to be `'static`. If the reload fails, the current
+/// value stays until it expires and a later hit may try again.
+///
+/// # Errors at compile time
+///
+/// An unknown argument, an unknown name or a bad field path in a template, a zero or
+/// unparsable `ttl`, a `refresh_ahead` outside (0, 1), an unknown `level`, an argument that
+/// cannot be part of the default key, a value type that cannot go to L2 without
+/// `level = "l1"`: each is a compile error pointing at the token at fault.
 #[proc_macro_attribute]
-pub fn cached(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args, item, "cached", expand_cached::expand)
 }
 
-/// Invalidates cache entries after a function runs (in progress).
+/// Invalidates cache entries when a function runs: by key, Redis glob pattern, tag, or all.
+///
+/// ```ignore
+/// use cache_core::invalidate;
+///
+/// #[invalidate(tags = ["user:{id}"])]
+/// async fn rename_user(id: u64, name: String) -> Result<(), DbError> {
+///     db::rename(id, &name).await
+/// }
+/// ```
+///
+/// By default the invalidation runs after the body returns, and for a function returning
+/// `Result` only after `Ok`: a failed update leaves the cache alone. With `before = true` it
+/// runs before the body, whatever the body then returns. Invalidations act on this process's
+/// L1, on the L2 and on the L1 of every other process.
+///
+/// # Arguments
+///
+/// At least one of `keys`, `pattern`, `tags` and `all` is required.
+///
+/// | argument | meaning |
+/// | --- | --- |
+/// | `keys` | list of full keys, as templates: `["user:profile:{id}"]` |
+/// | `pattern` | Redis glob (or a list of globs), as a template: `"user:profile:{id}*"` |
+/// | `tags` | list of tags, as templates: `["users", "user:{id}"]` |
+/// | `all` | `all = true` clears the whole cache (the namespace's keys in L2) |
+/// | `before` | `before = true` invalidates before the body runs; default: after it returns (`Ok`) |
+/// | `cache` | expression giving the cache, as for `#[cached]`; default `cache_core::global()` |
+/// | `crate` | path of `cache_core`, for crates that re-export it |
+///
+/// Templates name the function's arguments (and `self` fields) as in `#[cached]`. Every
+/// interpolated value is escaped exactly as in keys, so `keys` and `tags` match what
+/// `#[cached]` wrote, and a value such as `"*"` can never widen a pattern: only the
+/// template's literal text is glob syntax.
+///
+/// ```ignore
+/// // keys: full keys, prefix included.
+/// #[invalidate(keys = ["user:profile:{id}", "user:settings:{id}"])]
+/// async fn delete_user(id: u64) -> Result<(), DbError> { /* .. */ }
+///
+/// // pattern: every page of a user's search results.
+/// #[invalidate(pattern = "search:{user}:*")]
+/// fn reindex(user: &str) { /* .. */ }
+///
+/// // tags, before the body runs (even if it fails).
+/// #[invalidate(tags = ["users"], before = true)]
+/// async fn import_users(file: &Path) -> Result<usize, ImportError> { /* .. */ }
+///
+/// // all, on a cache of your own.
+/// #[invalidate(all = true, cache = self.cache)]
+/// fn reset(&self) { /* .. */ }
+///
+/// // Repeatable: each attribute acts on its own.
+/// #[invalidate(tags = ["user:{id}"])]
+/// #[invalidate(keys = ["directory:all"], cache = DIRECTORY)]
+/// async fn rename(id: u64, name: &str) -> Result<(), DbError> { /* .. */ }
+/// ```
+///
+/// With several attributes, the one written first runs its "after" invalidation first and its
+/// "before" invalidation last (each attribute wraps the function produced by the next one).
 #[proc_macro_attribute]
-pub fn invalidate(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args, item, "invalidate", expand_invalidate::expand)
+}
+
+/// Runs an expansion; on error, emits the errors and the item unchanged (so that code using
+/// the function does not pile further errors on top).
+fn expand(
+    args: TokenStream,
+    item: TokenStream,
+    name: &str,
+    expand: fn(proc_macro2::TokenStream, &syn::ItemFn) -> syn::Result<proc_macro2::TokenStream>,
+) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    let function = match item::parse_fn(item.clone(), name) {
+        Ok(function) => function,
+        Err(error) => {
+            let mut error = error;
+            if let Err(args_error) = check_args(args, name) {
+                error.combine(args_error);
+            }
+            let error = error.to_compile_error();
+            return quote!(#item #error).into();
+        }
+    };
+    match expand(args.into(), &function) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote!(#function #error).into()
+        }
+    }
+}
+
+/// Parses the arguments alone, to report their errors along with a misplaced attribute.
+fn check_args(args: TokenStream, name: &str) -> syn::Result<()> {
+    if name == "cached" {
+        args::parse::<args::CachedArgs>(args.into()).map(drop)
+    } else {
+        args::parse::<args::InvalidateArgs>(args.into()).map(drop)
+    }
 }

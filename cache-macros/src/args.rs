@@ -1,0 +1,138 @@
+//! The arguments of `#[cached(...)]` and `#[invalidate(...)]`, parsed with darling.
+
+use darling::FromMeta;
+use darling::ast::NestedMeta;
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{Expr, ExprLit, Lit, LitStr};
+
+use crate::ttl::Ttl;
+
+/// Arguments of `#[cached(...)]`.
+#[derive(Debug, FromMeta)]
+pub(crate) struct CachedArgs {
+    pub(crate) ttl: Option<Ttl>,
+    pub(crate) key_prefix: Option<LitStr>,
+    pub(crate) key: Option<LitStr>,
+    #[darling(default)]
+    pub(crate) tags: Templates,
+    pub(crate) refresh_ahead: Option<Fraction>,
+    #[darling(default)]
+    pub(crate) cache_none: bool,
+    pub(crate) level: Option<LevelArg>,
+    pub(crate) cache: Option<Expr>,
+    #[darling(rename = "crate")]
+    pub(crate) krate: Option<syn::Path>,
+}
+
+/// Arguments of `#[invalidate(...)]`.
+#[derive(Debug, FromMeta)]
+pub(crate) struct InvalidateArgs {
+    #[darling(default)]
+    pub(crate) pattern: Templates,
+    #[darling(default)]
+    pub(crate) keys: Templates,
+    #[darling(default)]
+    pub(crate) tags: Templates,
+    #[darling(default)]
+    pub(crate) all: bool,
+    #[darling(default)]
+    pub(crate) before: bool,
+    pub(crate) cache: Option<Expr>,
+    #[darling(rename = "crate")]
+    pub(crate) krate: Option<syn::Path>,
+}
+
+/// Parses an attribute's arguments.
+pub(crate) fn parse<T: FromMeta>(args: TokenStream) -> syn::Result<T> {
+    let items = NestedMeta::parse_meta_list(args)?;
+    T::from_list(&items).map_err(syn::Error::from)
+}
+
+/// The path of `cache_core` in generated code: `::cache_core` unless `crate = "..."`.
+pub(crate) fn crate_path(krate: Option<&syn::Path>) -> TokenStream {
+    match krate {
+        Some(path) => quote!(#path),
+        None => quote!(::cache_core),
+    }
+}
+
+/// One template or a list of templates: `"users"` or `["users", "user:{id}"]`.
+#[derive(Debug, Default)]
+pub(crate) struct Templates(pub(crate) Vec<LitStr>);
+
+impl FromMeta for Templates {
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        let one = |expr: &Expr| match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) => Ok(lit.clone()),
+            _ => Err(darling::Error::custom("expected a string literal template").with_span(expr)),
+        };
+        match expr {
+            Expr::Array(array) => {
+                let mut errors = darling::Error::accumulator();
+                let templates = array
+                    .elems
+                    .iter()
+                    .filter_map(|elem| errors.handle(one(elem)))
+                    .collect();
+                errors.finish_with(Self(templates))
+            }
+            Expr::Group(group) => Self::from_expr(&group.expr),
+            _ => Ok(Self(vec![one(expr)?])),
+        }
+    }
+}
+
+/// `refresh_ahead`: a fraction of the TTL, strictly between 0 and 1.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fraction(pub(crate) f64);
+
+impl FromMeta for Fraction {
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        let written = quote::ToTokens::to_token_stream(expr).to_string();
+        let value = match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Float(float),
+                ..
+            }) => float.base10_parse::<f64>().ok(),
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(int), ..
+            }) => int.base10_parse::<f64>().ok(),
+            Expr::Group(group) => return Self::from_expr(&group.expr),
+            _ => None,
+        };
+        match value {
+            Some(fraction) if fraction > 0.0 && fraction < 1.0 => Ok(Self(fraction)),
+            Some(_) => Err(darling::Error::custom(format!(
+                "`refresh_ahead` must be a fraction of the TTL strictly between 0 and 1 \
+                 (e.g. 0.8), not {written}"
+            ))
+            .with_span(expr)),
+            None => Err(darling::Error::custom(
+                "`refresh_ahead` must be a number strictly between 0 and 1, e.g. 0.8",
+            )
+            .with_span(expr)),
+        }
+    }
+}
+
+/// `level`: `"l1"` or `"both"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LevelArg {
+    L1,
+    Both,
+}
+
+impl FromMeta for LevelArg {
+    fn from_string(value: &str) -> darling::Result<Self> {
+        match value {
+            "l1" => Ok(Self::L1),
+            "both" => Ok(Self::Both),
+            other => Err(darling::Error::custom(format!(
+                "unknown `level` {other:?}: expected \"l1\" (in process only) or \"both\" (L1 and L2)"
+            ))),
+        }
+    }
+}

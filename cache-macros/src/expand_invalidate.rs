@@ -1,0 +1,153 @@
+//! `#[invalidate(...)]`: the generated function.
+//!
+//! ```text
+//! fn f(args..) -> R {
+//!     let cache = &(cache expr);
+//!     let keys = [render(template)..];          // rendered before the body takes the arguments
+//!     let patterns = [..]; let tags = [..];
+//!     (before = true: invalidate here)
+//!     let body = async move { original body };  // or `move || -> R { original body }`
+//!     let ret: R = body.await;
+//!     if ret is Ok (or R is not a Result) { invalidate }
+//!     ret
+//! }
+//! ```
+//!
+//! Several `#[invalidate]` attributes on one function each wrap the function again: each one
+//! acts on its own, in the order described in the `invalidate` docs.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::ItemFn;
+use syn::spanned::Spanned;
+
+use crate::args::{self, InvalidateArgs};
+use crate::body::{Body, internal};
+use crate::errors::Errors;
+use crate::params::Params;
+use crate::render;
+use crate::ret::Ret;
+use crate::template::Template;
+
+pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
+    let args: InvalidateArgs = args::parse(args)?;
+    let krate = args::crate_path(args.krate.as_ref());
+    let params = Params::of(&function.sig);
+    let mut errors = Errors::default();
+    let mut parse_all = |lits: &[syn::LitStr]| -> Vec<Template> {
+        lits.iter()
+            .filter_map(|lit| errors.take(Template::parse(lit, &params)))
+            .collect()
+    };
+    let keys = parse_all(&args.keys.0);
+    let patterns = parse_all(&args.pattern.0);
+    let tags = parse_all(&args.tags.0);
+    if args.keys.0.is_empty() && args.pattern.0.is_empty() && args.tags.0.is_empty() && !args.all {
+        errors.push(syn::Error::new(
+            Span::call_site(),
+            "#[invalidate] has nothing to invalidate: give `keys = [..]`, `pattern = \"..\"`, \
+             `tags = [..]` or `all = true`",
+        ));
+    }
+    errors.finish()?;
+
+    let is_async = function.sig.asyncness.is_some();
+    let cache = internal("__cache");
+    let key_list = internal("__cache_keys");
+    let pattern_list = internal("__cache_patterns");
+    let tag_list = internal("__cache_tags");
+    let item = internal("__cache_item");
+    let ret_var = internal("__cache_ret");
+
+    let cache_expr = match &args.cache {
+        Some(expr) => quote::quote_spanned!(expr.span()=> &(#expr)),
+        None => quote!(#krate::global()),
+    };
+
+    let mut rendered = TokenStream::new();
+    let mut actions = TokenStream::new();
+    let call = |method: &str| {
+        let name = if is_async {
+            syn::Ident::new(method, Span::call_site())
+        } else {
+            syn::Ident::new(&format!("{method}_blocking"), Span::call_site())
+        };
+        let wait = is_async.then(|| quote!(.await));
+        (name, wait)
+    };
+    if !keys.is_empty() {
+        let values = keys.iter().map(|key| render::key(key, &krate));
+        rendered.extend(quote!(let #key_list = [#(#values),*];));
+        let (method, wait) = call("invalidate");
+        actions.extend(quote! {
+            for #item in &#key_list {
+                #cache.#method(#item)#wait;
+            }
+        });
+    }
+    if !patterns.is_empty() {
+        let values = patterns
+            .iter()
+            .map(|pattern| render::string(pattern, &krate));
+        rendered.extend(quote!(let #pattern_list = [#(#values),*];));
+        let (method, wait) = call("invalidate_pattern");
+        actions.extend(quote! {
+            for #item in &#pattern_list {
+                #cache.#method(#item)#wait;
+            }
+        });
+    }
+    if !tags.is_empty() {
+        let values = tags.iter().map(|tag| render::string(tag, &krate));
+        rendered.extend(quote!(let #tag_list = [#(#values),*];));
+        let refs = (0..tags.len()).map(syn::Index::from);
+        let (method, wait) = call("invalidate_tags");
+        actions.extend(quote! {
+            #cache.#method(&[#(::std::string::String::as_str(&#tag_list[#refs])),*])#wait;
+        });
+    }
+    if args.all {
+        let (method, wait) = call("clear");
+        actions.extend(quote!(#cache.#method()#wait;));
+    }
+
+    let body = Body::of(function);
+    let define_body = &body.define;
+    let run_body = body.run_into(&ret_var);
+    let code = if args.before {
+        quote! {
+            #actions
+            #define_body
+            #run_body
+            #ret_var
+        }
+    } else if Ret::is_result(&function.sig.output) {
+        quote! {
+            #define_body
+            #run_body
+            if ::core::result::Result::is_ok(&#ret_var) {
+                #actions
+            }
+            #ret_var
+        }
+    } else {
+        quote! {
+            #define_body
+            #run_body
+            #actions
+            #ret_var
+        }
+    };
+
+    let ItemFn {
+        attrs, vis, sig, ..
+    } = function;
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            let #cache: &#krate::Cache = #cache_expr;
+            #rendered
+            #code
+        }
+    })
+}
