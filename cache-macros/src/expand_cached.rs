@@ -23,6 +23,7 @@ use syn::spanned::Spanned;
 
 use crate::args::{self, CachedArgs, LevelArg};
 use crate::body::{Body, internal, internal_at};
+use crate::cache_expr;
 use crate::errors::Errors;
 use crate::keys::Key;
 use crate::params::Params;
@@ -43,14 +44,14 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
             "#[cached] cannot cache a value of an `impl Trait` type: return a concrete type",
         ));
     }
-    if let Some(prefix) = &args.key_prefix {
-        if prefix.value().is_empty() {
-            errors.push(syn::Error::new(
-                prefix.span(),
-                "`key_prefix` must not be empty (leave it out for the default: module path and \
-                 function name)",
-            ));
-        }
+    if let Some(prefix) = &args.key_prefix
+        && prefix.value().is_empty()
+    {
+        errors.push(syn::Error::new(
+            prefix.span(),
+            "`key_prefix` must not be empty (leave it out for the default: module path and \
+             function name)",
+        ));
     }
     let key = match &args.key {
         Some(lit) => errors
@@ -82,10 +83,7 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
     let ret_var = internal("__cache_ret");
     let never = internal("__cache_never");
 
-    let cache_expr = match &args.cache {
-        Some(expr) => quote_spanned!(expr.span()=> &(#expr)),
-        None => quote!(#krate::global()),
-    };
+    let bind_cache = cache_expr::bind(args.cache.as_ref(), &krate, &cache);
 
     let level = args.level.unwrap_or(LevelArg::Both);
     let serde = match level {
@@ -191,7 +189,7 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
-            let #cache: &#krate::Cache = #cache_expr;
+            #bind_cache
             static #site: #krate::__private::Site = #krate::__private::Site::new();
             // The key's marker types live in this block only, out of the body's sight.
             let (#store, #hash, #refresh, #miss) = {

@@ -19,10 +19,10 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::ItemFn;
-use syn::spanned::Spanned;
 
 use crate::args::{self, InvalidateArgs};
 use crate::body::{Body, internal};
+use crate::cache_expr;
 use crate::errors::Errors;
 use crate::params::Params;
 use crate::render;
@@ -59,10 +59,7 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
     let item = internal("__cache_item");
     let ret_var = internal("__cache_ret");
 
-    let cache_expr = match &args.cache {
-        Some(expr) => quote::quote_spanned!(expr.span()=> &(#expr)),
-        None => quote!(#krate::global()),
-    };
+    let bind_cache = cache_expr::bind(args.cache.as_ref(), &krate, &cache);
 
     let mut rendered = TokenStream::new();
     let mut actions = TokenStream::new();
@@ -145,7 +142,7 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
-            let #cache: &#krate::Cache = #cache_expr;
+            #bind_cache
             #rendered
             #code
         }

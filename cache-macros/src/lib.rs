@@ -11,6 +11,7 @@ use quote::quote;
 
 mod args;
 mod body;
+mod cache_expr;
 mod errors;
 mod expand_cached;
 mod expand_invalidate;

@@ -64,14 +64,12 @@ impl Ret {
                 ty,
             };
         }
-        if !cache_none {
-            if let Some(some) = first_arg(&ty, "Option") {
-                return Self {
-                    value: some.clone(),
-                    shape: Shape::Option,
-                    ty,
-                };
-            }
+        if !cache_none && let Some(some) = first_arg(&ty, "Option") {
+            return Self {
+                value: some.clone(),
+                shape: Shape::Option,
+                ty,
+            };
         }
         Self {
             value: ty.clone(),
