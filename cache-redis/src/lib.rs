@@ -1,6 +1,67 @@
-//! Redis L2 for `cache-core` (work in progress: see issue "The Redis L2").
+//! Redis as the shared second level (L2) of a `cache_core::Cache`: write-through, tag and
+//! pattern invalidation, and a pub/sub backplane that keeps every process's L1 coherent, on a
+//! standalone Redis or a Redis Cluster.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use cache_core::{Cache, EntryOptions};
+//! use cache_redis::RedisL2;
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let l2 = RedisL2::builder()
+//!     .url("redis://127.0.0.1:6379/")
+//!     .operation_timeout(Duration::from_millis(250))
+//!     .build()
+//!     .await?;
+//! let cache = Cache::builder().namespace("shop").l2(l2).build()?;
+//! let options = EntryOptions::new().ttl(Duration::from_secs(600)).tags(["products"]);
+//! let name: String = cache
+//!     .get_or_load("product:42", &options, || async { Ok::<_, std::io::Error>("Teapot".into()) })
+//!     .await?;
+//! # let _ = name; Ok(()) }
+//! ```
+//!
+//! # What happens where
+//!
+//! - **Reads**: an L1 miss reads Redis (one round trip on a standalone server: a Lua script
+//!   returns the value, its remaining TTL and checks its tags); a hit fills L1 with the
+//!   *remaining* TTL.
+//! - **Writes** (`set`, a loader's result) reach Redis with their TTL (`PEXPIRE`, ms) before
+//!   the call returns, and are announced on the backplane so other processes drop their copy.
+//! - **Invalidation** by key (`UNLINK`), pattern (`SCAN MATCH` + `UNLINK` in batches on every
+//!   master, never `KEYS`), tags (generation counters: one script, O(number of tags)) or
+//!   `clear`, then a backplane message.
+//! - **Backplane**: each `RedisL2` subscribes to its namespace's channel and applies other
+//!   processes' messages to its L1. When the subscription is lost (connection closed, or a
+//!   heartbeat `PING` unanswered), L1 is emptied and disabled at once; it is emptied again and
+//!   re-enabled once resubscribed, so no entry that may have missed an invalidation is served.
+//! - **Failures** (Redis down, slow, garbage) never reach the caller: each operation is bounded
+//!   by the [operation timeout](RedisL2Builder::operation_timeout), the engine counts the
+//!   error in `Stats::l2_errors` and falls back to L1 or the loader; connections come back by
+//!   themselves when Redis does.
+//!
+//! The data layout, for services in other languages, is in `docs/redis-layout.md`.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod backplane;
+mod builder;
+mod connection;
+mod entry;
+mod error;
+mod layout;
+mod pattern;
+mod redis_l2;
+mod scripts;
+mod tag_index;
+mod tags;
 
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod test_util;
+
+pub use builder::{
+    DEFAULT_BULK_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_OPERATION_TIMEOUT,
+    DEFAULT_SCAN_COUNT, DEFAULT_URL, RedisL2Builder,
+};
+pub use redis_l2::RedisL2;

@@ -167,7 +167,8 @@ fn patterns(rng: &mut Rng) -> Vec<Vec<u8>> {
         let len = 1 + rng.below(5);
         let mut pattern = Vec::new();
         for _ in 0..len {
-            pattern.extend_from_slice(*rng.pick(tokens));
+            let token: &[u8] = rng.pick::<&[u8]>(tokens);
+            pattern.extend_from_slice(token);
         }
         patterns.push(pattern);
     }

@@ -1,0 +1,257 @@
+//! [`RedisL2Builder`]: where Redis is and how long to wait for it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cache_core::{L2Error, L2ErrorKind};
+use redis::IntoConnectionInfo;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClientBuilder, ClusterConfig};
+use redis::io::tcp::TcpSettings;
+
+use crate::backplane::{Status, new_origin};
+use crate::connection::Connection;
+use crate::error::{from_redis, timed};
+use crate::redis_l2::{Inner, RedisL2, Settings};
+
+/// Default limit of one Redis operation (a read, a write, one step of a scan): 250 ms.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_millis(250);
+/// Default limit of a whole pattern invalidation or `clear` (many `SCAN` steps): 30 s.
+pub const DEFAULT_BULK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default limit of establishing a connection or the backplane subscription: 1 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default interval of the backplane's heartbeat `PING`: 1 s.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Default `COUNT` hint of each `SCAN` step: 500.
+pub const DEFAULT_SCAN_COUNT: usize = 500;
+/// Default URL when neither [`url`](RedisL2Builder::url) nor
+/// [`cluster`](RedisL2Builder::cluster) is given.
+pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
+
+#[derive(Debug, Clone)]
+enum Target {
+    Standalone(String),
+    Cluster(Vec<String>),
+}
+
+/// Builds a [`RedisL2`]. Every setting is optional.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use cache_core::Cache;
+/// use cache_redis::RedisL2;
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let l2 = RedisL2::builder()
+///     .url("redis://127.0.0.1:6379/")                  // or .cluster([...node URLs])
+///     .operation_timeout(Duration::from_millis(250))   // each read/write/scan step
+///     .bulk_timeout(Duration::from_secs(30))           // a whole pattern invalidation / clear
+///     .connect_timeout(Duration::from_secs(1))         // connecting, subscribing
+///     .heartbeat(Duration::from_secs(1))               // backplane liveness check
+///     .scan_count(500)                                 // SCAN ... COUNT
+///     .build()
+///     .await?;
+/// let cache = Cache::builder().namespace("billing").l2(l2).build()?;
+/// # drop(cache); Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RedisL2Builder {
+    target: Target,
+    operation_timeout: Duration,
+    bulk_timeout: Duration,
+    connect_timeout: Duration,
+    heartbeat: Duration,
+    max_backoff: Duration,
+    scan_count: usize,
+}
+
+impl Default for RedisL2Builder {
+    fn default() -> Self {
+        Self {
+            target: Target::Standalone(DEFAULT_URL.to_owned()),
+            operation_timeout: DEFAULT_OPERATION_TIMEOUT,
+            bulk_timeout: DEFAULT_BULK_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            heartbeat: DEFAULT_HEARTBEAT,
+            max_backoff: Duration::from_secs(2),
+            scan_count: DEFAULT_SCAN_COUNT,
+        }
+    }
+}
+
+fn config_error(message: impl Into<String>) -> L2Error {
+    L2Error::new(L2ErrorKind::Other, message)
+}
+
+impl RedisL2Builder {
+    /// A standalone Redis server, e.g. `"redis://127.0.0.1:6379/"` (also `rediss://`,
+    /// `redis://:password@host/db`, as redis-rs accepts). Default [`DEFAULT_URL`].
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.target = Target::Standalone(url.into());
+        self
+    }
+
+    /// A Redis Cluster, given some (or all) of its nodes' URLs; the others are discovered.
+    pub fn cluster<I, S>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.target = Target::Cluster(nodes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Limit of one operation: a read (value and tag check), a write, an invalidation, one
+    /// step of a scan. Past it the operation fails with [`L2ErrorKind::Timeout`] and the cache
+    /// falls back to the loader. Default [`DEFAULT_OPERATION_TIMEOUT`] (250 ms).
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// Limit of a whole pattern invalidation or `clear`, which scan the keyspace step by step.
+    /// Default [`DEFAULT_BULK_TIMEOUT`] (30 s).
+    pub fn bulk_timeout(mut self, timeout: Duration) -> Self {
+        self.bulk_timeout = timeout;
+        self
+    }
+
+    /// Limit of connecting (the check in [`build`](Self::build)) and of subscribing the
+    /// backplane. Default [`DEFAULT_CONNECT_TIMEOUT`] (1 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How often the backplane checks its subscription with a `PING`, which must be answered
+    /// within the same interval. A lost subscription disables L1 until it is back (see the
+    /// crate docs). Default [`DEFAULT_HEARTBEAT`] (1 s).
+    pub fn heartbeat(mut self, interval: Duration) -> Self {
+        self.heartbeat = interval;
+        self
+    }
+
+    /// Longest pause between two attempts to resubscribe the backplane (the pause doubles
+    /// from 25 ms up to this). Default 2 s.
+    pub fn max_reconnect_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    /// `COUNT` hint of each `SCAN` step of a pattern invalidation. Default
+    /// [`DEFAULT_SCAN_COUNT`] (500).
+    pub fn scan_count(mut self, count: usize) -> Self {
+        self.scan_count = count;
+        self
+    }
+
+    fn validate(&self) -> Result<(), L2Error> {
+        for (name, value) in [
+            ("operation_timeout", self.operation_timeout),
+            ("bulk_timeout", self.bulk_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("heartbeat", self.heartbeat),
+            ("max_reconnect_backoff", self.max_backoff),
+        ] {
+            if value.is_zero() {
+                return Err(config_error(format!("`{name}` must be longer than zero")));
+            }
+        }
+        if self.scan_count == 0 {
+            return Err(config_error("`scan_count` must be at least 1"));
+        }
+        if matches!(&self.target, Target::Cluster(nodes) if nodes.is_empty()) {
+            return Err(config_error("`cluster` needs at least one node URL"));
+        }
+        Ok(())
+    }
+
+    /// Builds the L2. Must run inside a tokio runtime, which then drives its connections and
+    /// backplane task.
+    ///
+    /// Only a bad setting (e.g. an unparsable URL) is an error. Redis being unreachable is
+    /// not: the service starts, the cache runs on L1 and loaders (counting `l2_errors`), and
+    /// uses Redis as soon as it answers. To fail fast instead, call
+    /// [`health`](cache_core::L2::health) on the result before handing it to the cache.
+    pub async fn build(self) -> Result<RedisL2, L2Error> {
+        self.validate()?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| config_error("RedisL2Builder::build must run inside a tokio runtime"))?;
+        let tcp = TcpSettings::default().set_nodelay(true);
+        let open = |url: &str| {
+            let info = url
+                .into_connection_info()
+                .map_err(|e| config_error(format!("invalid Redis URL {url:?}: {e}")))?
+                .set_tcp_settings(tcp.clone());
+            redis::Client::open(info).map_err(from_redis)
+        };
+        let (connection, subscribers) = match &self.target {
+            Target::Standalone(url) => {
+                let client = open(url)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(10))
+                    .set_max_delay(Duration::from_millis(100));
+                let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)
+                    .map_err(from_redis)?;
+                (Connection::Single(manager), vec![client])
+            }
+            Target::Cluster(urls) => {
+                let clients = urls
+                    .iter()
+                    .map(|url| open(url))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let infos = clients.iter().map(|c| c.get_connection_info().clone());
+                let client = ClusterClientBuilder::new(infos)
+                    .tcp_settings(tcp.clone())
+                    .connection_timeout(self.connect_timeout)
+                    .response_timeout(self.operation_timeout)
+                    .retries(2)
+                    .min_retry_wait(10)
+                    .max_retry_wait(100)
+                    .build()
+                    .map_err(from_redis)?;
+                let config = ClusterConfig::new()
+                    .set_connection_timeout(self.connect_timeout)
+                    .set_response_timeout(self.operation_timeout);
+                let connection = client.get_pending_async_connection_with_config(config);
+                (Connection::Cluster(connection), clients)
+            }
+        };
+        let l2 = RedisL2 {
+            inner: Arc::new(Inner {
+                connection,
+                settings: Settings {
+                    operation_timeout: self.operation_timeout,
+                    bulk_timeout: self.bulk_timeout,
+                    connect_timeout: self.connect_timeout,
+                    heartbeat: self.heartbeat,
+                    max_backoff: self.max_backoff,
+                    scan_count: self.scan_count,
+                },
+                subscribers,
+                runtime,
+                origin: new_origin(),
+                layout: Default::default(),
+                status: Arc::new(Status::default()),
+                tag_index: Default::default(),
+                sink: Default::default(),
+                task: Default::default(),
+            }),
+        };
+        // Connect now, so the first request does not pay for it; a failure is only logged.
+        let mut connection = l2.inner.connection.clone();
+        let ping = timed(self.connect_timeout, "connecting", async {
+            redis::cmd("PING")
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(from_redis)
+        });
+        if let Err(error) = ping.await {
+            tracing::warn!(%error, "Redis is not reachable yet; the cache starts without L2 and retries");
+        }
+        Ok(l2)
+    }
+}

@@ -1,0 +1,151 @@
+//! The data connection: a `ConnectionManager` (standalone) or a cluster connection, behind one
+//! type that speaks `redis::aio::ConnectionLike`, plus the list of masters to scan.
+
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, RedisFuture, RedisResult, Value};
+
+/// Where a command for "every master" goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Node {
+    /// The standalone server.
+    Only,
+    /// A cluster master at this address.
+    Master {
+        /// Host as the cluster announces it.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+/// A cheap-to-clone handle on the data connection. Both variants reconnect by themselves.
+#[derive(Clone)]
+pub(crate) enum Connection {
+    /// Standalone: one multiplexed connection, replaced on failure.
+    Single(ConnectionManager),
+    /// Redis Cluster: one multiplexed connection per node, slots refreshed on `MOVED`.
+    Cluster(ClusterConnection),
+}
+
+impl Connection {
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+
+    /// Every master: the server itself, or the cluster's masters (from `CLUSTER NODES`).
+    pub(crate) async fn masters(&self) -> RedisResult<Vec<Node>> {
+        match self {
+            Self::Single(_) => Ok(vec![Node::Only]),
+            Self::Cluster(connection) => {
+                let mut connection = connection.clone();
+                let nodes: String = redis::from_redis_value(
+                    connection
+                        .route_command(
+                            redis::cmd("CLUSTER").arg("NODES").clone(),
+                            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+                        )
+                        .await?,
+                )?;
+                Ok(parse_masters(&nodes))
+            }
+        }
+    }
+
+    /// Sends a command to one node.
+    pub(crate) async fn query_node<T: redis::FromRedisValue>(
+        &self,
+        node: &Node,
+        command: Cmd,
+    ) -> RedisResult<T> {
+        match (self, node) {
+            (Self::Cluster(connection), Node::Master { host, port }) => {
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                });
+                let value = connection.clone().route_command(command, routing).await?;
+                Ok(redis::from_redis_value(value)?)
+            }
+            _ => command.query_async(&mut self.clone()).await,
+        }
+    }
+}
+
+/// The masters listed by `CLUSTER NODES` (lines `id host:port@bus[,hostname] flags ...`),
+/// skipping failed ones.
+fn parse_masters(nodes: &str) -> Vec<Node> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let _id = fields.next()?;
+            let address = fields.next()?;
+            let flags = fields.next()?;
+            let flags: Vec<&str> = flags.split(',').collect();
+            if !flags.contains(&"master") || flags.iter().any(|f| f.starts_with("fail")) {
+                return None;
+            }
+            let address = address.split(['@', ',']).next()?;
+            let (host, port) = address.rsplit_once(':')?;
+            Some(Node::Master {
+                host: host.to_owned(),
+                port: port.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cluster_nodes() {
+        let nodes = "\
+07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004,host-a slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected
+67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 5461-10922
+292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383
+e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460
+6ec23923021cf3ffec47632106199cb7f496ce01 127.0.0.1:30005@31005 master,fail - 0 1426238316232 5 connected
+";
+        let masters = parse_masters(nodes);
+        let ports: Vec<u16> = masters
+            .iter()
+            .map(|node| match node {
+                Node::Master { port, .. } => *port,
+                Node::Only => 0,
+            })
+            .collect();
+        assert_eq!(ports, [30002, 30003, 30001]);
+    }
+}

@@ -1,0 +1,450 @@
+//! [`RedisL2`]: the `L2` implementation.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use cache_core::{BoxFuture, InvalidationSink, L2, L2Entry, L2Error, L2ErrorKind, L2Write};
+
+use crate::backplane::{self, Op, Status, SubscriberConfig};
+use crate::builder::RedisL2Builder;
+use crate::connection::Connection;
+use crate::entry::{self, Fetched};
+use crate::error::{from_redis, timed};
+use crate::layout::Layout;
+use crate::pattern::Scan;
+use crate::scripts::{
+    GENERATION_SCRIPT, GET_SCRIPT, INVALIDATE_TAGS_SCRIPT, MIN_TAG_TTL_MS, SET_STANDALONE_SCRIPT,
+    WRITE_SCRIPT,
+};
+use crate::tag_index::TagIndex;
+use crate::tags;
+
+/// Redis (standalone or Cluster) as the shared second level of a `cache_core::Cache`.
+///
+/// Build one with [`RedisL2::builder`] and hand it to
+/// [`CacheBuilder::l2`](cache_core::CacheBuilder::l2). One `RedisL2` serves one `Cache`
+/// (attaching it to a second cache is an error); it is cheap to clone, so keep a clone to
+/// look at [`backplane_connected`](Self::backplane_connected).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use cache_core::{Cache, EntryOptions};
+/// use cache_redis::RedisL2;
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let l2 = RedisL2::builder().url("redis://127.0.0.1:6379/").build().await?;
+/// let cache = Cache::builder().namespace("shop").l2(l2.clone()).build()?;
+/// l2.wait_for_backplane(Duration::from_secs(2)).await;
+///
+/// let options = EntryOptions::new().ttl(Duration::from_secs(60)).tags(["products"]);
+/// let price: u64 = cache
+///     .get_or_load("price:42", &options, || async { Ok::<_, std::io::Error>(1999) })
+///     .await?;
+/// // Every process sharing this Redis and namespace now sees it, in `shop:price:42`.
+/// cache.invalidate_tags(&["products"]).await; // gone everywhere, whatever the number of keys
+/// # let _ = price; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisL2 {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisL2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisL2")
+            .field("cluster", &self.inner.connection.is_cluster())
+            .field("settings", &self.inner.settings)
+            .field("attached", &self.inner.layout.get().is_some())
+            .field("backplane_connected", &self.backplane_connected())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) operation_timeout: Duration,
+    pub(crate) bulk_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) heartbeat: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) scan_count: usize,
+}
+
+pub(crate) struct Inner {
+    pub(crate) connection: Connection,
+    pub(crate) settings: Settings,
+    /// Clients to subscribe the backplane through.
+    pub(crate) subscribers: Vec<redis::Client>,
+    pub(crate) runtime: tokio::runtime::Handle,
+    /// This instance's id in backplane messages.
+    pub(crate) origin: String,
+    /// Set by `attach`.
+    pub(crate) layout: OnceLock<Layout>,
+    pub(crate) status: Arc<Status>,
+    /// Keys read with tags (see `tag_index`).
+    pub(crate) tag_index: Arc<TagIndex>,
+    /// The attached cache's sink.
+    pub(crate) sink: OnceLock<Arc<dyn InvalidationSink>>,
+    pub(crate) task: parking_lot::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get_mut().take() {
+            task.abort();
+        }
+    }
+}
+
+impl RedisL2 {
+    /// A builder: standalone at [`DEFAULT_URL`](crate::DEFAULT_URL) unless told otherwise.
+    pub fn builder() -> RedisL2Builder {
+        RedisL2Builder::default()
+    }
+
+    /// Whether the backplane is subscribed. While it is not, the cache's L1 is empty and
+    /// unused (it could miss other processes' invalidations); reads go to Redis.
+    pub fn backplane_connected(&self) -> bool {
+        self.inner.status.is_connected()
+    }
+
+    /// Waits until the backplane is subscribed, at most `timeout`; returns whether it is.
+    /// Useful at start-up (L1 is off until then) and in tests.
+    pub async fn wait_for_backplane(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.backplane_connected() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Whether this L2 talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.connection.is_cluster()
+    }
+
+    fn layout(&self) -> Result<&Layout, L2Error> {
+        self.inner.layout.get().ok_or_else(|| {
+            L2Error::new(
+                L2ErrorKind::Other,
+                "RedisL2 is not attached to a cache yet (CacheBuilder::l2 + build attach it)",
+            )
+        })
+    }
+
+    fn connection(&self) -> Connection {
+        self.inner.connection.clone()
+    }
+
+    fn message(&self, op: Op) -> String {
+        backplane::encode(&self.inner.origin, op)
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<L2Entry>, L2Error> {
+        let layout = self.layout()?;
+        let cluster = self.inner.connection.is_cluster();
+        let tag_prefix = if cluster {
+            String::new()
+        } else {
+            layout.tag_prefix()
+        };
+        let answer: redis::Value = GET_SCRIPT
+            .key(layout.value_key(key))
+            .arg(tag_prefix)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(from_redis)?;
+        let Some(Fetched {
+            value,
+            ttl,
+            written_at,
+            tags,
+        }) = entry::parse(answer)?
+        else {
+            return Ok(None);
+        };
+        if !tags.is_empty() {
+            // Unreadable tags: treat as invalidated (a miss, never a stale value).
+            let Ok(tags) = serde_json::from_slice::<Vec<String>>(&tags) else {
+                return Ok(None);
+            };
+            if cluster && !tags::visible(&self.inner.connection, layout, &written_at, &tags).await?
+            {
+                return Ok(None);
+            }
+            self.inner.tag_index.record(key, &tags);
+        }
+        Ok(Some(L2Entry { value, ttl }))
+    }
+
+    async fn write(&self, key: &str, write: L2Write<'_>) -> Result<(), L2Error> {
+        let layout = self.layout()?;
+        let ttl_ms = u64::try_from(write.ttl.as_millis())
+            .unwrap_or(u64::MAX / 2)
+            .max(1);
+        let tags = if write.tags.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(write.tags).expect("strings serialize")
+        };
+        let message = self.message(Op::Keys {
+            keys: vec![key.to_owned()],
+        });
+        let value_key = layout.value_key(key);
+        let fingerprint = format!("{:016x}", write.value.fingerprint);
+        let format = u32::from(write.value.format);
+        let mut connection = self.connection();
+        if !connection.is_cluster() {
+            return SET_STANDALONE_SCRIPT
+                .key(value_key)
+                .key(layout.gen_key())
+                .arg(&write.value.payload)
+                .arg(format)
+                .arg(fingerprint)
+                .arg(ttl_ms)
+                .arg(tags)
+                .arg(layout.channel())
+                .arg(message)
+                .invoke_async::<()>(&mut connection)
+                .await
+                .map_err(from_redis);
+        }
+        // Cluster: the generation lives in the metadata slot, the value in its own.
+        let written_at = if tags.is_empty() {
+            String::new()
+        } else {
+            GENERATION_SCRIPT
+                .key(layout.gen_key())
+                .arg(ttl_ms)
+                .invoke_async::<String>(&mut connection)
+                .await
+                .map_err(from_redis)?
+        };
+        WRITE_SCRIPT
+            .key(value_key)
+            .arg(&write.value.payload)
+            .arg(format)
+            .arg(fingerprint)
+            .arg(ttl_ms)
+            .arg(written_at)
+            .arg(tags)
+            .arg(layout.channel())
+            .arg(message)
+            .invoke_async::<()>(&mut connection)
+            .await
+            .map_err(from_redis)
+    }
+
+    async fn remove(&self, keys: &[&str]) -> Result<(), L2Error> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let layout = self.layout()?;
+        let value_keys: Vec<String> = keys.iter().map(|key| layout.value_key(key)).collect();
+        let message = self.message(Op::Keys {
+            keys: keys.iter().map(|key| (*key).to_owned()).collect(),
+        });
+        let mut connection = self.connection();
+        if !connection.is_cluster() {
+            // One round trip; UNLINK before PUBLISH, so no one reloads the old value after
+            // dropping it.
+            return redis::pipe()
+                .cmd("UNLINK")
+                .arg(&value_keys)
+                .ignore()
+                .cmd("PUBLISH")
+                .arg(layout.channel())
+                .arg(message)
+                .ignore()
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(from_redis);
+        }
+        redis::cmd("UNLINK")
+            .arg(&value_keys)
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(from_redis)?;
+        self.publish(layout, message).await
+    }
+
+    async fn publish(&self, layout: &Layout, message: String) -> Result<(), L2Error> {
+        timed(self.inner.settings.operation_timeout, "PUBLISH", async {
+            redis::cmd("PUBLISH")
+                .arg(layout.channel())
+                .arg(message)
+                .query_async::<()>(&mut self.connection())
+                .await
+                .map_err(from_redis)
+        })
+        .await
+    }
+
+    fn scan(&self) -> Scan<'_> {
+        Scan {
+            connection: &self.inner.connection,
+            count: self.inner.settings.scan_count,
+            operation_timeout: self.inner.settings.operation_timeout,
+            skip_reserved: true,
+        }
+    }
+
+    async fn remove_matching(&self, pattern: &str) -> Result<(), L2Error> {
+        let layout = self.layout()?;
+        let scanned = timed(
+            self.inner.settings.bulk_timeout,
+            "pattern invalidation",
+            self.scan().unlink_matching(&layout.value_pattern(pattern)),
+        )
+        .await;
+        // Tell the other processes even if the scan failed part-way: their L1 must go.
+        let published = self
+            .publish(
+                layout,
+                self.message(Op::Pattern {
+                    pattern: pattern.to_owned(),
+                }),
+            )
+            .await;
+        scanned.and(published)
+    }
+
+    async fn remove_tags(&self, tags: &[&str]) -> Result<(), L2Error> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let layout = self.layout()?;
+        let message = self.message(Op::Tags {
+            tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
+        });
+        let mut invocation = INVALIDATE_TAGS_SCRIPT.key(layout.gen_key());
+        for tag in tags {
+            invocation.key(layout.tag_key(tag));
+        }
+        let result = invocation
+            .arg(MIN_TAG_TTL_MS)
+            .arg(layout.channel())
+            .arg(message)
+            .invoke_async::<()>(&mut self.connection())
+            .await
+            .map_err(from_redis);
+        if let Some(sink) = self.inner.sink.get() {
+            self.inner.tag_index.drop_tagged(tags, sink.as_ref());
+        }
+        result
+    }
+
+    async fn remove_all(&self) -> Result<(), L2Error> {
+        let layout = self.layout()?;
+        let scan = async {
+            self.scan()
+                .unlink_matching(&layout.value_pattern("*"))
+                .await?;
+            // Only once every value is gone: a tag key may still hide a surviving entry.
+            Scan {
+                skip_reserved: false,
+                ..self.scan()
+            }
+            .unlink_matching(&layout.tag_pattern())
+            .await
+        };
+        let scanned = timed(self.inner.settings.bulk_timeout, "clear", scan).await;
+        self.inner.tag_index.reset();
+        let published = self.publish(layout, self.message(Op::Clear)).await;
+        scanned.map(drop).and(published)
+    }
+}
+
+impl L2 for RedisL2 {
+    fn attach(
+        &self,
+        namespace: Option<&str>,
+        sink: Arc<dyn InvalidationSink>,
+    ) -> Result<(), L2Error> {
+        let layout = Layout::new(namespace);
+        let channel = layout.channel();
+        if self.inner.layout.set(layout).is_err() {
+            return Err(L2Error::new(
+                L2ErrorKind::Other,
+                "this RedisL2 is already attached to a cache; build one RedisL2 per Cache",
+            ));
+        }
+        // L1 stays off until the backplane is subscribed: it could miss invalidations.
+        sink.set_connected(false);
+        let _ = self.inner.sink.set(Arc::clone(&sink));
+        let settings = &self.inner.settings;
+        let config = SubscriberConfig {
+            clients: self.inner.subscribers.clone(),
+            channel,
+            origin: self.inner.origin.clone(),
+            heartbeat: settings.heartbeat,
+            connect_timeout: settings.connect_timeout,
+            max_backoff: settings.max_backoff,
+            tag_index: Arc::clone(&self.inner.tag_index),
+        };
+        let task =
+            self.inner
+                .runtime
+                .spawn(backplane::run(config, sink, Arc::clone(&self.inner.status)));
+        *self.inner.task.lock() = Some(task.abort_handle());
+        Ok(())
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
+        Box::pin(timed(
+            self.inner.settings.operation_timeout,
+            "L2 read",
+            self.read(key),
+        ))
+    }
+
+    fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
+        Box::pin(timed(
+            self.inner.settings.operation_timeout,
+            "L2 write",
+            self.write(key, write),
+        ))
+    }
+
+    fn invalidate<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
+        Box::pin(timed(
+            self.inner.settings.operation_timeout,
+            "L2 invalidation",
+            self.remove(keys),
+        ))
+    }
+
+    fn invalidate_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<(), L2Error>> {
+        Box::pin(self.remove_matching(pattern))
+    }
+
+    fn invalidate_tags<'a>(&'a self, tags: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
+        Box::pin(timed(
+            self.inner.settings.operation_timeout,
+            "L2 tag invalidation",
+            self.remove_tags(tags),
+        ))
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Result<(), L2Error>> {
+        Box::pin(self.remove_all())
+    }
+
+    fn health(&self) -> BoxFuture<'_, Result<(), L2Error>> {
+        Box::pin(timed(
+            self.inner.settings.operation_timeout,
+            "PING",
+            async move {
+                redis::cmd("PING")
+                    .query_async::<()>(&mut self.connection())
+                    .await
+                    .map_err(from_redis)
+            },
+        ))
+    }
+}

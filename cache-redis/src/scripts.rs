@@ -1,0 +1,132 @@
+//! The Lua scripts (run with `EVALSHA`, loaded on `NOSCRIPT` by `redis::Script`).
+//!
+//! Generations: the namespace's `gen` only grows. `invalidate_tags` sets it to
+//! `max(gen + 1, server time in µs)` and stamps each tag key with it; a tagged write stores the
+//! `gen` current at write time as the entry's `w`. An entry is visible only if every one of its
+//! tags has a generation `<= w`: a tag invalidated after the write (generation `> w`) hides it,
+//! whatever the number of entries carrying the tag. Initialising a missing `gen` from the
+//! server clock keeps that order even if the metadata key is evicted.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// `generation(gen_key, ttl_ms)`: the current generation (created from the clock if missing),
+/// raising `maxttl` to `ttl_ms`.
+const GENERATION_FN: &str = r"
+local function generation(gen_key, ttl)
+  local g = redis.call('HGET', gen_key, 'gen')
+  if not g then
+    local t = redis.call('TIME')
+    g = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+    redis.call('HSET', gen_key, 'gen', g)
+  end
+  local m = tonumber(redis.call('HGET', gen_key, 'maxttl') or '0') or 0
+  if tonumber(ttl) > m then redis.call('HSET', gen_key, 'maxttl', ttl) end
+  return g
+end
+";
+
+/// `write(...)`: replaces the value hash (whatever type the key had), sets its TTL in
+/// milliseconds and publishes the backplane message.
+const WRITE_FN: &str = r"
+local function write(key, payload, f, t, ttl, w, tags, channel, message)
+  redis.call('UNLINK', key)
+  if tags ~= '' then
+    redis.call('HSET', key, 'v', payload, 'f', f, 't', t, 'w', w, 'tags', tags)
+  else
+    redis.call('HSET', key, 'v', payload, 'f', f, 't', t)
+  end
+  redis.call('PEXPIRE', key, ttl)
+  redis.call('PUBLISH', channel, message)
+end
+";
+
+/// Reads an entry. KEYS[1]: value key. ARGV[1]: tag key prefix to check the tags here
+/// (standalone), or `''` to return them unchecked (cluster: tag keys live in another slot).
+///
+/// Returns nil (absent), 0 (hidden by a tag invalidation), or
+/// `{v, f, t, pttl, w, tags}` (`w` and `tags` are `''` when untagged). A hash without `v`, `f` or `t`
+/// is an `LCFORMAT` error; a key of another type a `WRONGTYPE` error.
+const GET: &str = r"
+local h = redis.call('HMGET', KEYS[1], 'v', 'f', 't', 'w', 'tags')
+if not h[1] or not h[2] or not h[3] then
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    return redis.error_reply('LCFORMAT cache entry lacks field v, f or t')
+  end
+  return false
+end
+local ttl = redis.call('PTTL', KEYS[1])
+local tags = h[5] or ''
+if ARGV[1] ~= '' and tags ~= '' then
+  local w = tonumber(h[4])
+  if not w then return 0 end
+  local ok, list = pcall(cjson.decode, tags)
+  if not ok or type(list) ~= 'table' then return 0 end
+  for _, tag in ipairs(list) do
+    local g = redis.call('GET', ARGV[1] .. tostring(tag))
+    if g and (tonumber(g) or math.huge) > w then return 0 end
+  end
+end
+return {h[1], h[2], h[3], ttl, h[4] or '', tags}
+";
+
+/// Standalone write in one round trip. KEYS: value key, gen key. ARGV: payload, format,
+/// fingerprint, ttl ms, tags JSON (`''` for none), channel, message.
+const SET_STANDALONE: &str = r"
+local w = ''
+if ARGV[5] ~= '' then w = generation(KEYS[2], ARGV[4]) end
+write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], w, ARGV[5], ARGV[6], ARGV[7])
+return 1
+";
+
+/// Cluster, step 1 of a tagged write (the metadata slot). KEYS: gen key. ARGV: ttl ms.
+const GENERATION: &str = r"
+return generation(KEYS[1], ARGV[1])
+";
+
+/// Cluster, step 2 of a write (the value's slot). KEYS: value key. ARGV: payload, format,
+/// fingerprint, ttl ms, w (`''` when untagged), tags JSON, channel, message.
+const WRITE: &str = r"
+write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+return 1
+";
+
+/// Invalidates tags. KEYS: gen key, then one key per tag. ARGV: minimum tag-key TTL in ms,
+/// channel, message. Tag keys live `max(maxttl, minimum) + 1 s`: by then every entry written
+/// before this invalidation has expired, so the key is no longer needed.
+pub(crate) const INVALIDATE_TAGS_SRC: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local g = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0') or 0
+g = math.max(g + 1, now)
+local gs = string.format('%.0f', g)
+redis.call('HSET', KEYS[1], 'gen', gs)
+local m = tonumber(redis.call('HGET', KEYS[1], 'maxttl') or '0') or 0
+local ttl = string.format('%.0f', math.max(m, tonumber(ARGV[1])) + 1000)
+for i = 2, #KEYS do redis.call('SET', KEYS[i], gs, 'PX', ttl) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return gs
+";
+
+/// See [`GET`].
+pub(crate) static GET_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(GET));
+
+/// See [`SET_STANDALONE`].
+pub(crate) static SET_STANDALONE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{GENERATION_FN}{WRITE_FN}{SET_STANDALONE}")));
+
+/// See [`GENERATION`].
+pub(crate) static GENERATION_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{GENERATION_FN}{GENERATION}")));
+
+/// See [`WRITE`].
+pub(crate) static WRITE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{WRITE_FN}{WRITE}")));
+
+/// See [`INVALIDATE_TAGS_SRC`].
+pub(crate) static INVALIDATE_TAGS_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(INVALIDATE_TAGS_SRC));
+
+/// Minimum lifetime of a tag key in milliseconds (when no tagged entry was written yet).
+pub(crate) const MIN_TAG_TTL_MS: u64 = 60_000;

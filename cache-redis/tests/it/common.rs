@@ -1,0 +1,120 @@
+//! Helpers: caches on a server, raw clients, bounded waits.
+
+use std::future::Future;
+use std::time::Duration;
+
+use cache_core::{Cache, Codec};
+use cache_redis::RedisL2;
+
+/// Every test body runs within this.
+pub const TEST_LIMIT: Duration = Duration::from_secs(90);
+/// Longest bounded wait for an eventual condition.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(15);
+
+/// Runs a test body with an overall limit.
+pub async fn within_limit<F: Future<Output = ()>>(body: F) {
+    tokio::time::timeout(TEST_LIMIT, body)
+        .await
+        .expect("the test did not finish within its limit");
+}
+
+/// Polls `check` until it is true; panics with `what` after [`WAIT_LIMIT`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// An `RedisL2` on a standalone server or a cluster.
+pub enum Target<'a> {
+    Url(&'a str),
+    Cluster(&'a [String]),
+}
+
+/// A cache with its own `RedisL2` (its own connections: a "node"), backplane subscribed.
+pub async fn node(target: Target<'_>, namespace: &str) -> (Cache, RedisL2) {
+    node_with(target, namespace, Codec::bincode()).await
+}
+
+/// [`node`] with a codec.
+pub async fn node_with(target: Target<'_>, namespace: &str, codec: Codec) -> (Cache, RedisL2) {
+    let builder = RedisL2::builder()
+        .operation_timeout(Duration::from_millis(500))
+        .heartbeat(Duration::from_millis(300))
+        .max_reconnect_backoff(Duration::from_millis(200));
+    let builder = match target {
+        Target::Url(url) => builder.url(url),
+        Target::Cluster(nodes) => builder.cluster(nodes.iter().cloned()),
+    };
+    let l2 = builder.build().await.expect("RedisL2 builds");
+    let cache = Cache::builder()
+        .namespace(namespace)
+        .default_ttl(Duration::from_secs(60))
+        .codec(codec)
+        .l2(l2.clone())
+        .build()
+        .expect("cache builds");
+    assert!(
+        l2.wait_for_backplane(WAIT_LIMIT).await,
+        "backplane did not subscribe"
+    );
+    (cache, l2)
+}
+
+/// A raw async connection to a standalone server.
+pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection")
+}
+
+/// A raw async connection to a cluster.
+pub async fn raw_cluster(nodes: &[String]) -> redis::cluster_async::ClusterConnection {
+    redis::cluster::ClusterClient::new(nodes.to_vec())
+        .unwrap()
+        .get_async_connection()
+        .await
+        .expect("raw cluster connection")
+}
+
+/// Number of keys on each node of a cluster (or a single server) matching `pattern`.
+pub async fn keys_per_node(urls: &[String], pattern: &str) -> Vec<usize> {
+    let mut counts = Vec::new();
+    for url in urls {
+        let mut connection = raw(url).await;
+        let mut cursor: u64 = 0;
+        let mut count = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            count += keys.len();
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        counts.push(count);
+    }
+    counts
+}

@@ -1,0 +1,10 @@
+//! Behaviour of `RedisL2` under a real `cache_core::Cache`, against real `redis-server`
+//! processes the tests start (no mock of Redis anywhere).
+
+mod common;
+
+mod cluster;
+mod coherence;
+mod faults;
+mod processes;
+mod write_through;
