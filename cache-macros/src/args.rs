@@ -12,8 +12,8 @@ use crate::ttl::Ttl;
 #[derive(Debug, FromMeta)]
 pub(crate) struct CachedArgs {
     pub(crate) ttl: Option<Ttl>,
-    pub(crate) key_prefix: Option<LitStr>,
-    pub(crate) key: Option<LitStr>,
+    pub(crate) key_prefix: Option<Str>,
+    pub(crate) key: Option<Str>,
     #[darling(default)]
     pub(crate) tags: Templates,
     pub(crate) refresh_ahead: Option<Fraction>,
@@ -57,11 +57,37 @@ pub(crate) fn crate_path(krate: Option<&syn::Path>) -> TokenStream {
     }
 }
 
+/// A string literal argument (`key_prefix`, `key`).
+#[derive(Debug, Clone)]
+pub(crate) struct Str(pub(crate) LitStr);
+
+impl FromMeta for Str {
+    fn from_word() -> darling::Result<Self> {
+        Err(darling::Error::custom("expected a value: `= \"...\"`"))
+    }
+
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) => Ok(Self(lit.clone())),
+            Expr::Group(group) => Self::from_expr(&group.expr),
+            _ => Err(darling::Error::custom("expected a string literal").with_span(expr)),
+        }
+    }
+}
+
 /// One template or a list of templates: `"users"` or `["users", "user:{id}"]`.
 #[derive(Debug, Default)]
 pub(crate) struct Templates(pub(crate) Vec<LitStr>);
 
 impl FromMeta for Templates {
+    fn from_word() -> darling::Result<Self> {
+        Err(darling::Error::custom(
+            "expected a value: `= \"...\"` or `= [\"...\", ..]`",
+        ))
+    }
+
     fn from_expr(expr: &Expr) -> darling::Result<Self> {
         let one = |expr: &Expr| match expr {
             Expr::Lit(ExprLit {
@@ -90,6 +116,12 @@ impl FromMeta for Templates {
 pub(crate) struct Fraction(pub(crate) f64);
 
 impl FromMeta for Fraction {
+    fn from_word() -> darling::Result<Self> {
+        Err(darling::Error::custom(
+            "expected a value: a fraction of the TTL such as `refresh_ahead = 0.8`",
+        ))
+    }
+
     fn from_expr(expr: &Expr) -> darling::Result<Self> {
         let written = quote::ToTokens::to_token_stream(expr).to_string();
         let value = match expr {
@@ -126,6 +158,12 @@ pub(crate) enum LevelArg {
 }
 
 impl FromMeta for LevelArg {
+    fn from_word() -> darling::Result<Self> {
+        Err(darling::Error::custom(
+            "expected a value: `level = \"l1\"` or `level = \"both\"`",
+        ))
+    }
+
     fn from_string(value: &str) -> darling::Result<Self> {
         match value {
             "l1" => Ok(Self::L1),

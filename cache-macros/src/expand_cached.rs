@@ -21,7 +21,7 @@ use quote::{quote, quote_spanned};
 use syn::ItemFn;
 use syn::spanned::Spanned;
 
-use crate::args::{self, CachedArgs, LevelArg};
+use crate::args::{self, CachedArgs, LevelArg, Str};
 use crate::body::{Body, internal, internal_at};
 use crate::cache_expr;
 use crate::errors::Errors;
@@ -44,7 +44,7 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
             "#[cached] cannot cache a value of an `impl Trait` type: return a concrete type",
         ));
     }
-    if let Some(prefix) = &args.key_prefix
+    if let Some(Str(prefix)) = &args.key_prefix
         && prefix.value().is_empty()
     {
         errors.push(syn::Error::new(
@@ -54,7 +54,7 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
         ));
     }
     let key = match &args.key {
-        Some(lit) => errors
+        Some(Str(lit)) => errors
             .take(Template::parse(lit, &params))
             .map(|template| Key::from_template(template, &krate)),
         None => errors.take(Key::default_key(&params, &krate)),
@@ -107,7 +107,7 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
     };
 
     let prefix = match &args.key_prefix {
-        Some(prefix) => quote!(#prefix),
+        Some(Str(prefix)) => quote!(#prefix),
         None => {
             let name = format!("::{}", function.sig.ident);
             quote!(::core::concat!(::core::module_path!(), #name))

@@ -34,6 +34,12 @@ impl Ttl {
 }
 
 impl FromMeta for Ttl {
+    fn from_word() -> darling::Result<Self> {
+        Err(darling::Error::custom(
+            "expected a value, such as `ttl = \"10m\"` or `ttl = 600`",
+        ))
+    }
+
     fn from_expr(expr: &Expr) -> darling::Result<Self> {
         match expr {
             Expr::Lit(ExprLit { lit, .. }) => match lit {
