@@ -19,6 +19,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::ItemFn;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::args::{self, CachedArgs, LevelArg, Str};
@@ -109,7 +110,7 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
     let prefix = match &args.key_prefix {
         Some(Str(prefix)) => quote!(#prefix),
         None => {
-            let name = format!("::{}", function.sig.ident);
+            let name = format!("::{}", function.sig.ident.unraw());
             quote!(::core::concat!(::core::module_path!(), #name))
         }
     };

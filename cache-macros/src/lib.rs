@@ -174,10 +174,11 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `tags` | list of tags, as templates: `["users", "user:{id}"]` |
 /// | `all` | `all = true` clears the whole cache (the namespace's keys in L2) |
 /// | `before` | `before = true` invalidates before the body runs; default: after it returns (`Ok`) |
-/// | `cache` | expression giving the cache, as for `#[cached]`; default `cache_core::global()` |
+/// | `cache` | expression giving the cache, as for `#[cached]` (evaluated on each call, before the body); default `cache_core::global()` |
 /// | `crate` | path of `cache_core`, for crates that re-export it |
 ///
-/// Templates name the function's arguments (and `self` fields) as in `#[cached]`. Every
+/// Templates name the function's arguments (and `self` fields) as in `#[cached]`; they are
+/// rendered when the function is called, before the body runs (and takes the arguments). Every
 /// interpolated value is escaped exactly as in keys, so `keys` and `tags` match what
 /// `#[cached]` wrote, and a value such as `"*"` can never widen a pattern: only the
 /// template's literal text is glob syntax.
