@@ -123,12 +123,12 @@ pub(crate) async fn run(
         match subscribe(client, &config).await {
             Ok(pubsub) => {
                 backoff = MIN_BACKOFF;
-                status.connected.store(true, Ordering::Release);
                 sink.set_connected(true);
+                status.connected.store(true, Ordering::Release);
                 tracing::debug!(channel = %config.channel, "backplane subscribed");
                 let reason = listen(pubsub, &config, sink.as_ref()).await;
-                status.connected.store(false, Ordering::Release);
                 sink.set_connected(false);
+                status.connected.store(false, Ordering::Release);
                 tracing::warn!(channel = %config.channel, reason, "backplane lost; L1 disabled until resubscribed");
             }
             Err(error) => {

@@ -1,0 +1,147 @@
+//! Two levels: the quickstart's cached function, now backed by Redis (`cache-redis`).
+//!
+//! Each process keeps an L1 in memory and shares an L2 in Redis; an invalidation anywhere
+//! reaches every process's L1 through the backplane. This example plays two processes: the
+//! global cache (used by `#[cached]`) and a second `Cache` with its own `RedisL2`.
+//!
+//! Run against your Redis with `REDIS_URL=redis://127.0.0.1:6379/ cargo run -p examples
+//! --example two_level`; without `REDIS_URL` it starts a throwaway `redis-server` itself
+//! (`cache_redis::test_util`, needs `redis-server` on `PATH`).
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use cache_core::{Cache, cached, invalidate};
+use cache_redis::RedisL2;
+use cache_redis::test_util::RedisServer;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Profile {
+    id: u64,
+    name: String,
+}
+
+#[derive(Debug)]
+struct DbError(String);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DbError {}
+
+static USERS: LazyLock<Mutex<HashMap<u64, String>>> = LazyLock::new(|| {
+    Mutex::new(HashMap::from([
+        (7, "Grace".to_owned()),
+        (42, "Alan".to_owned()),
+    ]))
+});
+
+/// A slow query (200 ms). In Redis its entries are `demo:user:profile:{id}`.
+#[cached(ttl = "10m", key_prefix = "user:profile", tags = ["users", "user:{id}"])]
+async fn user_profile(id: u64) -> Result<Profile, DbError> {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let name = USERS.lock().unwrap().get(&id).cloned();
+    let name = name.ok_or_else(|| DbError(format!("no user {id}")))?;
+    Ok(Profile { id, name })
+}
+
+/// A write: invalidates the user's tag in Redis and in every process's L1.
+#[invalidate(tags = ["user:{id}"])]
+async fn rename_user(id: u64, name: &str) -> Result<(), DbError> {
+    match USERS.lock().unwrap().get_mut(&id) {
+        Some(stored) => *stored = name.to_owned(),
+        None => return Err(DbError(format!("no user {id}"))),
+    }
+    Ok(())
+}
+
+async fn timed(label: &str, id: u64) -> Result<Profile, DbError> {
+    let started = Instant::now();
+    let profile = user_profile(id).await;
+    println!("{label:<36} {:>10.3?}  {profile:?}", started.elapsed());
+    profile
+}
+
+/// A cache on `url` with its own Redis connections, as a separate process would have.
+async fn node(url: &str) -> Result<(Cache, RedisL2), Box<dyn std::error::Error>> {
+    let l2 = RedisL2::builder()
+        .url(url)
+        .operation_timeout(Duration::from_millis(250))
+        .build()
+        .await?;
+    let cache = Cache::builder().namespace("demo").l2(l2.clone()).build()?;
+    // L1 is off until the backplane is subscribed (it could miss invalidations).
+    l2.wait_for_backplane(Duration::from_secs(5)).await;
+    Ok((cache, l2))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (_server, url) = match std::env::var("REDIS_URL") {
+        Ok(url) => (None, url),
+        Err(_) => {
+            let server = RedisServer::start()?;
+            let url = server.url();
+            println!("started redis-server at {url}");
+            (Some(server), url)
+        }
+    };
+
+    let (cache, _l2) = node(&url).await?;
+    cache_core::install(cache)?;
+    // Start clean (the namespace only: `demo:*` and its metadata).
+    cache_core::global().clear().await;
+    let (other_process, _other_l2) = node(&url).await?;
+
+    timed("first call (miss: loader, then Redis)", 42).await?;
+    timed("second call (L1 hit)", 42).await?;
+
+    // Let the backplane deliver the write's message first: arriving after the other process
+    // filled its L1, it would drop that (fresh) copy. Harmless, but this demo shows an L1 hit.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let seen = other_process.get::<Profile>("user:profile:42").await;
+    println!(
+        "{:<36} {:>10.3?}  {seen:?}",
+        "other process (L2 hit)",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let seen = other_process.get::<Profile>("user:profile:42").await;
+    println!(
+        "{:<36} {:>10.3?}  {seen:?}",
+        "other process again (its L1)",
+        started.elapsed()
+    );
+
+    rename_user(42, "Ada").await?;
+    println!("(renamed user 42: tag user:42 invalidated in Redis and every L1)");
+    // The other process's L1 copy is dropped by the backplane message.
+    for _ in 0..100 {
+        if other_process
+            .get::<Profile>("user:profile:42")
+            .await
+            .is_none()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "{:<36} {:>10}  {:?}",
+        "other process after rename",
+        "",
+        other_process.get::<Profile>("user:profile:42").await
+    );
+    timed("after invalidation (miss)", 42).await?;
+    timed("again (L1 hit)", 42).await?;
+
+    println!("\nthis process:  {:?}", cache_core::global().stats());
+    println!("other process: {:?}", other_process.stats());
+    Ok(())
+}
