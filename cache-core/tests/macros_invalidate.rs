@@ -267,6 +267,31 @@ fn sync_functions_use_the_blocking_twins() {
     assert_eq!(CACHE.stats().invalidations, 4);
 }
 
+#[tokio::test]
+async fn keys_match_over_long_keys_replaced_by_their_hash() {
+    static CACHE: LazyLock<Cache> = LazyLock::new(new_cache);
+    static LOADS: AtomicU32 = AtomicU32::new(0);
+
+    #[cached(cache = CACHE, key_prefix = "doc:body")]
+    async fn body(text: &str) -> usize {
+        LOADS.fetch_add(1, Ordering::SeqCst);
+        text.len()
+    }
+
+    #[invalidate(cache = CACHE, keys = ["doc:body:{text}"])]
+    async fn edit(text: &str) {
+        let _ = text;
+    }
+
+    let long = "x".repeat(2000);
+    assert_eq!(within(body(&long)).await, 2000);
+    assert_eq!(within(body(&long)).await, 2000);
+    assert_eq!(LOADS.load(Ordering::SeqCst), 1);
+    within(edit(&long)).await;
+    assert_eq!(within(body(&long)).await, 2000);
+    assert_eq!(LOADS.load(Ordering::SeqCst), 2);
+}
+
 /// `#[invalidate]` on methods, with the cache in a field and templates reading `self`.
 struct Accounts {
     cache: Cache,
