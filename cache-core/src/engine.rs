@@ -249,12 +249,13 @@ impl Inner {
             refreshing: AtomicBool::new(false),
             last_access: AtomicU32::new(access_time(now)),
         };
+        let skey = Arc::clone(&target.skey);
         if store.insert(target.hash, target.key, target.skey, entry, poisoned) {
-            self.enforce_capacity(now);
+            self.enforce_capacity(now, &skey);
         }
     }
 
-    fn enforce_capacity(&self, now: u64) {
+    fn enforce_capacity(&self, now: u64, keep: &str) {
         let capacity = usize::try_from(self.config.capacity).unwrap_or(usize::MAX);
         let epoch = self.epoch.load(Ordering::Acquire);
         for _ in 0..4 {
@@ -263,7 +264,7 @@ impl Inner {
             }
             let victim = self.stores.read().iter().max_by_key(|s| s.len()).cloned();
             match victim {
-                Some(store) if store.evict_one(now, epoch) => {}
+                Some(store) if store.evict_one(now, epoch, keep) => {}
                 _ => return,
             }
         }

@@ -156,7 +156,8 @@ mod tests {
 
     #[test]
     fn stars_and_questions() {
-        assert!(m("*", ""));
+        // As in Redis, a pattern never matches the empty string, not even "*".
+        assert!(!m("*", ""));
         assert!(m("*", "anything"));
         assert!(m("a*", "a"));
         assert!(m("a*b", "axxb"));
@@ -177,7 +178,9 @@ mod tests {
         assert!(m("[a-c]", "b"));
         assert!(m("[c-a]", "b"));
         assert!(m("[\\]]", "]"));
-        assert!(m("[a-]", "-"));
+        // "a-]" is read as the range a..] and the class is left unclosed, as Redis does.
+        assert!(!m("[a-]", "-"));
+        assert!(m("[a-]", "_"));
     }
 
     #[test]

@@ -204,14 +204,16 @@ impl<K, V> Store<K, V> {
     }
 
     /// Evicts one entry from the next non-empty shard: a dead one (expired past its stale
-    /// window, or invalidated) if sampled, else the least recently hit of the sample.
-    pub(crate) fn evict_one(&self, now: u64, epoch: u64) -> bool {
+    /// window, or invalidated) if sampled, else the least recently hit of the sample; never
+    /// `keep` (the entry whose insertion triggered the eviction).
+    pub(crate) fn evict_one(&self, now: u64, epoch: u64, keep: &str) -> bool {
         let shards = self.shards.len();
         for _ in 0..shards {
             let index = self.evict_cursor.fetch_add(1, Ordering::Relaxed) & (shards - 1);
             let mut shard = self.shards[index].write();
             let victim = shard
                 .iter()
+                .filter(|slot| *slot.skey != *keep)
                 .take(EVICTION_SAMPLES)
                 .min_by_key(|slot| {
                     let dead = now >= slot.entry.stale_until || !slot.entry.is_valid(epoch);
@@ -241,7 +243,7 @@ pub(crate) trait ErasedStore: Send + Sync {
     /// Removes everything and poisons every in-flight load.
     fn invalidate_all(&self);
     fn len(&self) -> usize;
-    fn evict_one(&self, now: u64, epoch: u64) -> bool;
+    fn evict_one(&self, now: u64, epoch: u64, keep: &str) -> bool;
 }
 
 impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
@@ -265,7 +267,7 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
         Store::len(self)
     }
 
-    fn evict_one(&self, now: u64, epoch: u64) -> bool {
-        Store::evict_one(self, now, epoch)
+    fn evict_one(&self, now: u64, epoch: u64, keep: &str) -> bool {
+        Store::evict_one(self, now, epoch, keep)
     }
 }
