@@ -1,0 +1,299 @@
+//! L2 hit cost: the cache's read of a value from Redis (L1 bypassed) against raw redis-rs doing
+//! the same round trip and bincode decode, on the same kind of connection (a
+//! `ConnectionManager` with TCP_NODELAY, as `RedisL2` uses), sequential and 16 concurrent
+//! requests on 16 distinct keys (which redis-rs pipelines on its multiplexed connection;
+//! distinct keys, so the cache's single-flight does not merge them).
+//!
+//! Variants:
+//! - `raw_get`: `GET key` of the bincode bytes + `bincode` decode: the floor.
+//! - `raw_hget`: `HGET key v` + decode: the same with the hash layout `RedisL2` uses.
+//! - `raw_hmget_pttl`: a pipeline `HMGET key v f t w tags` + `PTTL key` + decode: what a
+//!   Lua-free read of the layout would cost (a tagged entry would then need a second round
+//!   trip for its tag check, which the script avoids).
+//! - `l2_get`: `RedisL2`'s `L2::get` (one `EVALSHA`: fields, PTTL, tag check) + `Codec::decode`
+//!   (fingerprint check): exactly what the engine does on an L1 miss.
+//! - `cache_get`: the whole `Cache::get` with L1 forced off (a wrapper keeps the engine's L1
+//!   disabled, as while the backplane is down): single-flight, L2 read, decode, stats.
+//!
+//! The bench starts its own `redis-server` (`cache_redis::test_util`).
+//! Run: `cargo bench -p benches --bench l2_hit`. Results: `BENCHMARKS.md`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cache_core::{
+    BoxFuture, Cache, Codec, EntryOptions, Invalidation, InvalidationSink, L2, L2Entry, L2Error,
+    L2Write,
+};
+use cache_redis::RedisL2;
+use cache_redis::test_util::RedisServer;
+use criterion::{Criterion, criterion_group, criterion_main};
+use futures_util::future::join_all;
+use redis::IntoConnectionInfo;
+use redis::aio::ConnectionManager;
+use redis::io::tcp::TcpSettings;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Profile {
+    id: u64,
+    name: String,
+    email: String,
+    roles: Vec<String>,
+    score: f64,
+    active: bool,
+}
+
+fn profile() -> Profile {
+    Profile {
+        id: 42,
+        name: "Ada Lovelace".into(),
+        email: "ada@example.com".into(),
+        roles: vec!["admin".into(), "billing".into(), "support".into()],
+        score: 97.5,
+        active: true,
+    }
+}
+
+/// Keeps the engine's L1 disabled: every `Cache::get` goes to L2.
+struct NoL1(RedisL2);
+
+struct NoL1Sink(Arc<dyn InvalidationSink>);
+
+impl InvalidationSink for NoL1Sink {
+    fn invalidate(&self, invalidation: Invalidation) {
+        self.0.invalidate(invalidation);
+    }
+    fn set_connected(&self, _connected: bool) {
+        self.0.set_connected(false);
+    }
+}
+
+impl L2 for NoL1 {
+    fn attach(
+        &self,
+        namespace: Option<&str>,
+        sink: Arc<dyn InvalidationSink>,
+    ) -> Result<(), L2Error> {
+        self.0.attach(namespace, Arc::new(NoL1Sink(sink)))
+    }
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
+        self.0.get(key)
+    }
+    fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
+        self.0.set(key, write)
+    }
+    fn invalidate<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
+        self.0.invalidate(keys)
+    }
+    fn invalidate_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<(), L2Error>> {
+        self.0.invalidate_pattern(pattern)
+    }
+    fn invalidate_tags<'a>(&'a self, tags: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
+        self.0.invalidate_tags(tags)
+    }
+    fn clear(&self) -> BoxFuture<'_, Result<(), L2Error>> {
+        self.0.clear()
+    }
+    fn health(&self) -> BoxFuture<'_, Result<(), L2Error>> {
+        self.0.health()
+    }
+}
+
+struct Setup {
+    raw: ConnectionManager,
+    l2: RedisL2,
+    cache: Cache,
+    codec: Codec,
+}
+
+const NAMESPACE: &str = "bench";
+const CONCURRENCY: usize = 16;
+
+/// Cache key `i` (`bench:profile:{i}` in Redis, a hash).
+fn key(i: usize) -> String {
+    format!("profile:{i}")
+}
+
+/// The Redis hash of cache key `i`.
+fn hash_key(i: usize) -> String {
+    format!("{NAMESPACE}:profile:{i}")
+}
+
+/// A plain string holding the same bytes, for the `GET` baseline.
+fn raw_key(i: usize) -> String {
+    format!("raw:profile:{i}")
+}
+
+async fn setup(url: &str) -> Setup {
+    let info = url
+        .into_connection_info()
+        .unwrap()
+        .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+    let raw = ConnectionManager::new(redis::Client::open(info).unwrap())
+        .await
+        .unwrap();
+    let l2 = RedisL2::builder().url(url).build().await.unwrap();
+    let codec = Codec::bincode();
+    let cache = Cache::builder()
+        .namespace(NAMESPACE)
+        .codec(codec)
+        .l2(NoL1(l2.clone()))
+        .build()
+        .unwrap();
+    assert!(l2.wait_for_backplane(Duration::from_secs(5)).await);
+    let options = EntryOptions::new().ttl(Duration::from_secs(3600));
+    let bytes = bincode::serde::encode_to_vec(profile(), bincode::config::standard()).unwrap();
+    for i in 0..CONCURRENCY {
+        cache.set(&key(i), profile(), &options).await;
+        // The same bytes as a plain string for the GET baseline.
+        let _: () = redis::cmd("SET")
+            .arg(raw_key(i))
+            .arg(&bytes)
+            .query_async(&mut raw.clone())
+            .await
+            .unwrap();
+        let payload: Vec<u8> = redis::cmd("HGET")
+            .arg(hash_key(i))
+            .arg("v")
+            .query_async(&mut raw.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            payload, bytes,
+            "the cache stores the codec's bytes in field v"
+        );
+    }
+    Setup {
+        raw,
+        l2,
+        cache,
+        codec,
+    }
+}
+
+fn decode(bytes: &[u8]) -> Profile {
+    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .unwrap()
+        .0
+}
+
+async fn raw_get(mut connection: ConnectionManager, i: usize) -> Profile {
+    let bytes: Vec<u8> = redis::cmd("GET")
+        .arg(raw_key(i))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    decode(&bytes)
+}
+
+async fn raw_hget(mut connection: ConnectionManager, i: usize) -> Profile {
+    let bytes: Vec<u8> = redis::cmd("HGET")
+        .arg(hash_key(i))
+        .arg("v")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    decode(&bytes)
+}
+
+/// `v`, `f`, `t`, `w`, `tags` of a value hash.
+type HashFields = (Vec<u8>, String, String, Option<String>, Option<String>);
+
+async fn raw_hmget_pttl(mut connection: ConnectionManager, i: usize) -> Profile {
+    let key = hash_key(i);
+    let ((payload, _format, _fingerprint, _w, _tags), _ttl): (HashFields, i64) = redis::pipe()
+        .cmd("HMGET")
+        .arg(&key)
+        .arg(&["v", "f", "t", "w", "tags"])
+        .cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    decode(&payload)
+}
+
+async fn l2_get(l2: &RedisL2, codec: &Codec, i: usize) -> Profile {
+    let entry = l2.get(&key(i)).await.unwrap().unwrap();
+    codec.decode::<Profile>(&entry.value).unwrap().unwrap()
+}
+
+async fn cache_get(cache: &Cache, i: usize) -> Profile {
+    cache.get::<Profile>(&key(i)).await.unwrap()
+}
+
+fn l2_hit(c: &mut Criterion) {
+    let server = RedisServer::start().expect("redis-server starts (install redis-server)");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let setup = runtime.block_on(setup(&server.url()));
+    let Setup {
+        raw,
+        l2,
+        cache,
+        codec,
+    } = &setup;
+
+    let mut group = c.benchmark_group("l2_hit/sequential");
+    group.bench_function("raw_get", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { black_box(raw_get(raw.clone(), 0).await) })
+    });
+    group.bench_function("raw_hget", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { black_box(raw_hget(raw.clone(), 0).await) })
+    });
+    group.bench_function("l2_get", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { black_box(l2_get(l2, codec, 0).await) })
+    });
+    group.bench_function("cache_get", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { black_box(cache_get(cache, 0).await) })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group(format!("l2_hit/concurrent{CONCURRENCY}"));
+    group.bench_function("raw_get", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(join_all((0..CONCURRENCY).map(|i| raw_get(raw.clone(), i))).await)
+        })
+    });
+    group.bench_function("raw_hget", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(join_all((0..CONCURRENCY).map(|i| raw_hget(raw.clone(), i))).await)
+        })
+    });
+    group.bench_function("raw_hmget_pttl", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(join_all((0..CONCURRENCY).map(|i| raw_hmget_pttl(raw.clone(), i))).await)
+        })
+    });
+    group.bench_function("l2_get", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(join_all((0..CONCURRENCY).map(|i| l2_get(l2, codec, i))).await)
+        })
+    });
+    group.bench_function("cache_get", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(join_all((0..CONCURRENCY).map(|i| cache_get(cache, i))).await)
+        })
+    });
+    group.finish();
+
+    assert_eq!(cache.stats().l2_errors, 0);
+    assert_eq!(cache.stats().l1_hits, 0, "L1 stayed bypassed");
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = l2_hit
+}
+criterion_main!(benches);
