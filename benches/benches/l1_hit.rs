@@ -1,5 +1,5 @@
 //! L1 hit cost: raw moka, the keyed `Cache` API, a `#[cached]` function and the `cached`
-//! crate's `#[cached]`, on the same one-`u64`-argument function, single-threaded and with two
+//! crate's `#[cached]` (unbounded, and with `time = 600` like ours has a TTL), on the same one-`u64`-argument function, single-threaded and with two
 //! threads. Every variant cycles through the same 1,024 pre-filled keys.
 //!
 //! Run: `cargo bench -p benches --bench l1_hit`. Results: `BENCHMARKS.md`.
@@ -28,6 +28,12 @@ fn ours(x: u64) -> u64 {
 
 #[cached::proc_macro::cached]
 fn theirs(x: u64) -> u64 {
+    slow_square(x)
+}
+
+/// The like-for-like peer: the `cached` crate with a lifetime, as `ours` has.
+#[cached::proc_macro::cached(time = 600)]
+fn theirs_timed(x: u64) -> u64 {
     slow_square(x)
 }
 
@@ -67,6 +73,7 @@ fn variants() -> Vec<(&'static str, Arc<dyn Fn(u64) + Send + Sync>)> {
         CACHE.set_blocking(&keyed[k as usize], slow_square(k), &EntryOptions::new());
         ours(k);
         theirs(k);
+        theirs_timed(k);
     }
     let keys = Arc::clone(&keyed);
     vec![

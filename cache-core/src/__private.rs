@@ -6,7 +6,7 @@
 //! by reference and probes with an equality closure, so a hit neither allocates nor formats.
 //! Only a miss renders the string key and tags.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::borrow::Borrow;
 use std::future::Future;
 use std::hash::BuildHasher;
@@ -37,8 +37,22 @@ pub fn l1_value<V>() -> ValueSerde<V> {
 
 /// The per-function static that finds the function's store in a cache.
 pub struct Site {
-    first: OnceLock<(u64, Arc<dyn Any + Send + Sync>)>,
+    first: OnceLock<FirstStore>,
 }
+
+/// The store of the first cache a site was called with, checked without a virtual call.
+struct FirstStore {
+    cache_id: u64,
+    types: TypeId,
+    store: *const (),
+    /// Owns the store `store` points to; never read.
+    _keep_alive: Arc<dyn Any + Send + Sync>,
+}
+
+// SAFETY: `store` is a shared pointer into `_keep_alive`, whose pointee is `Send + Sync`.
+unsafe impl Send for FirstStore {}
+// SAFETY: as above; the pointer is only ever read through `&`.
+unsafe impl Sync for FirstStore {}
 
 impl Default for Site {
     fn default() -> Self {
@@ -83,10 +97,13 @@ impl Site {
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        if let Some((id, store)) = self.first.get()
-            && *id == cache.inner.id
-            && let Some(store) = (**store).downcast_ref::<Store<K, V>>()
+        if let Some(first) = self.first.get()
+            && first.cache_id == cache.inner.id
+            && first.types == TypeId::of::<(K, V)>()
         {
+            // SAFETY: `store` points into `_keep_alive`, an `Arc<Store<K, V>>` (the `TypeId`
+            // of `(K, V)` was just checked) that the site holds for the rest of the program.
+            let store = unsafe { &*first.store.cast::<Store<K, V>>() };
             return FnStore {
                 cache,
                 store: StoreRef::Static(store),
@@ -107,10 +124,12 @@ impl Site {
     {
         let site = self as *const Site as usize;
         let store = cache.inner.store::<K, V>(site, || serde().0);
-        let _ = self.first.set((
-            cache.inner.id,
-            Arc::clone(&store) as Arc<dyn Any + Send + Sync>,
-        ));
+        let _ = self.first.set(FirstStore {
+            cache_id: cache.inner.id,
+            types: TypeId::of::<(K, V)>(),
+            store: Arc::as_ptr(&store).cast::<()>(),
+            _keep_alive: Arc::clone(&store) as Arc<dyn Any + Send + Sync>,
+        });
         FnStore {
             cache,
             store: StoreRef::Shared(store),

@@ -59,39 +59,81 @@ impl Stats {
     }
 }
 
-/// Number of stripes of the hit counter; a power of two.
-const STRIPES: usize = 16;
+/// Threads that get a counter slot of their own; later threads share an atomic overflow.
+const SLOTS: usize = 128;
 
-/// A counter incremented on the hit path from many threads: each thread adds to its own
-/// cache-line-padded stripe, so concurrent hits do not contend on one line.
+/// A counter incremented on the hit path from many threads without contention: each live
+/// thread owns one cache-line-padded slot and is its only writer, so an increment is a plain
+/// load and store (no locked instruction); a snapshot sums the slots. A slot is handed to a
+/// new thread only after its previous owner exited (the hand-over goes through a mutex, which
+/// orders the old owner's last write before the new owner's first).
 pub(crate) struct StripedCounter {
-    stripes: Box<[CachePadded<AtomicU64>; STRIPES]>,
+    slots: Box<[CachePadded<AtomicU64>]>,
+    overflow: AtomicU64,
 }
 
 impl Default for StripedCounter {
     fn default() -> Self {
         Self {
-            stripes: Box::new(std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0)))),
+            slots: (0..SLOTS)
+                .map(|_| CachePadded::new(AtomicU64::new(0)))
+                .collect(),
+            overflow: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Slot numbers free for new threads, and the next never-used one.
+static FREE_SLOTS: parking_lot::Mutex<(Vec<usize>, usize)> =
+    parking_lot::Mutex::new((Vec::new(), 0));
+
+/// This thread's slot, released when the thread exits.
+struct ThreadSlot(Option<usize>);
+
+impl ThreadSlot {
+    fn claim() -> Self {
+        let mut free = FREE_SLOTS.lock();
+        if let Some(slot) = free.0.pop() {
+            return Self(Some(slot));
+        }
+        if free.1 < SLOTS {
+            free.1 += 1;
+            return Self(Some(free.1 - 1));
+        }
+        Self(None)
+    }
+}
+
+impl Drop for ThreadSlot {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0 {
+            FREE_SLOTS.lock().0.push(slot);
         }
     }
 }
 
 thread_local! {
-    static STRIPE: usize = {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        NEXT.fetch_add(1, Ordering::Relaxed) as usize % STRIPES
-    };
+    static SLOT: ThreadSlot = ThreadSlot::claim();
 }
 
 impl StripedCounter {
     #[inline]
     pub(crate) fn incr(&self) {
-        let stripe = STRIPE.with(|s| *s);
-        self.stripes[stripe].fetch_add(1, Ordering::Relaxed);
+        match SLOT.try_with(|slot| slot.0) {
+            Ok(Some(slot)) => {
+                // Single writer: a plain read-modify-write is exact.
+                let cell = &self.slots[slot];
+                cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            }
+            _ => {
+                self.overflow.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     pub(crate) fn sum(&self) -> u64 {
-        self.stripes.iter().map(|s| s.load(Ordering::Relaxed)).sum()
+        let owned: u64 = self.slots.iter().map(|s| s.load(Ordering::Relaxed)).sum();
+        owned + self.overflow.load(Ordering::Relaxed)
     }
 }
 

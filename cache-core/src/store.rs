@@ -14,10 +14,9 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crossbeam_utils::CachePadded;
+use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 use dashmap::DashMap;
 use hashbrown::HashTable;
-use parking_lot::RwLock;
 
 use crate::codec::{Codec, CodecError};
 use crate::entry::Entry;
@@ -32,7 +31,21 @@ struct Slot<K, V> {
     entry: Entry<V>,
 }
 
-type Shard<K, V> = CachePadded<RwLock<HashTable<Slot<K, V>>>>;
+/// A table shard behind a reader-sharded lock: a reader locks only its own thread's slice of
+/// the lock, so concurrent hits on different threads write to different cache lines.
+type Shard<K, V> = ShardedLock<HashTable<Slot<K, V>>>;
+
+/// Read access; a panic while a shard was locked poisons nothing we rely on.
+fn read<T>(lock: &ShardedLock<T>) -> ShardedLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Write access (see [`read`]).
+fn write<T>(lock: &ShardedLock<T>) -> ShardedLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Encoding of a store's values for L2; absent for L1-only stores (no serde bounds).
 pub(crate) struct SerdeFns<V> {
@@ -76,7 +89,7 @@ impl<K, V> Store<K, V> {
     pub(crate) fn new(cache_len: Arc<AtomicUsize>, serde: Option<SerdeFns<V>>) -> Self {
         Self {
             shards: (0..shard_count())
-                .map(|_| CachePadded::new(RwLock::new(HashTable::new())))
+                .map(|_| ShardedLock::new(HashTable::new()))
                 .collect(),
             by_key: DashMap::default(),
             hasher: foldhash::fast::RandomState::default(),
@@ -113,7 +126,7 @@ impl<K, V> Store<K, V> {
         eq: impl Fn(&K, &str) -> bool,
         f: impl FnOnce(&Entry<V>) -> Option<R>,
     ) -> Option<R> {
-        let shard = self.shard(hash).read();
+        let shard = read(self.shard(hash));
         let slot = shard.find(hash, |slot| slot.hash == hash && eq(&slot.key, &slot.skey))?;
         f(&slot.entry)
     }
@@ -129,7 +142,7 @@ impl<K, V> Store<K, V> {
         entry: Entry<V>,
         abort: impl FnOnce() -> bool,
     ) -> bool {
-        let mut shard = self.shard(hash).write();
+        let mut shard = write(self.shard(hash));
         if abort() {
             return false;
         }
@@ -166,7 +179,7 @@ impl<K, V> Store<K, V> {
         let Some((_, hash)) = self.by_key.remove(skey) else {
             return false;
         };
-        let mut shard = self.shard(hash).write();
+        let mut shard = write(self.shard(hash));
         if let Ok(found) = shard.find_entry(hash, |slot| slot.hash == hash && *slot.skey == *skey) {
             found.remove();
             self.removed(1);
@@ -179,7 +192,7 @@ impl<K, V> Store<K, V> {
     pub(crate) fn remove_where(&self, matches: &dyn Fn(&str) -> bool) -> usize {
         let mut total = 0;
         for shard in self.shards.iter() {
-            let mut shard = shard.write();
+            let mut shard = write(shard);
             let before = shard.len();
             shard.retain(|slot| {
                 let keep = !matches(&slot.skey);
@@ -210,7 +223,7 @@ impl<K, V> Store<K, V> {
         let shards = self.shards.len();
         for _ in 0..shards {
             let index = self.evict_cursor.fetch_add(1, Ordering::Relaxed) & (shards - 1);
-            let mut shard = self.shards[index].write();
+            let mut shard = write(&self.shards[index]);
             let victim = shard
                 .iter()
                 .filter(|slot| *slot.skey != *keep)
