@@ -1,5 +1,5 @@
 //! L1 hit cost: raw moka, the keyed `Cache` API, a `#[cached]` function and the `cached`
-//! crate's `#[cached]` (unbounded, and with `time = 600` like ours has a TTL), on the same one-`u64`-argument function, single-threaded and with two
+//! crate's `#[cached]` (unbounded, and with `ttl_secs = 600` like ours has a TTL), on the same one-`u64`-argument function, single-threaded and with two
 //! threads. Every variant cycles through the same 1,024 pre-filled keys.
 //!
 //! Run: `cargo bench -p benches --bench l1_hit`. Results: `BENCHMARKS.md`.
@@ -32,7 +32,7 @@ fn theirs(x: u64) -> u64 {
 }
 
 /// The like-for-like peer: the `cached` crate with a lifetime, as `ours` has.
-#[cached::proc_macro::cached(time = 600)]
+#[cached::proc_macro::cached(ttl_secs = 600)]
 fn theirs_timed(x: u64) -> u64 {
     slow_square(x)
 }
