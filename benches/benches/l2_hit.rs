@@ -247,6 +247,10 @@ fn l2_hit(c: &mut Criterion) {
         b.to_async(&runtime)
             .iter(|| async { black_box(raw_hget(raw.clone(), 0).await) })
     });
+    group.bench_function("raw_hmget_pttl", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { black_box(raw_hmget_pttl(raw.clone(), 0).await) })
+    });
     group.bench_function("l2_get", |b| {
         b.to_async(&runtime)
             .iter(|| async { black_box(l2_get(l2, codec, 0).await) })
