@@ -97,15 +97,18 @@ impl L2 for FaultyL2 {
     }
 }
 
-async fn down_l2_falls_back_to_the_loader() {
+/// A miss of "k" whose loader returns 5.
+async fn load_five(cache: &Cache) -> Result<u32, DbError> {
+    cache
+        .get_or_load("k", &EntryOptions::new(), || async { Ok(5u32) })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_l2_is_counted_and_skipped() {
     let l2 = FaultyL2::new(Fault::Down);
     let cache = Cache::builder().l2(l2.clone()).build().unwrap();
-    let value = cache
-        .get_or_load("k", &EntryOptions::new(), || async {
-            Ok::<_, DbError>(5u32)
-        })
-        .await;
-    assert_eq!(value, Ok(5));
+    assert_eq!(load_five(&cache).await, Ok(5));
     assert_eq!(cache.get::<u32>("k").await, Some(5), "served from L1");
     cache.invalidate("k").await;
     assert_eq!(
@@ -119,21 +122,11 @@ async fn down_l2_falls_back_to_the_loader() {
     assert!(cache.health().await.is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_l2_is_counted_and_skipped() {
-    down_l2_falls_back_to_the_loader().await;
-}
-
 #[tokio::test]
 async fn garbage_from_l2_is_a_counted_miss_and_is_removed() {
     let l2 = FaultyL2::new(Fault::Garbage);
     let cache = Cache::builder().l2(l2.clone()).build().unwrap();
-    let value = cache
-        .get_or_load("k", &EntryOptions::new(), || async {
-            Ok::<_, DbError>(5u32)
-        })
-        .await;
-    assert_eq!(value, Ok(5));
+    assert_eq!(load_five(&cache).await, Ok(5));
     let stats = cache.stats();
     assert_eq!((stats.l2_errors, stats.l2_hits, stats.loads), (1, 0, 1));
     assert_eq!(*l2.removed.lock(), ["k"]);
