@@ -38,6 +38,9 @@ pub(crate) struct Inner {
     pub(crate) tags: TagRegistry,
     /// Bumped by `clear`: entries stamped with an older epoch are invalid.
     pub(crate) epoch: AtomicU64,
+    /// Bumped by every tag invalidation: an L2 value read while it moved is not put in L1
+    /// (its tags are known only after the read, so they could not be stamped before it).
+    tag_invalidations: AtomicU64,
     /// False while the L2 backplane is down: L1 is neither read nor filled.
     pub(crate) l1_enabled: AtomicBool,
     pub(crate) l1_len: Arc<AtomicUsize>,
@@ -65,6 +68,20 @@ pub(crate) struct Target<K> {
     pub(crate) skey: Arc<str>,
 }
 
+/// A value decoded from L2.
+struct L2Hit<V> {
+    value: V,
+    ttl: Duration,
+    tags: Vec<String>,
+}
+
+/// Counters read when an L2 read starts.
+#[derive(Clone, Copy)]
+struct ReadStart {
+    epoch: u64,
+    tag_invalidations: u64,
+}
+
 /// A value found in L1.
 pub(crate) struct Hit<V> {
     pub(crate) value: V,
@@ -82,6 +99,7 @@ impl Inner {
             counters: Counters::default(),
             tags: TagRegistry::default(),
             epoch: AtomicU64::new(0),
+            tag_invalidations: AtomicU64::new(0),
             l1_enabled: AtomicBool::new(true),
             l1_len: Arc::new(AtomicUsize::new(0)),
             stores: RwLock::new(Vec::new()),
@@ -281,6 +299,42 @@ impl Inner {
         }
     }
 
+    fn read_start(&self) -> ReadStart {
+        ReadStart {
+            epoch: self.epoch.load(Ordering::Acquire),
+            tag_invalidations: self.tag_invalidations.load(Ordering::Acquire),
+        }
+    }
+
+    /// Counts an L2 hit and puts it in L1 with the tags L2 returned, unless an invalidation
+    /// hit the key (its flight) or any tag moved since the read started.
+    fn fill_from_l2<K, V: Clone>(
+        &self,
+        store: &Store<K, V>,
+        target: Target<K>,
+        hit: L2Hit<V>,
+        plan: &Plan,
+        start: ReadStart,
+        flight: &Flight<V>,
+    ) {
+        bump(&self.counters.l2_hits);
+        let mut tags = hit.tags;
+        for tag in &plan.tags {
+            if !tags.contains(tag) {
+                tags.push(tag.clone());
+            }
+        }
+        let stamps = Stamps {
+            epoch: start.epoch,
+            tags: self.tags.stamp(&tags),
+        };
+        let moved = || {
+            flight.is_poisoned()
+                || self.tag_invalidations.load(Ordering::Acquire) != start.tag_invalidations
+        };
+        self.fill(store, target, (hit.value, hit.ttl), plan, stamps, moved);
+    }
+
     /// Reads and decodes a key from L2. Failures are counted and read as a miss; a value that
     /// cannot be decoded is also removed from L2.
     async fn l2_read<F: Flavor, K, V>(
@@ -288,7 +342,7 @@ impl Inner {
         store: &Store<K, V>,
         skey: &str,
         plan: &Plan,
-    ) -> Option<(V, Duration)> {
+    ) -> Option<L2Hit<V>> {
         let (l2, serde) = self.l2_for(store, plan)?;
         let entry = match F::l2(l2.get(skey)).await {
             Ok(entry) => entry?,
@@ -299,7 +353,11 @@ impl Inner {
             }
         };
         match (serde.decode)(&self.config.codec, &entry.value) {
-            Ok(Some(value)) => Some((value, entry.ttl)),
+            Ok(Some(value)) => Some(L2Hit {
+                value,
+                ttl: entry.ttl,
+                tags: entry.tags,
+            }),
             Ok(None) => None,
             Err(error) => {
                 bump(&self.counters.l2_errors);
@@ -382,14 +440,13 @@ impl Inner {
                 return Ok(value);
             }
         }
+        let start = self.read_start();
         let stamps = self.stamps(&plan.tags);
         if !refresh {
-            if let Some((value, ttl)) = self.l2_read::<F, K, V>(store, &target.skey, plan).await {
-                bump(&self.counters.l2_hits);
+            if let Some(hit) = self.l2_read::<F, K, V>(store, &target.skey, plan).await {
+                let value = hit.value.clone();
                 if let Some(guard) = guard {
-                    self.fill(store, target, (value.clone(), ttl), plan, stamps, || {
-                        guard.flight().is_poisoned()
-                    });
+                    self.fill_from_l2(store, target, hit, plan, start, guard.flight());
                     guard.complete(&value);
                 }
                 return Ok(value);
@@ -457,13 +514,11 @@ impl Inner {
                 _ => None,
             },
             Role::Leader(guard) => {
-                let stamps = self.stamps(&[]);
+                let start = self.read_start();
                 let found = self.l2_read::<F, K, V>(store, &target.skey, plan).await;
-                if let Some((value, ttl)) = found {
-                    bump(&self.counters.l2_hits);
-                    self.fill(store, target, (value.clone(), ttl), plan, stamps, || {
-                        guard.flight().is_poisoned()
-                    });
+                if let Some(hit) = found {
+                    let value = hit.value.clone();
+                    self.fill_from_l2(store, target, hit, plan, start, guard.flight());
                     guard.complete(&value);
                     return Some(value);
                 }
@@ -510,6 +565,7 @@ impl Inner {
             Invalidation::Tags(tags) => {
                 let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
                 self.tags.invalidate(&tags);
+                self.tag_invalidations.fetch_add(1, Ordering::AcqRel);
             }
             Invalidation::Clear => self.clear_local(),
         }

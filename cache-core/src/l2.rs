@@ -32,6 +32,9 @@ pub struct L2Entry {
     pub value: StoredValue,
     /// Time left before the entry expires in L2.
     pub ttl: Duration,
+    /// The tags it was written with: the engine stamps them on the L1 copy, so a later
+    /// invalidation of any of them hides that copy too.
+    pub tags: Vec<String>,
 }
 
 /// What another process invalidated or overwrote; the engine applies it to its L1.

@@ -72,6 +72,7 @@ impl L2 for FaultyL2 {
         self.answer(Some(L2Entry {
             value,
             ttl: Duration::from_secs(60),
+            tags: Vec::new(),
         }))
     }
     fn set<'a>(&'a self, _key: &'a str, _write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {

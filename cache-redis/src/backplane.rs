@@ -22,8 +22,6 @@ use cache_core::{Invalidation, InvalidationSink};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::tag_index::TagIndex;
-
 /// One backplane message.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Message {
@@ -90,8 +88,6 @@ pub(crate) struct SubscriberConfig {
     pub(crate) connect_timeout: Duration,
     /// Longest pause between resubscription attempts.
     pub(crate) max_backoff: Duration,
-    /// Keys read with tags, dropped by name on a tag invalidation.
-    pub(crate) tag_index: Arc<TagIndex>,
 }
 
 /// State shared between the `RedisL2` and its subscriber task.
@@ -189,15 +185,9 @@ fn apply(payload: &[u8], config: &SubscriberConfig, sink: &dyn InvalidationSink)
     match serde_json::from_slice::<Message>(payload) {
         Ok(message) if message.origin == config.origin => {}
         Ok(message) => {
-            match &message.op {
-                Op::Tags { tags } => config.tag_index.drop_tagged(tags, sink),
-                Op::Clear => config.tag_index.reset(),
-                _ => {}
-            }
             sink.invalidate(message.op.into_invalidation());
         }
         Err(error) => {
-            config.tag_index.reset();
             tracing::warn!(%error, "unreadable backplane message; clearing L1 to be safe");
             sink.invalidate(Invalidation::Clear);
         }

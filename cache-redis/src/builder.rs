@@ -236,7 +236,6 @@ impl RedisL2Builder {
                 origin: new_origin(),
                 layout: Default::default(),
                 status: Arc::new(Status::default()),
-                tag_index: Default::default(),
                 sink: Default::default(),
                 task: Default::default(),
             }),

@@ -53,7 +53,6 @@ mod layout;
 mod pattern;
 mod redis_l2;
 mod scripts;
-mod tag_index;
 mod tags;
 
 #[cfg(feature = "test-util")]

@@ -16,7 +16,6 @@ use crate::scripts::{
     GENERATION_SCRIPT, GET_SCRIPT, INVALIDATE_TAGS_SCRIPT, MIN_TAG_TTL_MS, SET_STANDALONE_SCRIPT,
     WRITE_SCRIPT,
 };
-use crate::tag_index::TagIndex;
 use crate::tags;
 
 /// Redis (standalone or Cluster) as the shared second level of a `cache_core::Cache`.
@@ -81,8 +80,6 @@ pub(crate) struct Inner {
     /// Set by `attach`.
     pub(crate) layout: OnceLock<Layout>,
     pub(crate) status: Arc<Status>,
-    /// Keys read with tags (see `tag_index`).
-    pub(crate) tag_index: Arc<TagIndex>,
     /// The attached cache's sink.
     pub(crate) sink: OnceLock<Arc<dyn InvalidationSink>>,
     pub(crate) task: parking_lot::Mutex<Option<tokio::task::AbortHandle>>,
@@ -177,9 +174,13 @@ impl RedisL2 {
             {
                 return Ok(None);
             }
-            self.inner.tag_index.record(key, &tags);
+            return Ok(Some(L2Entry { value, ttl, tags }));
         }
-        Ok(Some(L2Entry { value, ttl }))
+        Ok(Some(L2Entry {
+            value,
+            ttl,
+            tags: Vec::new(),
+        }))
     }
 
     async fn write(&self, key: &str, write: L2Write<'_>) -> Result<(), L2Error> {
@@ -333,9 +334,6 @@ impl RedisL2 {
             .invoke_async::<()>(&mut self.connection())
             .await
             .map_err(from_redis);
-        if let Some(sink) = self.inner.sink.get() {
-            self.inner.tag_index.drop_tagged(tags, sink.as_ref());
-        }
         result
     }
 
@@ -354,7 +352,6 @@ impl RedisL2 {
             .await
         };
         let scanned = timed(self.inner.settings.bulk_timeout, "clear", scan).await;
-        self.inner.tag_index.reset();
         let published = self.publish(layout, self.message(Op::Clear)).await;
         scanned.map(drop).and(published)
     }
@@ -385,7 +382,6 @@ impl L2 for RedisL2 {
             heartbeat: settings.heartbeat,
             connect_timeout: settings.connect_timeout,
             max_backoff: settings.max_backoff,
-            tag_index: Arc::clone(&self.inner.tag_index),
         };
         let task =
             self.inner
