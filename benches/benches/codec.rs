@@ -6,30 +6,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use benches::{Profile, profile};
 use cache_core::Codec;
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Serialize, Deserialize)]
-struct Profile {
-    id: u64,
-    name: String,
-    email: String,
-    roles: Vec<String>,
-    score: f64,
-    active: bool,
-}
-
-fn profile() -> Profile {
-    Profile {
-        id: 42,
-        name: "Ada Lovelace".into(),
-        email: "ada@example.com".into(),
-        roles: vec!["admin".into(), "billing".into(), "support".into()],
-        score: 97.5,
-        active: true,
-    }
-}
 
 fn codec(c: &mut Criterion) {
     let value = profile();

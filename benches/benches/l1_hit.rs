@@ -62,7 +62,10 @@ fn on_threads(threads: usize, iters: u64, op: impl Fn(u64) + Send + Sync + 'stat
         .unwrap_or_default()
 }
 
-fn variants() -> Vec<(&'static str, Arc<dyn Fn(u64) + Send + Sync>)> {
+/// One way of reading key `k`.
+type Op = Arc<dyn Fn(u64) + Send + Sync>;
+
+fn variants() -> Vec<(&'static str, Op)> {
     let moka = moka::sync::Cache::<u64, u64>::builder()
         .max_capacity(100_000)
         .build();
@@ -77,18 +80,35 @@ fn variants() -> Vec<(&'static str, Arc<dyn Fn(u64) + Send + Sync>)> {
     }
     let keys = Arc::clone(&keyed);
     vec![
-        ("moka_get", Arc::new(move |k| drop(black_box(moka.get(&k))))),
+        (
+            "moka_get",
+            Arc::new(move |k| {
+                black_box(moka.get(&k));
+            }),
+        ),
         (
             "cache_get",
-            Arc::new(move |k| drop(black_box(CACHE.get_blocking::<u64>(&keys[k as usize])))),
+            Arc::new(move |k| {
+                black_box(CACHE.get_blocking::<u64>(&keys[k as usize]));
+            }),
         ),
         (
             "cached_fn_ours",
-            Arc::new(|k| drop(black_box(ours(black_box(k))))),
+            Arc::new(|k| {
+                black_box(ours(black_box(k)));
+            }),
         ),
         (
             "cached_crate",
-            Arc::new(|k| drop(black_box(theirs(black_box(k))))),
+            Arc::new(|k| {
+                black_box(theirs(black_box(k)));
+            }),
+        ),
+        (
+            "cached_crate_timed",
+            Arc::new(|k| {
+                black_box(theirs_timed(black_box(k)));
+            }),
         ),
     ]
 }

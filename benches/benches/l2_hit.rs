@@ -22,6 +22,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use benches::{Profile, profile};
 use cache_core::{
     BoxFuture, Cache, Codec, EntryOptions, Invalidation, InvalidationSink, L2, L2Entry, L2Error,
     L2Write,
@@ -33,28 +34,6 @@ use futures_util::future::join_all;
 use redis::IntoConnectionInfo;
 use redis::aio::ConnectionManager;
 use redis::io::tcp::TcpSettings;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Serialize, Deserialize)]
-struct Profile {
-    id: u64,
-    name: String,
-    email: String,
-    roles: Vec<String>,
-    score: f64,
-    active: bool,
-}
-
-fn profile() -> Profile {
-    Profile {
-        id: 42,
-        name: "Ada Lovelace".into(),
-        email: "ada@example.com".into(),
-        roles: vec!["admin".into(), "billing".into(), "support".into()],
-        score: 97.5,
-        active: true,
-    }
-}
 
 /// Keeps the engine's L1 disabled: every `Cache::get` goes to L2.
 struct NoL1(RedisL2);

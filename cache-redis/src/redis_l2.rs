@@ -327,14 +327,13 @@ impl RedisL2 {
         for tag in tags {
             invocation.key(layout.tag_key(tag));
         }
-        let result = invocation
+        invocation
             .arg(MIN_TAG_TTL_MS)
             .arg(layout.channel())
             .arg(message)
             .invoke_async::<()>(&mut self.connection())
             .await
-            .map_err(from_redis);
-        result
+            .map_err(from_redis)
     }
 
     async fn remove_all(&self) -> Result<(), L2Error> {

@@ -8,63 +8,28 @@
 //! --example two_level`; without `REDIS_URL` it starts a throwaway `redis-server` itself
 //! (`cache_redis::test_util`, needs `redis-server` on `PATH`).
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use cache_core::{Cache, cached, invalidate};
 use cache_redis::RedisL2;
 use cache_redis::test_util::RedisServer;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Profile {
-    id: u64,
-    name: String,
-}
-
-#[derive(Debug)]
-struct DbError(String);
-
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DbError {}
-
-static USERS: LazyLock<Mutex<HashMap<u64, String>>> = LazyLock::new(|| {
-    Mutex::new(HashMap::from([
-        (7, "Grace".to_owned()),
-        (42, "Alan".to_owned()),
-    ]))
-});
+use examples::{DbError, Profile, timed};
 
 /// A slow query (200 ms). In Redis its entries are `demo:user:profile:{id}`.
 #[cached(ttl = "10m", key_prefix = "user:profile", tags = ["users", "user:{id}"])]
 async fn user_profile(id: u64) -> Result<Profile, DbError> {
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let name = USERS.lock().unwrap().get(&id).cloned();
-    let name = name.ok_or_else(|| DbError(format!("no user {id}")))?;
-    Ok(Profile { id, name })
+    examples::read_profile(id).await
 }
 
 /// A write: invalidates the user's tag in Redis and in every process's L1.
 #[invalidate(tags = ["user:{id}"])]
 async fn rename_user(id: u64, name: &str) -> Result<(), DbError> {
-    match USERS.lock().unwrap().get_mut(&id) {
-        Some(stored) => *stored = name.to_owned(),
-        None => return Err(DbError(format!("no user {id}"))),
-    }
-    Ok(())
+    examples::rename(id, name).await
 }
 
-async fn timed(label: &str, id: u64) -> Result<Profile, DbError> {
-    let started = Instant::now();
-    let profile = user_profile(id).await;
-    println!("{label:<36} {:>10.3?}  {profile:?}", started.elapsed());
-    profile
+/// Calls `user_profile(id)` and prints the result with its latency.
+async fn timed_profile(label: &str, id: u64) -> Result<Profile, DbError> {
+    timed(label, user_profile(id)).await
 }
 
 /// A cache on `url` with its own Redis connections, as a separate process would have.
@@ -98,8 +63,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     cache_core::global().clear().await;
     let (other_process, _other_l2) = node(&url).await?;
 
-    timed("first call (miss: loader, then Redis)", 42).await?;
-    timed("second call (L1 hit)", 42).await?;
+    timed_profile("first call (miss: loader, then Redis)", 42).await?;
+    timed_profile("second call (L1 hit)", 42).await?;
 
     // Let the backplane deliver the write's message first: arriving after the other process
     // filled its L1, it would drop that (fresh) copy. Harmless, but this demo shows an L1 hit.
@@ -138,8 +103,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "",
         other_process.get::<Profile>("user:profile:42").await
     );
-    timed("after invalidation (miss)", 42).await?;
-    timed("again (L1 hit)", 42).await?;
+    timed_profile("after invalidation (miss)", 42).await?;
+    timed_profile("again (L1 hit)", 42).await?;
 
     println!("\nthis process:  {:?}", cache_core::global().stats());
     println!("other process: {:?}", other_process.stats());
