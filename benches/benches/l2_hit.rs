@@ -57,8 +57,12 @@ impl L2 for NoL1 {
     ) -> Result<(), L2Error> {
         self.0.attach(namespace, Arc::new(NoL1Sink(sink)))
     }
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
-        self.0.get(key)
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+        tags: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
+        self.0.get(key, tags)
     }
     fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
         self.0.set(key, write)
@@ -195,7 +199,7 @@ async fn raw_hmget_pttl(mut connection: ConnectionManager, i: usize) -> Profile 
 }
 
 async fn l2_get(l2: &RedisL2, codec: &Codec, i: usize) -> Profile {
-    let entry = l2.get(&key(i)).await.unwrap().unwrap();
+    let entry = l2.get(&key(i), &[]).await.unwrap().unwrap();
     codec.decode::<Profile>(&entry.value).unwrap().unwrap()
 }
 

@@ -344,7 +344,7 @@ impl Inner {
         plan: &Plan,
     ) -> Option<L2Hit<V>> {
         let (l2, serde) = self.l2_for(store, plan)?;
-        let entry = match F::l2(l2.get(skey)).await {
+        let entry = match F::l2(l2.get(skey, &plan.tags)).await {
             Ok(entry) => entry?,
             Err(error) => {
                 bump(&self.counters.l2_errors);

@@ -118,8 +118,14 @@ pub trait L2: Send + Sync + 'static {
     ) -> Result<(), L2Error>;
 
     /// Reads a key. `Ok(None)` when absent, expired, hidden by a tag invalidation, or not a
-    /// value this cache wrote.
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>>;
+    /// value this cache wrote. `expected_tags` are the tags the caller's entries carry (empty
+    /// for the keyed `get`): a hint to check them in the read's own round trip. Visibility is
+    /// always decided by the tags stored with the entry.
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>>;
 
     /// Writes a key and tells other processes to drop their L1 copy.
     fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>>;
@@ -148,8 +154,12 @@ impl<T: L2 + ?Sized> L2 for Arc<T> {
     ) -> Result<(), L2Error> {
         (**self).attach(namespace, sink)
     }
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
-        (**self).get(key)
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
+        (**self).get(key, expected_tags)
     }
     fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
         (**self).set(key, write)

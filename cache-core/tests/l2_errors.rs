@@ -62,7 +62,11 @@ impl L2 for FaultyL2 {
     ) -> Result<(), L2Error> {
         Ok(())
     }
-    fn get<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
+    fn get<'a>(
+        &'a self,
+        _key: &'a str,
+        _tags: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
         // The right fingerprint for u32 under the default codec, with undecodable bytes.
         let value = StoredValue {
             fingerprint: cache_core::Codec::default().fingerprint::<u32>(),

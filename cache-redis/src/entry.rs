@@ -11,7 +11,8 @@ use crate::error::protocol;
 #[derive(Debug)]
 pub(crate) struct Fetched {
     pub(crate) value: StoredValue,
-    pub(crate) ttl: Duration,
+    /// Time left; `None` when the entry does not record its expiry (ask `PTTL`).
+    pub(crate) ttl: Option<Duration>,
     /// Generation at write time (tagged entries).
     pub(crate) written_at: Vec<u8>,
     /// Tags as JSON; empty when untagged.
@@ -48,10 +49,72 @@ pub(crate) fn parse(answer: Value) -> Result<Option<Fetched>, L2Error> {
             format,
             payload,
         },
-        ttl,
+        ttl: Some(ttl),
         written_at,
         tags,
     }))
+}
+
+/// The fields a plain read fetches with `HMGET`, in this order.
+pub(crate) const FIELDS: [&str; 6] = ["v", "f", "t", "e", "w", "tags"];
+
+/// Parses the answer of `HMGET key` [`FIELDS`]: `None` when absent or expired.
+pub(crate) fn parse_fields(fields: Vec<Value>) -> Result<Option<Fetched>, L2Error> {
+    if fields.len() != FIELDS.len() {
+        return Err(protocol(format!("HMGET returned {} fields", fields.len())));
+    }
+    if fields.iter().all(|field| matches!(field, Value::Nil)) {
+        return Ok(None);
+    }
+    let mut fields = fields.into_iter();
+    let mut next = || fields.next().unwrap_or(Value::Nil);
+    let (payload, format, fingerprint) = (next(), next(), next());
+    if [&payload, &format, &fingerprint]
+        .iter()
+        .any(|f| matches!(f, Value::Nil))
+    {
+        return Err(protocol("cache entry lacks field v, f or t"));
+    }
+    let ttl = match next() {
+        Value::Nil => None,
+        expiry => {
+            let expires_at = text(expiry, "e")?
+                .parse::<u64>()
+                .map_err(|_| protocol("field e is not a time in milliseconds"))?;
+            match expires_at.checked_sub(unix_millis()) {
+                Some(left) if left > 0 => Some(Duration::from_millis(left)),
+                _ => return Ok(None),
+            }
+        }
+    };
+    let (written_at, tags) = (next(), next());
+    Ok(Some(Fetched {
+        value: StoredValue {
+            fingerprint: u64::from_str_radix(&text(fingerprint, "t")?, 16)
+                .map_err(|_| protocol("field t is not a hexadecimal fingerprint"))?,
+            format: text(format, "f")?
+                .parse::<u8>()
+                .map_err(|_| protocol("field f is not a format byte"))?,
+            payload: bytes(payload, "v")?,
+        },
+        ttl,
+        written_at: optional_bytes(written_at, "w")?,
+        tags: optional_bytes(tags, "tags")?,
+    }))
+}
+
+/// This machine's clock in Unix milliseconds (compared with the server-clock `e`).
+fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn optional_bytes(value: Value, field: &str) -> Result<Vec<u8>, L2Error> {
+    match value {
+        Value::Nil => Ok(Vec::new()),
+        other => bytes(other, field),
+    }
 }
 
 fn bytes(value: Value, field: &str) -> Result<Vec<u8>, L2Error> {
@@ -90,7 +153,7 @@ mod tests {
         assert_eq!(fetched.value.payload, b"[1]");
         assert_eq!(fetched.value.format, 2);
         assert_eq!(fetched.value.fingerprint, 255);
-        assert_eq!(fetched.ttl, Duration::from_millis(1500));
+        assert_eq!(fetched.ttl, Some(Duration::from_millis(1500)));
 
         assert!(parse(Value::Nil).unwrap().is_none());
         assert!(parse(Value::Int(0)).unwrap().is_none());

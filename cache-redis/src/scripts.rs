@@ -28,14 +28,17 @@ end
 ";
 
 /// `write(...)`: replaces the value hash (whatever type the key had), sets its TTL in
-/// milliseconds and publishes the backplane message.
+/// milliseconds, records the absolute expiry `e` (server clock, Unix milliseconds) so a read
+/// needs no `PTTL`, and publishes the backplane message.
 const WRITE_FN: &str = r"
 local function write(key, payload, f, t, ttl, w, tags, channel, message)
   redis.call('UNLINK', key)
+  local now = redis.call('TIME')
+  local e = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
   if tags ~= '' then
-    redis.call('HSET', key, 'v', payload, 'f', f, 't', t, 'w', w, 'tags', tags)
+    redis.call('HSET', key, 'v', payload, 'f', f, 't', t, 'e', e, 'w', w, 'tags', tags)
   else
-    redis.call('HSET', key, 'v', payload, 'f', f, 't', t)
+    redis.call('HSET', key, 'v', payload, 'f', f, 't', t, 'e', e)
   end
   redis.call('PEXPIRE', key, ttl)
   redis.call('PUBLISH', channel, message)

@@ -56,30 +56,25 @@ async fn an_l2_hit_fills_l1_with_the_remaining_ttl() {
         let server = RedisServer::start().unwrap();
         let (writer, _a) = node(Target::Url(&server.url()), "hit").await;
         let (reader, _b) = node(Target::Url(&server.url()), "hit").await;
-        let mut redis = raw(&server.url()).await;
 
         writer
             .set(
                 "k",
                 41u32,
-                &EntryOptions::new().ttl(Duration::from_secs(60)),
+                &EntryOptions::new().ttl(Duration::from_millis(2000)),
             )
             .await;
-        // Only 400 ms of life left in Redis.
-        let _: () = redis::cmd("PEXPIRE")
-            .arg("hit:k")
-            .arg(400)
-            .query_async(&mut redis)
-            .await
-            .unwrap();
+        // About 800 ms of life left in Redis when the reader gets it.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
 
         assert_eq!(reader.get::<u32>("k").await, Some(41));
         assert_eq!(reader.stats().l2_hits, 1);
         assert_eq!(reader.get::<u32>("k").await, Some(41));
         assert_eq!(reader.stats().l1_hits, 1, "the L2 hit filled L1");
 
-        // A fresh TTL (60 s) would keep serving from L1; the remaining one (400 ms) does not.
-        tokio::time::sleep(Duration::from_millis(900)).await;
+        // A fresh TTL (2 s from the read) would keep serving from L1; the remaining one
+        // (about 800 ms) does not.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         assert_eq!(reader.get::<u32>("k").await, None);
     })
     .await;
