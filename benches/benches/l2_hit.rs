@@ -20,7 +20,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use benches::{Profile, profile};
 use cache_core::{
@@ -272,8 +272,46 @@ fn l2_hit(c: &mut Criterion) {
     });
     group.finish();
 
+    runtime.block_on(paired(raw, l2, codec, cache));
     assert_eq!(cache.stats().l2_errors, 0);
     assert_eq!(cache.stats().l1_hits, 0, "L1 stayed bypassed");
+}
+
+/// Rounds of the paired comparison.
+const PAIRED_ROUNDS: usize = 3000;
+
+/// Loopback latency on a shared VM drifts by several times within a minute, so the groups
+/// above, measured one after the other, can disagree on their order. This runs the sequential
+/// variants interleaved (raw GET, `L2::get`, `Cache::get`, in turn, many times), so each sees
+/// the same drift, and prints the median of each and the ratios to raw GET.
+async fn paired(raw: &ConnectionManager, l2: &RedisL2, codec: &Codec, cache: &Cache) {
+    for concurrency in [1, CONCURRENCY] {
+        let mut samples = [Vec::new(), Vec::new(), Vec::new()];
+        for _ in 0..PAIRED_ROUNDS / concurrency.min(4) {
+            let started = Instant::now();
+            black_box(join_all((0..concurrency).map(|i| raw_get(raw.clone(), i))).await);
+            samples[0].push(started.elapsed());
+            let started = Instant::now();
+            black_box(join_all((0..concurrency).map(|i| l2_get(l2, codec, i))).await);
+            samples[1].push(started.elapsed());
+            let started = Instant::now();
+            black_box(join_all((0..concurrency).map(|i| cache_get(cache, i))).await);
+            samples[2].push(started.elapsed());
+        }
+        let medians = samples.map(|mut s| {
+            s.sort();
+            s[s.len() / 2]
+        });
+        let ratio = |d: Duration| d.as_secs_f64() / medians[0].as_secs_f64();
+        println!(
+            "l2_hit/paired x{concurrency}: raw_get {:?}, l2_get {:?} ({:.2}x), cache_get {:?} ({:.2}x)",
+            medians[0],
+            medians[1],
+            ratio(medians[1]),
+            medians[2],
+            ratio(medians[2])
+        );
+    }
 }
 
 criterion_group! {
