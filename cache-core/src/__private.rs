@@ -66,6 +66,15 @@ enum StoreRef<K: 'static, V: 'static> {
     Shared(Arc<Store<K, V>>),
 }
 
+impl<K: 'static, V: 'static> Clone for StoreRef<K, V> {
+    fn clone(&self) -> Self {
+        match self {
+            StoreRef::Static(store) => StoreRef::Static(store),
+            StoreRef::Shared(store) => StoreRef::Shared(Arc::clone(store)),
+        }
+    }
+}
+
 impl<K: 'static, V: 'static> Deref for StoreRef<K, V> {
     type Target = Store<K, V>;
     #[inline]
@@ -141,8 +150,9 @@ impl Site {
 pub enum Lookup<V> {
     /// A fresh value.
     Hit(V),
-    /// A fresh value past its refresh point: this caller was chosen to reload it.
-    Refresh,
+    /// A fresh value past its refresh point: this caller was chosen to reload it, in the
+    /// background ([`spawn_refresh`]) or inline (then the value is dropped).
+    Refresh(V),
     /// No usable value.
     Miss,
 }
@@ -177,7 +187,7 @@ impl<K: 'static, V: Clone + 'static> FnStore<'_, K, V> {
     #[inline]
     pub fn lookup(&self, hash: u64, eq: impl Fn(&K) -> bool) -> Lookup<V> {
         match self.cache.inner.probe(&self.store, hash, |key, _| eq(key)) {
-            Some(hit) if hit.refresh => Lookup::Refresh,
+            Some(hit) if hit.refresh => Lookup::Refresh(hit.value),
             Some(hit) => Lookup::Hit(hit.value),
             None => Lookup::Miss,
         }
@@ -211,6 +221,58 @@ impl<K: 'static, V: Clone + 'static> FnStore<'_, K, V> {
             .inner
             .load::<Async, K, V, E, Fut>(&self.store, target, &plan, refresh, loader)
             .await
+    }
+
+    /// Reloads in the background: a task on the current tokio runtime (or the crate's driver
+    /// runtime outside one) runs `loader` through single-flight and write-through, so the
+    /// caller returns the current value at once.
+    pub fn spawn_refresh<E, Fut>(
+        &self,
+        hash: u64,
+        miss: MissKey<K>,
+        loader: impl FnOnce() -> Fut + Send + 'static,
+    ) where
+        K: Send + Sync,
+        V: Send + Sync,
+        E: Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+    {
+        let (target, plan) = self.prepare(hash, miss);
+        let inner = Arc::clone(&self.cache.inner);
+        let store = self.store.clone();
+        let refresh = async move {
+            let _ = inner
+                .load::<Async, K, V, E, Fut>(&store, target, &plan, true, loader)
+                .await;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn(refresh)),
+            Err(_) => drop(crate::blocking::driver().spawn(refresh)),
+        }
+    }
+
+    /// Blocking form of [`spawn_refresh`](Self::spawn_refresh): the loader runs on a helper
+    /// thread.
+    pub fn spawn_refresh_blocking<E>(
+        &self,
+        hash: u64,
+        miss: MissKey<K>,
+        loader: impl FnOnce() -> Result<V, E> + Send + 'static,
+    ) where
+        K: Send + Sync,
+        V: Send + Sync,
+        E: Send + 'static,
+    {
+        let (target, plan) = self.prepare(hash, miss);
+        let inner = Arc::clone(&self.cache.inner);
+        let store = self.store.clone();
+        std::thread::spawn(move || {
+            let load =
+                inner.load::<Blocking, K, V, E, _>(&store, target, &plan, true, || async move {
+                    loader()
+                });
+            let _ = run_here(load);
+        });
     }
 
     /// Blocking form of [`load`](Self::load) for plain `fn`s.
@@ -414,4 +476,33 @@ where
     L: FnOnce() -> Result<V, E>,
 {
     store.load_blocking(hash, miss, refresh, loader)
+}
+
+/// [`FnStore::spawn_refresh`].
+pub fn spawn_refresh<K, V: CachedValue, E, Fut, L>(
+    store: &FnStore<'_, K, V>,
+    hash: u64,
+    miss: MissKey<K>,
+    loader: L,
+) where
+    K: Send + Sync + 'static,
+    E: Send + 'static,
+    L: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<V, E>> + Send + 'static,
+{
+    store.spawn_refresh(hash, miss, loader);
+}
+
+/// [`FnStore::spawn_refresh_blocking`].
+pub fn spawn_refresh_blocking<K, V: CachedValue, E, L>(
+    store: &FnStore<'_, K, V>,
+    hash: u64,
+    miss: MissKey<K>,
+    loader: L,
+) where
+    K: Send + Sync + 'static,
+    E: Send + 'static,
+    L: FnOnce() -> Result<V, E> + Send + 'static,
+{
+    store.spawn_refresh_blocking(hash, miss, loader);
 }

@@ -23,6 +23,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::args::{self, CachedArgs, LevelArg, Str};
+use crate::background;
 use crate::body::{Body, internal, internal_at};
 use crate::cache_expr;
 use crate::errors::Errors;
@@ -160,8 +161,24 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
 
     let store_ref = quote_spanned!(value_span=> &#store);
     let body = Body::of(function);
-    let define_body = &body.define;
-    let run_body = body.run_into(&ret_var);
+    // With `refresh_ahead` and owned arguments, the body moves into an inner function that a
+    // background refresh can call with clones of the arguments (see `background`).
+    let background = args.refresh_ahead.and_then(|_| background::plan(function));
+    let (define_body, run_body) = match &background {
+        Some(plan) => {
+            let (inner, args) = (&plan.inner, &plan.args);
+            let call = match function.sig.asyncness {
+                Some(_) => quote!(#inner(#(#args),*).await),
+                None => quote!(#inner(#(#args),*)),
+            };
+            let run = match &body.ret {
+                Some(ty) => quote!(let #ret_var: #ty = #call;),
+                None => quote!(let #ret_var = #call;),
+            };
+            (plan.inner_fn.clone(), run)
+        }
+        None => (body.define.clone(), body.run_into(&ret_var)),
+    };
     let load = if function.sig.asyncness.is_some() {
         quote! {
             #load_fn(#store_ref, #hash, #miss, #refresh, move || async move {
@@ -183,6 +200,52 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
     let hash_parts = key.hash(&hasher);
     let eq_closure = key.eq_closure();
     let render_key = key.render(&prefix);
+    let make_miss = quote! {
+        #krate::__private::MissKey {
+            key: #owned(),
+            skey: #render_key,
+            options: #options,
+            errors_are_failures: #errors_are_failures,
+        }
+    };
+    let on_refresh = match &background {
+        // Reload in a task with clones of the arguments; return the current value now.
+        Some(plan) => {
+            let inner = &plan.inner;
+            let clones: Vec<_> = plan
+                .args
+                .iter()
+                .map(|arg| internal(&format!("__cache_clone_{arg}")))
+                .collect();
+            let args = &plan.args;
+            let (spawn_fn, loader) = if function.sig.asyncness.is_some() {
+                (
+                    quote_spanned!(value_span=> #krate::__private::spawn_refresh::<_, #value_ty, _, _, _>),
+                    quote!(move || async move {
+                        let #ret_var = #inner(#(#clones),*).await;
+                        #to_result
+                    }),
+                )
+            } else {
+                (
+                    quote_spanned!(value_span=> #krate::__private::spawn_refresh_blocking::<_, #value_ty, _, _>),
+                    quote!(move || {
+                        let #ret_var = #inner(#(#clones),*);
+                        #to_result
+                    }),
+                )
+            };
+            quote! {
+                #krate::__private::Lookup::Refresh(#value) => {
+                    #(let #clones = ::core::clone::Clone::clone(&#args);)*
+                    #spawn_fn(#store_ref, #hash, #make_miss, #loader);
+                    return #hit;
+                }
+            }
+        }
+        // Reload inline: this caller waits, everyone else keeps the current value.
+        None => quote!(#krate::__private::Lookup::Refresh(_) => true,),
+    };
 
     let ItemFn {
         attrs, vis, sig, ..
@@ -204,15 +267,10 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
                 };
                 let #refresh = match #lookup_fn(#store_ref, #hash, #eq_closure) {
                     #krate::__private::Lookup::Hit(#value) => return #hit,
-                    #krate::__private::Lookup::Refresh => true,
+                    #on_refresh
                     #krate::__private::Lookup::Miss => false,
                 };
-                let #miss = #krate::__private::MissKey {
-                    key: #owned(),
-                    skey: #render_key,
-                    options: #options,
-                    errors_are_failures: #errors_are_failures,
-                };
+                let #miss = #make_miss;
                 (#store, #hash, #refresh, #miss)
             };
             #define_body

@@ -10,6 +10,7 @@ use proc_macro::TokenStream;
 use quote::quote;
 
 mod args;
+mod background;
 mod body;
 mod cache_expr;
 mod errors;
@@ -128,13 +129,25 @@ mod ttl;
 ///
 /// # Refresh-ahead
 ///
-/// With `refresh_ahead = f` (or the cache's setting), a hit after `f * ttl` still returns, but
-/// exactly one caller is chosen to reload the entry: that caller runs the body inline (it waits
-/// for the reload and gets the fresh value), while every concurrent caller keeps getting the
-/// current value without waiting. Running the reload in the caller is what makes refresh-ahead
-/// work for functions whose arguments are references (`&self` holding a pool, `&str`): the
-/// body can borrow them, and nothing needs to be `'static`. If the reload fails, the current
-/// value stays until it expires and a later hit may try again.
+/// With `refresh_ahead = f` (or the cache's setting), a hit after `f * ttl` still returns the
+/// current value, and exactly one reload of the entry is started. How depends on what the body
+/// needs:
+///
+/// - **Owned arguments, background reload.** When `refresh_ahead` is given in the attribute and
+///   the function takes no `self`, has no generics and every argument is a plain name with an
+///   owned type (`id: u64`, `name: String`, no reference, lifetime or `impl Trait`), the body
+///   moves into an inner function; the chosen hit clones the arguments (they must be `Clone`)
+///   into a task (an `async fn` on the current tokio runtime, whose future must then be `Send`;
+///   a plain `fn` on a helper thread) and returns the current value at once. No caller waits.
+/// - **Borrowed arguments, inline reload.** Otherwise (`&self` holding a pool, a `&str`, a
+///   generic function, or a refresh fraction that comes from the builder), nothing can outlive
+///   the call, so the chosen caller runs the body inline: it waits for the reload and gets the
+///   fresh value, while every concurrent caller keeps getting the current value without
+///   waiting. Nothing needs to be `'static`. To get background reloads for such a function,
+///   give it owned arguments (e.g. an `Arc` of the pool, a `String`) and `refresh_ahead`.
+///
+/// If the reload fails, the current value stays until it expires and a later hit may try
+/// again.
 ///
 /// # Errors at compile time
 ///
