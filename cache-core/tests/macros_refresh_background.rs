@@ -44,7 +44,11 @@ async fn an_async_fn_with_owned_arguments_refreshes_in_the_background() {
     })
     .await;
     let stats = ASYNC_CACHE.stats();
-    assert_eq!(ASYNC_LOADS.load(Ordering::SeqCst), 2, "one refresh, however many hits");
+    assert_eq!(
+        ASYNC_LOADS.load(Ordering::SeqCst),
+        2,
+        "one refresh, however many hits"
+    );
     assert_eq!((stats.loads, stats.refreshes, stats.misses), (2, 1, 1));
 }
 
@@ -69,7 +73,10 @@ fn a_plain_fn_with_owned_arguments_refreshes_on_a_helper_thread() {
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while rate("EUR".into()).as_deref() != Some("EUR@v2") {
-        assert!(Instant::now() < deadline, "the background refresh never landed");
+        assert!(
+            Instant::now() < deadline,
+            "the background refresh never landed"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(SYNC_LOADS.load(Ordering::SeqCst), 2);

@@ -106,51 +106,20 @@ async fn a_json_value_is_read_back_by_redis_cli_with_one_command() {
             .set("user:7", profile.clone(), &EntryOptions::new())
             .await;
 
-        let output = std::process::Command::new("redis-cli")
-            .args([
-                "-p",
-                &server.port().to_string(),
-                "--no-raw",
-                "HGET",
-                "svc:user:7",
-                "v",
-            ])
-            .output()
-            .expect("redis-cli runs");
-        assert!(output.status.success());
-        let printed = String::from_utf8(output.stdout).unwrap();
+        let port = server.port();
         // --no-raw prints a quoted string: unquote it the way redis-cli escaped it.
+        let printed = redis_cli(port, &["--no-raw", "HGET", "svc:user:7", "v"]);
         let json: String = serde_json::from_str(printed.trim()).unwrap();
         assert_eq!(json, serde_json::to_string(&profile).unwrap());
         assert_eq!(serde_json::from_str::<Profile>(&json).unwrap(), profile);
 
-        let raw_output = std::process::Command::new("redis-cli")
-            .args([
-                "-p",
-                &server.port().to_string(),
-                "--raw",
-                "HGET",
-                "svc:user:7",
-                "v",
-            ])
-            .output()
-            .unwrap();
+        let raw = redis_cli(port, &["--raw", "HGET", "svc:user:7", "v"]);
         assert_eq!(
-            String::from_utf8(raw_output.stdout).unwrap().trim_end(),
+            raw.trim_end(),
             r#"{"id":7,"name":"Grace","tags":["admin"]}"#
         );
-        let format = std::process::Command::new("redis-cli")
-            .args([
-                "-p",
-                &server.port().to_string(),
-                "--raw",
-                "HGET",
-                "svc:user:7",
-                "f",
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8(format.stdout).unwrap().trim_end(), "2");
+        let format = redis_cli(port, &["--raw", "HGET", "svc:user:7", "f"]);
+        assert_eq!(format.trim_end(), "2");
 
         // And the cache reads what it wrote.
         let (other, _l2) = node_with(
@@ -167,4 +136,16 @@ async fn a_json_value_is_read_back_by_redis_cli_with_one_command() {
         .await;
     })
     .await;
+}
+
+/// Runs the real `redis-cli` against `port` and returns what it printed.
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = std::process::Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    assert!(output.status.success(), "redis-cli {args:?} failed");
+    String::from_utf8(output.stdout).expect("redis-cli prints UTF-8")
 }
