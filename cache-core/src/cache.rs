@@ -87,6 +87,9 @@ impl Cache {
 
     /// The value of `key` from L1, else L2; `None` when absent or of another type.
     pub async fn get<V: CacheValue>(&self, key: &str) -> Option<V> {
+        if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
+            return Some(hit.value);
+        }
         let store = self.keyed_store::<V>();
         let plan = self.inner.plan(&EntryOptions::new());
         self.inner
@@ -123,13 +126,10 @@ impl Cache {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
-        let store = self.keyed_store::<V>();
-        let target = Self::target(&store, key);
-        if let Some(hit) = self
-            .inner
-            .probe(&store, target.hash, |_, skey| *skey == *key)
-        {
+        if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             if hit.refresh {
+                let store = self.keyed_store::<V>();
+                let target = Self::target(&store, key);
                 let inner = Arc::clone(&self.inner);
                 let plan = inner.plan(options);
                 let refresh = async move {
@@ -144,6 +144,8 @@ impl Cache {
             }
             return Ok(hit.value);
         }
+        let store = self.keyed_store::<V>();
+        let target = Self::target(&store, key);
         let plan = self.inner.plan(options);
         self.inner
             .load::<Async, _, V, E, _>(&store, target, &plan, false, loader)
@@ -202,11 +204,10 @@ impl Cache {
 
     /// Blocking twin of [`get`](Self::get).
     pub fn get_blocking<V: CacheValue>(&self, key: &str) -> Option<V> {
-        let store = self.keyed_store::<V>();
-        let hash = store.hash_str(key);
-        if let Some(hit) = self.inner.probe(&store, hash, |_, skey| *skey == *key) {
+        if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             return Some(hit.value);
         }
+        let store = self.keyed_store::<V>();
         let plan = self.inner.plan(&EntryOptions::new());
         run_here(
             self.inner
@@ -237,13 +238,10 @@ impl Cache {
         E: Send + 'static,
         F: FnOnce() -> Result<V, E> + Send + 'static,
     {
-        let store = self.keyed_store::<V>();
-        let target = Self::target(&store, key);
-        if let Some(hit) = self
-            .inner
-            .probe(&store, target.hash, |_, skey| *skey == *key)
-        {
+        if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             if hit.refresh {
+                let store = self.keyed_store::<V>();
+                let target = Self::target(&store, key);
                 let inner = Arc::clone(&self.inner);
                 let plan = inner.plan(options);
                 std::thread::spawn(move || {
@@ -259,6 +257,8 @@ impl Cache {
             }
             return Ok(hit.value);
         }
+        let store = self.keyed_store::<V>();
+        let target = Self::target(&store, key);
         let plan = self.inner.plan(options);
         run_here(self.inner.load::<Blocking, _, V, E, _>(
             &store,

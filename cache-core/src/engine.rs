@@ -20,6 +20,9 @@ use crate::stats::{Counters, bump};
 use crate::store::{ErasedStore, SerdeFns, Store};
 use crate::tags::TagRegistry;
 
+type StoreRegistry =
+    HashMap<(usize, TypeId), Arc<dyn Any + Send + Sync>, foldhash::fast::RandomState>;
+
 /// Validated builder settings.
 pub(crate) struct Config {
     pub(crate) namespace: Option<String>,
@@ -45,7 +48,9 @@ pub(crate) struct Inner {
     pub(crate) l1_enabled: AtomicBool,
     pub(crate) l1_len: Arc<AtomicUsize>,
     stores: RwLock<Vec<Arc<dyn ErasedStore>>>,
-    registry: RwLock<HashMap<(usize, TypeId), Arc<dyn Any + Send + Sync>>>,
+    /// Stores by (site, key and value types); hashed with foldhash, as it is on the keyed
+    /// API's every call.
+    registry: RwLock<StoreRegistry>,
     pub(crate) l2: Option<Arc<dyn L2>>,
 }
 
@@ -103,7 +108,7 @@ impl Inner {
             l1_enabled: AtomicBool::new(true),
             l1_len: Arc::new(AtomicUsize::new(0)),
             stores: RwLock::new(Vec::new()),
-            registry: RwLock::new(HashMap::new()),
+            registry: RwLock::new(StoreRegistry::default()),
             l2,
         }
     }
@@ -137,6 +142,18 @@ impl Inner {
             .clone();
         any.downcast::<Store<K, V>>()
             .expect("registry ids include the store's types")
+    }
+
+    /// Probes the keyed API's store of `V` for a string key without cloning the store's `Arc`
+    /// or allocating: the hit path of `Cache::get` and `get_or_load`.
+    pub(crate) fn probe_keyed<V>(&self, site: usize, key: &str) -> Option<Hit<V>>
+    where
+        V: Clone + Send + Sync + 'static,
+    {
+        let registry = self.registry.read();
+        let store = registry.get(&(site, TypeId::of::<((), V)>()))?;
+        let store = (**store).downcast_ref::<Store<(), V>>()?;
+        self.probe(store, store.hash_str(key), |_, skey| *skey == *key)
     }
 
     pub(crate) fn plan(&self, options: &EntryOptions) -> Plan {
