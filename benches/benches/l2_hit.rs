@@ -10,8 +10,9 @@
 //! - `raw_hmget_pttl`: a pipeline `HMGET key v f t w tags` + `PTTL key` + decode: what a
 //!   Lua-free read of the layout would cost (a tagged entry would then need a second round
 //!   trip for its tag check, which the script avoids).
-//! - `l2_get`: `RedisL2`'s `L2::get` (one `EVALSHA`: fields, PTTL, tag check) + `Codec::decode`
-//!   (fingerprint check): exactly what the engine does on an L1 miss.
+//! - `l2_get`: `RedisL2`'s `L2::get` (one `HMGET` of the fields and the stored expiry; no tags
+//!   are expected, so no Lua) + `Codec::decode` (fingerprint check): exactly what the engine
+//!   does on an L1 miss.
 //! - `cache_get`: the whole `Cache::get` with L1 forced off (a wrapper keeps the engine's L1
 //!   disabled, as while the backplane is down): single-flight, L2 read, decode, stats.
 //!

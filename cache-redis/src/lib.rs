@@ -23,9 +23,9 @@
 //!
 //! # What happens where
 //!
-//! - **Reads**: an L1 miss reads Redis (one round trip on a standalone server: a Lua script
-//!   returns the value, its remaining TTL and checks its tags); a hit fills L1 with the
-//!   *remaining* TTL.
+//! - **Reads**: an L1 miss reads Redis in one round trip: a plain `HMGET` of the value and its
+//!   stored expiry, or, when the caller expects tags on a standalone server, a Lua script that
+//!   also checks them; a hit fills L1 with the *remaining* TTL (and the entry's tags).
 //! - **Writes** (`set`, a loader's result) reach Redis with their TTL (`PEXPIRE`, ms) before
 //!   the call returns, and are announced on the backplane so other processes drop their copy.
 //! - **Invalidation** by key (`UNLINK`), pattern (`SCAN MATCH` + `UNLINK` in batches on every
