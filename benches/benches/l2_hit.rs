@@ -7,11 +7,9 @@
 //! Variants:
 //! - `raw_get`: `GET key` of the bincode bytes + `bincode` decode: the floor.
 //! - `raw_hget`: `HGET key v` + decode: the same with the hash layout `RedisL2` uses.
-//! - `raw_hmget_pttl`: a pipeline `HMGET key v f t w tags` + `PTTL key` + decode: what a
-//!   Lua-free read of the layout would cost (a tagged entry would then need a second round
-//!   trip for its tag check, which the script avoids).
-//! - `l2_get`: `RedisL2`'s `L2::get` (one `HMGET` of the fields and the stored expiry; no tags
-//!   are expected, so no Lua) + `Codec::decode` (fingerprint check): exactly what the engine
+//! - `raw_hmget`: `HMGET key v m` + decode: the layout's read, by hand.
+//! - `l2_get`: `RedisL2`'s `L2::get` (one `HMGET key v m`: payload and metadata with the
+//!   stored expiry; no tags are expected, so no Lua) + `Codec::decode` (fingerprint check): exactly what the engine
 //!   does on an L1 miss.
 //! - `cache_get`: the whole `Cache::get` with L1 forced off (a wrapper keeps the engine's L1
 //!   disabled, as while the backplane is down): single-flight, L2 read, decode, stats.
@@ -182,17 +180,10 @@ async fn raw_hget(mut connection: ConnectionManager, i: usize) -> Profile {
     decode(&bytes)
 }
 
-/// `v`, `f`, `t`, `w`, `tags` of a value hash.
-type HashFields = (Vec<u8>, String, String, Option<String>, Option<String>);
-
-async fn raw_hmget_pttl(mut connection: ConnectionManager, i: usize) -> Profile {
-    let key = hash_key(i);
-    let ((payload, _format, _fingerprint, _w, _tags), _ttl): (HashFields, i64) = redis::pipe()
-        .cmd("HMGET")
-        .arg(&key)
-        .arg(&["v", "f", "t", "w", "tags"])
-        .cmd("PTTL")
-        .arg(&key)
+async fn raw_hmget(mut connection: ConnectionManager, i: usize) -> Profile {
+    let (payload, _meta): (Vec<u8>, String) = redis::cmd("HMGET")
+        .arg(hash_key(i))
+        .arg(&["v", "m"])
         .query_async(&mut connection)
         .await
         .unwrap();
@@ -231,9 +222,9 @@ fn l2_hit(c: &mut Criterion) {
         b.to_async(&runtime)
             .iter(|| async { black_box(raw_hget(raw.clone(), 0).await) })
     });
-    group.bench_function("raw_hmget_pttl", |b| {
+    group.bench_function("raw_hmget", |b| {
         b.to_async(&runtime)
-            .iter(|| async { black_box(raw_hmget_pttl(raw.clone(), 0).await) })
+            .iter(|| async { black_box(raw_hmget(raw.clone(), 0).await) })
     });
     group.bench_function("l2_get", |b| {
         b.to_async(&runtime)
@@ -256,9 +247,9 @@ fn l2_hit(c: &mut Criterion) {
             black_box(join_all((0..CONCURRENCY).map(|i| raw_hget(raw.clone(), i))).await)
         })
     });
-    group.bench_function("raw_hmget_pttl", |b| {
+    group.bench_function("raw_hmget", |b| {
         b.to_async(&runtime).iter(|| async {
-            black_box(join_all((0..CONCURRENCY).map(|i| raw_hmget_pttl(raw.clone(), i))).await)
+            black_box(join_all((0..CONCURRENCY).map(|i| raw_hmget(raw.clone(), i))).await)
         })
     });
     group.bench_function("l2_get", |b| {

@@ -1,4 +1,10 @@
-//! Reading the value hash: the answer of the `GET` script, checked field by field.
+//! Reading the value hash: `v` (the payload) and `m` (its metadata), as `HMGET key v m` or the
+//! tag-checking `GET` script returns them, checked field by field.
+//!
+//! `m` is `"<f> <t> <e>"` for an untagged entry and `"<f> <t> <e> <w> <tags>"` for a tagged
+//! one: the format byte (decimal), the fingerprint (16 hex digits), the absolute expiry (Unix
+//! milliseconds, server clock), the generation at write time (decimal) and the tags (a JSON
+//! array, which may itself contain spaces, so it comes last).
 
 use std::time::Duration;
 
@@ -7,121 +13,86 @@ use redis::Value;
 
 use crate::error::protocol;
 
-/// An entry as the `GET` script returns it.
+/// The fields a read fetches, in this order.
+pub(crate) const FIELDS: [&str; 2] = ["v", "m"];
+
+/// An entry as read from Redis.
 #[derive(Debug)]
 pub(crate) struct Fetched {
     pub(crate) value: StoredValue,
-    /// Time left; `None` when the entry does not record its expiry (ask `PTTL`).
-    pub(crate) ttl: Option<Duration>,
-    /// Generation at write time (tagged entries).
-    pub(crate) written_at: Vec<u8>,
+    /// Time left before the entry expires.
+    pub(crate) ttl: Duration,
+    /// Generation at write time (tagged entries; empty otherwise).
+    pub(crate) written_at: String,
     /// Tags as JSON; empty when untagged.
-    pub(crate) tags: Vec<u8>,
+    pub(crate) tags: String,
 }
 
-/// Parses the `GET` script's answer: `None` when absent, expired or hidden by a tag.
+/// Parses a read's answer: `[v, m]` from `HMGET`, or from the `GET` script, which answers `0`
+/// for an entry hidden by a tag. `None` when absent, expired or hidden.
 pub(crate) fn parse(answer: Value) -> Result<Option<Fetched>, L2Error> {
-    let items = match answer {
+    parse_at(answer, unix_millis())
+}
+
+fn parse_at(answer: Value, now_ms: u64) -> Result<Option<Fetched>, L2Error> {
+    let fields = match answer {
         Value::Nil | Value::Int(0) => return Ok(None),
-        Value::Array(items) if items.len() == 6 => items,
+        Value::Array(fields) if fields.len() == FIELDS.len() => fields,
         other => return Err(protocol(format!("unexpected answer to a read: {other:?}"))),
     };
-    let mut items = items.into_iter();
-    let mut next = || items.next().unwrap_or(Value::Nil);
-    let payload = bytes(next(), "v")?;
-    let format = text(next(), "f")?
-        .parse::<u8>()
-        .map_err(|_| protocol("field f is not a format byte"))?;
-    let fingerprint = u64::from_str_radix(&text(next(), "t")?, 16)
-        .map_err(|_| protocol("field t is not a hexadecimal fingerprint"))?;
-    let ttl = match next() {
-        Value::Int(ms) if ms > 0 => Duration::from_millis(ms as u64),
-        // Expired between the read of the fields and PTTL.
-        Value::Int(-2) | Value::Int(0) => return Ok(None),
-        Value::Int(-1) => return Err(protocol("cache entry has no expiry")),
-        other => return Err(protocol(format!("unexpected PTTL {other:?}"))),
+    let [payload, meta]: [Value; 2] = fields
+        .try_into()
+        .map_err(|_| protocol("a read returned the wrong number of fields"))?;
+    let (payload, meta) = match (payload, meta) {
+        (Value::Nil, Value::Nil) => return Ok(None),
+        (Value::Nil, _) | (_, Value::Nil) => {
+            return Err(protocol("cache entry lacks field v or m"));
+        }
+        (payload, meta) => (bytes(payload, "v")?, text(meta, "m")?),
     };
-    let written_at = bytes(next(), "w")?;
-    let tags = bytes(next(), "tags")?;
+    let mut parts = meta.splitn(5, ' ');
+    let mut next = |name: &str| {
+        parts
+            .next()
+            .ok_or_else(|| protocol(format!("field m lacks {name}")))
+    };
+    let format = next("the format")?
+        .parse::<u8>()
+        .map_err(|_| protocol("field m: the format is not a byte"))?;
+    let fingerprint = u64::from_str_radix(next("the fingerprint")?, 16)
+        .map_err(|_| protocol("field m: the fingerprint is not hexadecimal"))?;
+    let expires_at = next("the expiry")?
+        .parse::<u64>()
+        .map_err(|_| protocol("field m: the expiry is not a time in milliseconds"))?;
+    let ttl = match expires_at.checked_sub(now_ms) {
+        Some(left) if left > 0 => Duration::from_millis(left),
+        _ => return Ok(None),
+    };
+    let written_at = parts.next().unwrap_or_default().to_owned();
+    let tags = parts.next().unwrap_or_default().to_owned();
     Ok(Some(Fetched {
         value: StoredValue {
             fingerprint,
             format,
             payload,
         },
-        ttl: Some(ttl),
+        ttl,
         written_at,
         tags,
     }))
 }
 
-/// The fields a plain read fetches with `HMGET`, in this order.
-pub(crate) const FIELDS: [&str; 6] = ["v", "f", "t", "e", "w", "tags"];
-
-/// Parses the answer of `HMGET key` [`FIELDS`]: `None` when absent or expired.
-pub(crate) fn parse_fields(fields: Vec<Value>) -> Result<Option<Fetched>, L2Error> {
-    if fields.len() != FIELDS.len() {
-        return Err(protocol(format!("HMGET returned {} fields", fields.len())));
-    }
-    if fields.iter().all(|field| matches!(field, Value::Nil)) {
-        return Ok(None);
-    }
-    let mut fields = fields.into_iter();
-    let mut next = || fields.next().unwrap_or(Value::Nil);
-    let (payload, format, fingerprint) = (next(), next(), next());
-    if [&payload, &format, &fingerprint]
-        .iter()
-        .any(|f| matches!(f, Value::Nil))
-    {
-        return Err(protocol("cache entry lacks field v, f or t"));
-    }
-    let ttl = match next() {
-        Value::Nil => None,
-        expiry => {
-            let expires_at = text(expiry, "e")?
-                .parse::<u64>()
-                .map_err(|_| protocol("field e is not a time in milliseconds"))?;
-            match expires_at.checked_sub(unix_millis()) {
-                Some(left) if left > 0 => Some(Duration::from_millis(left)),
-                _ => return Ok(None),
-            }
-        }
-    };
-    let (written_at, tags) = (next(), next());
-    Ok(Some(Fetched {
-        value: StoredValue {
-            fingerprint: u64::from_str_radix(&text(fingerprint, "t")?, 16)
-                .map_err(|_| protocol("field t is not a hexadecimal fingerprint"))?,
-            format: text(format, "f")?
-                .parse::<u8>()
-                .map_err(|_| protocol("field f is not a format byte"))?,
-            payload: bytes(payload, "v")?,
-        },
-        ttl,
-        written_at: optional_bytes(written_at, "w")?,
-        tags: optional_bytes(tags, "tags")?,
-    }))
-}
-
-/// This machine's clock in Unix milliseconds (compared with the server-clock `e`).
+/// This machine's clock in Unix milliseconds (compared with the server-clock expiry).
 fn unix_millis() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn optional_bytes(value: Value, field: &str) -> Result<Vec<u8>, L2Error> {
-    match value {
-        Value::Nil => Ok(Vec::new()),
-        other => bytes(other, field),
-    }
-}
-
 fn bytes(value: Value, field: &str) -> Result<Vec<u8>, L2Error> {
     match value {
         Value::BulkString(bytes) => Ok(bytes),
         Value::SimpleString(text) => Ok(text.into_bytes()),
-        Value::Int(n) => Ok(n.to_string().into_bytes()),
         other => Err(protocol(format!("field {field} is {other:?}"))),
     }
 }
@@ -135,46 +106,43 @@ fn text(value: Value, field: &str) -> Result<String, L2Error> {
 mod tests {
     use super::*;
 
-    fn bulk(s: &[u8]) -> Value {
-        Value::BulkString(s.to_vec())
+    fn read(v: Option<&[u8]>, m: Option<&str>) -> Value {
+        let field = |f: Option<&[u8]>| f.map_or(Value::Nil, |b| Value::BulkString(b.to_vec()));
+        Value::Array(vec![field(v), field(m.map(str::as_bytes))])
     }
 
     #[test]
-    fn parses_and_rejects() {
-        let ok = Value::Array(vec![
-            bulk(b"[1]"),
-            bulk(b"2"),
-            bulk(b"00000000000000ff"),
-            Value::Int(1500),
-            bulk(b""),
-            bulk(b""),
-        ]);
-        let fetched = parse(ok).unwrap().unwrap();
-        assert_eq!(fetched.value.payload, b"[1]");
-        assert_eq!(fetched.value.format, 2);
-        assert_eq!(fetched.value.fingerprint, 255);
-        assert_eq!(fetched.ttl, Some(Duration::from_millis(1500)));
+    fn parses_untagged_and_tagged_entries() {
+        let now = 1_000_000;
+        let plain = parse_at(read(Some(b"[1]"), Some("2 00000000000000ff 1001500")), now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(plain.value.payload, b"[1]");
+        assert_eq!((plain.value.format, plain.value.fingerprint), (2, 255));
+        assert_eq!(plain.ttl, Duration::from_millis(1500));
+        assert_eq!((plain.written_at.as_str(), plain.tags.as_str()), ("", ""));
 
-        assert!(parse(Value::Nil).unwrap().is_none());
-        assert!(parse(Value::Int(0)).unwrap().is_none());
-        assert!(parse(Value::Okay).is_err());
-        let bad_format = Value::Array(vec![
-            bulk(b"x"),
-            bulk(b"999"),
-            bulk(b"ff"),
-            Value::Int(5),
-            bulk(b""),
-            bulk(b""),
-        ]);
-        assert!(parse(bad_format).is_err());
-        let no_expiry = Value::Array(vec![
-            bulk(b"x"),
-            bulk(b"1"),
-            bulk(b"ff"),
-            Value::Int(-1),
-            bulk(b""),
-            bulk(b""),
-        ]);
-        assert!(parse(no_expiry).is_err());
+        let tagged = read(Some(b"x"), Some(r#"1 ff 1001500 42 ["a b","c"]"#));
+        let tagged = parse_at(tagged, now).unwrap().unwrap();
+        assert_eq!(tagged.written_at, "42");
+        assert_eq!(tagged.tags, r#"["a b","c"]"#);
+    }
+
+    #[test]
+    fn absent_expired_hidden_or_malformed() {
+        let now = 1_000_000;
+        assert!(parse_at(read(None, None), now).unwrap().is_none());
+        assert!(parse_at(Value::Int(0), now).unwrap().is_none());
+        assert!(
+            parse_at(read(Some(b"x"), Some("1 ff 999999")), now)
+                .unwrap()
+                .is_none()
+        );
+        assert!(parse_at(read(Some(b"x"), None), now).is_err());
+        assert!(parse_at(read(None, Some("1 ff 2000000")), now).is_err());
+        assert!(parse_at(read(Some(b"x"), Some("999 ff 2000000")), now).is_err());
+        assert!(parse_at(read(Some(b"x"), Some("1 zz 2000000")), now).is_err());
+        assert!(parse_at(read(Some(b"x"), Some("1 ff")), now).is_err());
+        assert!(parse_at(Value::Okay, now).is_err());
     }
 }

@@ -142,80 +142,52 @@ impl RedisL2 {
         backplane::encode(&self.inner.origin, op)
     }
 
-    /// Reads an entry in one round trip: a plain `HMGET` when no tags are expected (a tagged
+    /// Reads an entry in one round trip: `HMGET key v m` when no tags are expected (a tagged
     /// entry found that way costs a second request for its tag check), the `GET` script that
     /// checks tags server-side when tags are expected on a standalone server.
     async fn read(&self, key: &str, expected_tags: &[String]) -> Result<Option<L2Entry>, L2Error> {
         let layout = self.layout()?;
-        let cluster = self.inner.connection.is_cluster();
-        let answer = if expected_tags.is_empty() || cluster {
-            let fields: Vec<redis::Value> = redis::cmd("HMGET")
-                .arg(layout.value_key(key))
-                .arg(&entry::FIELDS[..])
-                .query_async(&mut self.connection())
-                .await
-                .map_err(from_redis)?;
-            entry::parse_fields(fields)?
-        } else {
-            let answer: redis::Value = GET_SCRIPT
+        let checked_by_script = !expected_tags.is_empty() && !self.inner.connection.is_cluster();
+        let answer: redis::Value = if checked_by_script {
+            GET_SCRIPT
                 .key(layout.value_key(key))
                 .arg(layout.tag_prefix())
                 .invoke_async(&mut self.connection())
                 .await
-                .map_err(from_redis)?;
-            entry::parse(answer)?
-        };
-        let checked_by_script = !expected_tags.is_empty() && !cluster;
+        } else {
+            redis::cmd("HMGET")
+                .arg(layout.value_key(key))
+                .arg(&entry::FIELDS[..])
+                .query_async(&mut self.connection())
+                .await
+        }
+        .map_err(from_redis)?;
         let Some(Fetched {
             value,
             ttl,
             written_at,
             tags,
-        }) = answer
+        }) = entry::parse(answer)?
         else {
             return Ok(None);
         };
-        let ttl = match ttl {
-            Some(ttl) => ttl,
-            None => match self.remaining_ttl(&layout.value_key(key)).await? {
-                Some(ttl) => ttl,
-                None => return Ok(None),
-            },
+        if tags.is_empty() {
+            return Ok(Some(L2Entry {
+                value,
+                ttl,
+                tags: Vec::new(),
+            }));
+        }
+        // Unreadable tags: treat as invalidated (a miss, never a stale value).
+        let Ok(tags) = serde_json::from_str::<Vec<String>>(&tags) else {
+            return Ok(None);
         };
-        if !tags.is_empty() {
-            // Unreadable tags: treat as invalidated (a miss, never a stale value).
-            let Ok(tags) = serde_json::from_slice::<Vec<String>>(&tags) else {
-                return Ok(None);
-            };
-            if !checked_by_script
-                && !tags::visible(&self.inner.connection, layout, &written_at, &tags).await?
-            {
-                return Ok(None);
-            }
-            return Ok(Some(L2Entry { value, ttl, tags }));
+        if !checked_by_script
+            && !tags::visible(&self.inner.connection, layout, written_at.as_bytes(), &tags).await?
+        {
+            return Ok(None);
         }
-        Ok(Some(L2Entry {
-            value,
-            ttl,
-            tags: Vec::new(),
-        }))
-    }
-
-    /// `PTTL` of an entry that does not record its expiry; `None` once it is gone.
-    async fn remaining_ttl(&self, value_key: &str) -> Result<Option<Duration>, L2Error> {
-        let ms: i64 = redis::cmd("PTTL")
-            .arg(value_key)
-            .query_async(&mut self.connection())
-            .await
-            .map_err(from_redis)?;
-        match ms {
-            ms if ms > 0 => Ok(Some(Duration::from_millis(ms as u64))),
-            -1 => Err(L2Error::new(
-                L2ErrorKind::Protocol,
-                "cache entry has no expiry",
-            )),
-            _ => Ok(None),
-        }
+        Ok(Some(L2Entry { value, ttl, tags }))
     }
 
     async fn write(&self, key: &str, write: L2Write<'_>) -> Result<(), L2Error> {

@@ -27,51 +27,43 @@ local function generation(gen_key, ttl)
 end
 ";
 
-/// `write(...)`: replaces the value hash (whatever type the key had), sets its TTL in
-/// milliseconds, records the absolute expiry `e` (server clock, Unix milliseconds) so a read
-/// needs no `PTTL`, and publishes the backplane message.
+/// `write(...)`: replaces the value hash (whatever type the key had) with its two fields, `v`
+/// (the payload) and `m` (`"<f> <t> <e>"`, plus `" <w> <tags JSON>"` for a tagged entry, where
+/// `e` is the absolute expiry on the server clock in Unix milliseconds, so a read needs no
+/// `PTTL`), sets its TTL in milliseconds and publishes the backplane message.
 const WRITE_FN: &str = r"
 local function write(key, payload, f, t, ttl, w, tags, channel, message)
   redis.call('UNLINK', key)
   local now = redis.call('TIME')
   local e = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
-  if tags ~= '' then
-    redis.call('HSET', key, 'v', payload, 'f', f, 't', t, 'e', e, 'w', w, 'tags', tags)
-  else
-    redis.call('HSET', key, 'v', payload, 'f', f, 't', t, 'e', e)
-  end
+  local m = f .. ' ' .. t .. ' ' .. e
+  if tags ~= '' then m = m .. ' ' .. w .. ' ' .. tags end
+  redis.call('HSET', key, 'v', payload, 'm', m)
   redis.call('PEXPIRE', key, ttl)
   redis.call('PUBLISH', channel, message)
 end
 ";
 
-/// Reads an entry. KEYS[1]: value key. ARGV[1]: tag key prefix to check the tags here
-/// (standalone), or `''` to return them unchecked (cluster: tag keys live in another slot).
+/// Reads a tagged entry and checks its tags in the same round trip (standalone servers).
+/// KEYS[1]: value key. ARGV[1]: the tag key prefix.
 ///
-/// Returns nil (absent), 0 (hidden by a tag invalidation), or
-/// `{v, f, t, pttl, w, tags}` (`w` and `tags` are `''` when untagged). A hash without `v`, `f` or `t`
-/// is an `LCFORMAT` error; a key of another type a `WRONGTYPE` error.
+/// Returns `{v, m}` as `HMGET key v m` would, or 0 when a tag invalidated after the write
+/// hides the entry. A malformed `m` is returned as is (the client reports it); a key of
+/// another type is a `WRONGTYPE` error.
 const GET: &str = r"
-local h = redis.call('HMGET', KEYS[1], 'v', 'f', 't', 'w', 'tags')
-if not h[1] or not h[2] or not h[3] then
-  if redis.call('EXISTS', KEYS[1]) == 1 then
-    return redis.error_reply('LCFORMAT cache entry lacks field v, f or t')
-  end
-  return false
-end
-local ttl = redis.call('PTTL', KEYS[1])
-local tags = h[5] or ''
-if ARGV[1] ~= '' and tags ~= '' then
-  local w = tonumber(h[4])
-  if not w then return 0 end
-  local ok, list = pcall(cjson.decode, tags)
-  if not ok or type(list) ~= 'table' then return 0 end
-  for _, tag in ipairs(list) do
-    local g = redis.call('GET', ARGV[1] .. tostring(tag))
-    if g and (tonumber(g) or math.huge) > w then return 0 end
+local h = redis.call('HMGET', KEYS[1], 'v', 'm')
+if h[1] and h[2] then
+  local w, tags = string.match(h[2], '^%d+ %x+ %d+ (%d+) (.*)$')
+  if w then
+    local ok, list = pcall(cjson.decode, tags)
+    if not ok or type(list) ~= 'table' then return 0 end
+    for _, tag in ipairs(list) do
+      local g = redis.call('GET', ARGV[1] .. tostring(tag))
+      if g and (tonumber(g) or math.huge) > tonumber(w) then return 0 end
+    end
   end
 end
-return {h[1], h[2], h[3], ttl, h[4] or '', tags}
+return h
 ";
 
 /// Standalone write in one round trip. KEYS: value key, gen key. ARGV: payload, format,

@@ -42,8 +42,8 @@ async fn garbage_and_wrong_types_are_counted_misses() {
             .arg(
                 &[
                     ("v", &b"\xff\xff\xff\xff\xff"[..]),
-                    ("f", b"1"),
-                    ("t", fingerprint.as_bytes()),
+                    // format 1 (bincode), the right fingerprint, an expiry far ahead.
+                    ("m", format!("1 {fingerprint} 99999999999999").as_bytes()),
                 ][..],
             )
             .query_async(&mut redis)

@@ -118,8 +118,9 @@ async fn a_json_value_is_read_back_by_redis_cli_with_one_command() {
             raw.trim_end(),
             r#"{"id":7,"name":"Grace","tags":["admin"]}"#
         );
-        let format = redis_cli(port, &["--raw", "HGET", "svc:user:7", "f"]);
-        assert_eq!(format.trim_end(), "2");
+        // The metadata field starts with the format: 2, plain JSON.
+        let meta = redis_cli(port, &["--raw", "HGET", "svc:user:7", "m"]);
+        assert!(meta.starts_with("2 "), "{meta}");
 
         // And the cache reads what it wrote.
         let (other, _l2) = node_with(
