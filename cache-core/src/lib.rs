@@ -3,7 +3,29 @@
 //! write-through, and invalidation by key, Redis glob pattern or tag, across processes.
 //!
 //! Most users annotate functions with `#[cached]` and `#[invalidate]` (feature `macros`, on
-//! by default). The same engine is available directly through [`Cache`]:
+//! by default):
+//!
+//! ```
+//! use cache_core::{cached, invalidate};
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! pub struct Profile { pub id: u64, pub name: String }
+//!
+//! /// Cached for 10 minutes under `user:profile:{id}`, tagged `users` and `user:{id}`.
+//! #[cached(ttl = "10m", key_prefix = "user:profile", tags = ["users", "user:{id}"])]
+//! pub async fn user_profile(id: u64) -> Result<Profile, std::io::Error> {
+//!     Ok(Profile { id, name: "Ada".into() }) // the slow query
+//! }
+//!
+//! /// Once the write succeeds, every entry tagged `user:{id}` is invalidated everywhere.
+//! #[invalidate(tags = ["user:{id}"])]
+//! pub async fn rename_user(id: u64, name: &str) -> Result<(), std::io::Error> {
+//!     Ok(()) // the write
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! The same engine is available directly through [`Cache`]:
 //!
 //! ```
 //! use std::time::Duration;
