@@ -1,6 +1,8 @@
 //! `#[cached]` on async functions: every argument of the attribute, every return shape, with
 //! the returned values and the cache's `Stats` checked. Each test has its own `Cache`.
 
+mod common;
+
 use std::fmt::Display;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -8,17 +10,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use cache_core::{Cache, Stats, cached};
-
-/// Fails the test instead of hanging.
-async fn within<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("timed out")
-}
-
-fn new_cache() -> Cache {
-    Cache::builder().build().unwrap()
-}
+use common::{new_cache, within};
 
 /// An error type that is neither `Clone` nor serializable.
 #[derive(Debug, PartialEq)]

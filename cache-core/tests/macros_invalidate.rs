@@ -1,21 +1,13 @@
 //! `#[invalidate]`: keys, patterns, tags, all; after `Ok` only (or before the body); escaped
 //! values that cannot widen a pattern; several attributes on one function; sync functions.
 
+mod common;
+
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use cache_core::{Cache, cached, invalidate};
-
-async fn within<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("timed out")
-}
-
-fn new_cache() -> Cache {
-    Cache::builder().build().unwrap()
-}
+use common::{new_cache, within};
 
 #[derive(Debug, PartialEq)]
 struct DbError;

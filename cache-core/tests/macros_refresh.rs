@@ -2,17 +2,14 @@
 //! caller past the refresh point reloads inline (and gets the fresh value), concurrent callers
 //! keep getting the current value without waiting.
 
+mod common;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use cache_core::{Cache, cached};
-
-async fn within<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("timed out")
-}
+use common::within;
 
 static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::builder().build().unwrap());
 static LOADS: AtomicU32 = AtomicU32::new(0);

@@ -21,6 +21,11 @@ pub async fn eventually(mut condition: impl FnMut() -> bool) {
     .await;
 }
 
+/// A cache with default settings.
+pub fn new_cache() -> cache_core::Cache {
+    cache_core::Cache::builder().build().unwrap()
+}
+
 /// A loader error type that is neither `Clone` nor `Display`-heavy.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DbError(pub &'static str);
