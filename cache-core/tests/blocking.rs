@@ -101,12 +101,13 @@ async fn a_blocking_caller_never_waits_on_a_task_of_its_own_runtime() {
 #[test]
 fn blocking_refresh_runs_in_the_background() {
     let cache = Cache::builder().refresh_ahead(0.5).build().unwrap();
-    let options = EntryOptions::new().ttl(Duration::from_millis(400));
+    let options = EntryOptions::new().ttl(Duration::from_millis(2000));
     assert_eq!(
         cache.get_or_load_blocking("k", &options, || Ok::<_, DbError>(1u32)),
         Ok(1)
     );
-    std::thread::sleep(Duration::from_millis(250));
+    // Past the refresh point (1 s), well before expiry (2 s).
+    std::thread::sleep(Duration::from_millis(1100));
     let hit = cache.get_or_load_blocking("k", &options, || {
         std::thread::sleep(Duration::from_millis(100));
         Ok::<_, DbError>(2u32)

@@ -27,16 +27,16 @@ fn counting_loader(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hit_past_the_refresh_point_returns_at_once_and_refreshes_once() {
     let cache = Cache::builder().refresh_ahead(0.5).build().unwrap();
-    let options = EntryOptions::new().ttl(Duration::from_millis(600));
+    let options = EntryOptions::new().ttl(Duration::from_millis(2000));
     let counter = Arc::new(AtomicU32::new(0));
     let slow = Duration::from_millis(300);
 
     let first =
         within(cache.get_or_load("k", &options, counting_loader(&counter, Duration::ZERO))).await;
     assert_eq!(first, Ok(1));
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
 
-    // Past the refresh point (300 ms): every call returns the current value without waiting
+    // Past the refresh point (1 s), well before expiry (2 s): every call returns the current value without waiting
     // for the slow reload, and only one reload is scheduled.
     for _ in 0..5 {
         let hit = within(cache.get_or_load("k", &options, counting_loader(&counter, slow))).await;
@@ -132,10 +132,10 @@ async fn entries_expire_after_their_ttl() {
         .set(
             "k",
             5u32,
-            &EntryOptions::new().ttl(Duration::from_millis(100)),
+            &EntryOptions::new().ttl(Duration::from_millis(500)),
         )
         .await;
     assert_eq!(cache.get::<u32>("k").await, Some(5));
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(650)).await;
     assert_eq!(cache.get::<u32>("k").await, None);
 }
