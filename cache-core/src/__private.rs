@@ -20,6 +20,7 @@ pub use std::time::Duration;
 use crate::blocking::{Blocking, run_here};
 use crate::cache::Cache;
 use crate::engine::{Async, Plan, Target};
+use crate::refresh;
 use crate::store::{SerdeFns, Store};
 
 /// How a function's values reach L2: serde functions, or none for `level = "l1"`.
@@ -239,16 +240,7 @@ impl<K: 'static, V: Clone + 'static> FnStore<'_, K, V> {
     {
         let (target, plan) = self.prepare(hash, miss);
         let inner = Arc::clone(&self.cache.inner);
-        let store = self.store.clone();
-        let refresh = async move {
-            let _ = inner
-                .load::<Async, K, V, E, Fut>(&store, target, &plan, true, loader)
-                .await;
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => drop(handle.spawn(refresh)),
-            Err(_) => drop(crate::blocking::driver().spawn(refresh)),
-        }
+        refresh::spawn(inner, self.store.clone(), target, plan, loader);
     }
 
     /// Blocking form of [`spawn_refresh`](Self::spawn_refresh): the loader runs on a helper
@@ -265,14 +257,7 @@ impl<K: 'static, V: Clone + 'static> FnStore<'_, K, V> {
     {
         let (target, plan) = self.prepare(hash, miss);
         let inner = Arc::clone(&self.cache.inner);
-        let store = self.store.clone();
-        std::thread::spawn(move || {
-            let load =
-                inner.load::<Blocking, K, V, E, _>(&store, target, &plan, true, || async move {
-                    loader()
-                });
-            let _ = run_here(load);
-        });
+        refresh::spawn_blocking(inner, self.store.clone(), target, plan, loader);
     }
 
     /// Blocking form of [`load`](Self::load) for plain `fn`s.

@@ -85,25 +85,19 @@ pub(crate) fn block_on_tokio<T: Send>(future: BoxFuture<'_, T>) -> T {
     }
 }
 
-/// Whether a blocking caller may wait for another caller's load here.
-fn may_wait() -> bool {
-    !matches!(current_flavor(), Some((_, RuntimeFlavor::CurrentThread)))
-}
-
 /// The blocking twins' flavor.
 pub(crate) struct Blocking;
 
 impl Flavor for Blocking {
     async fn wait<V: Clone>(flight: &Flight<V>) -> Option<Outcome<V>> {
-        if !may_wait() {
-            return None;
-        }
-        Some(match current_flavor() {
+        match current_flavor() {
+            // The leader may be a task of the runtime this thread would block: load instead.
+            Some((_, RuntimeFlavor::CurrentThread)) => None,
             Some((_, RuntimeFlavor::MultiThread)) => {
-                tokio::task::block_in_place(|| flight.wait_blocking())
+                Some(tokio::task::block_in_place(|| flight.wait_blocking()))
             }
-            _ => flight.wait_blocking(),
-        })
+            _ => Some(flight.wait_blocking()),
+        }
     }
 
     async fn l2<T: Send>(operation: BoxFuture<'_, T>) -> T {

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::blocking::{Blocking, driver, run_here};
+use crate::blocking::{Blocking, run_here};
 use crate::builder::CacheBuilder;
 use crate::engine::{Async, Inner, Target};
 use crate::error::Error;
 use crate::l2::Invalidation;
 use crate::options::EntryOptions;
+use crate::refresh;
 use crate::stats::Stats;
 use crate::store::{SerdeFns, Store};
 
@@ -130,17 +131,8 @@ impl Cache {
             if hit.refresh {
                 let store = self.keyed_store::<V>();
                 let target = Self::target(&store, key);
-                let inner = Arc::clone(&self.inner);
-                let plan = inner.plan(options);
-                let refresh = async move {
-                    let _ = inner
-                        .load::<Async, _, V, E, _>(&store, target, &plan, true, loader)
-                        .await;
-                };
-                match tokio::runtime::Handle::try_current() {
-                    Ok(handle) => drop(handle.spawn(refresh)),
-                    Err(_) => drop(driver().spawn(refresh)),
-                }
+                let plan = self.inner.plan(options);
+                refresh::spawn(Arc::clone(&self.inner), store, target, plan, loader);
             }
             return Ok(hit.value);
         }
@@ -242,18 +234,8 @@ impl Cache {
             if hit.refresh {
                 let store = self.keyed_store::<V>();
                 let target = Self::target(&store, key);
-                let inner = Arc::clone(&self.inner);
-                let plan = inner.plan(options);
-                std::thread::spawn(move || {
-                    let load = inner.load::<Blocking, _, V, E, _>(
-                        &store,
-                        target,
-                        &plan,
-                        true,
-                        || async move { loader() },
-                    );
-                    let _ = run_here(load);
-                });
+                let plan = self.inner.plan(options);
+                refresh::spawn_blocking(Arc::clone(&self.inner), store, target, plan, loader);
             }
             return Ok(hit.value);
         }

@@ -212,40 +212,44 @@ impl Inner {
         hit
     }
 
-    /// A fresh entry, looked up by string key, without counting a hit.
+    /// Runs `f` on the entry of `target` (found by its string key) with the current clock
+    /// and epoch; the miss path's look-ups, which count no hit.
+    fn read_target<K, V, R>(
+        &self,
+        store: &Store<K, V>,
+        target: &Target<K>,
+        f: impl FnOnce(&Entry<V>, u64, u64) -> Option<R>,
+    ) -> Option<R> {
+        let (now, epoch) = (now_ms(), self.epoch.load(Ordering::Acquire));
+        store.read(
+            target.hash,
+            |_, skey| *skey == *target.skey,
+            |entry| f(entry, now, epoch),
+        )
+    }
+
+    /// A fresh entry, without counting a hit.
     fn fresh<K, V: Clone>(&self, store: &Store<K, V>, target: &Target<K>) -> Option<V> {
         if !self.l1_enabled.load(Ordering::Relaxed) {
             return None;
         }
-        let now = now_ms();
-        let epoch = self.epoch.load(Ordering::Acquire);
-        store.read(
-            target.hash,
-            |_, skey| *skey == *target.skey,
-            |entry| entry.is_fresh(now, epoch).then(|| entry.value.clone()),
-        )
+        self.read_target(store, target, |entry, now, epoch| {
+            entry.is_fresh(now, epoch).then(|| entry.value.clone())
+        })
     }
 
     /// A still-valid entry within its `stale_if_error` window.
     fn stale<K, V: Clone>(&self, store: &Store<K, V>, target: &Target<K>) -> Option<V> {
-        let now = now_ms();
-        let epoch = self.epoch.load(Ordering::Acquire);
-        store.read(
-            target.hash,
-            |_, skey| *skey == *target.skey,
-            |entry| (entry.is_valid(epoch) && now < entry.stale_until).then(|| entry.value.clone()),
-        )
+        self.read_target(store, target, |entry, now, epoch| {
+            (entry.is_valid(epoch) && now < entry.stale_until).then(|| entry.value.clone())
+        })
     }
 
     fn release_refresh<K, V>(&self, store: &Store<K, V>, target: &Target<K>) {
-        store.read(
-            target.hash,
-            |_, skey| *skey == *target.skey,
-            |entry| {
-                entry.release_refresh();
-                Some(())
-            },
-        );
+        self.read_target(store, target, |entry, _, _| {
+            entry.release_refresh();
+            Some(())
+        });
     }
 
     /// Puts a loaded value in L1 unless an invalidation hit its flight.
@@ -457,9 +461,8 @@ impl Inner {
                 return Ok(value);
             }
         }
-        let start = self.read_start();
-        let stamps = self.stamps(&plan.tags);
         if !refresh {
+            let start = self.read_start();
             if let Some(hit) = self.l2_read::<F, K, V>(store, &target.skey, plan).await {
                 let value = hit.value.clone();
                 if let Some(guard) = guard {
@@ -472,6 +475,8 @@ impl Inner {
         } else {
             bump(&self.counters.refreshes);
         }
+        // Taken before the loader runs: an invalidation from here on hides its result.
+        let stamps = self.stamps(&plan.tags);
         bump(&self.counters.loads);
         match loader().await {
             Ok(value) => {

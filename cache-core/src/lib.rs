@@ -61,6 +61,7 @@ mod global;
 mod key;
 mod l2;
 mod options;
+mod refresh;
 mod stats;
 mod store;
 mod tags;

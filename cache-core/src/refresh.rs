@@ -1,0 +1,57 @@
+//! Background refreshes: the one place that starts a reload the caller does not wait for,
+//! used by the keyed API (`get_or_load`) and by `#[cached]` functions with owned arguments.
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::blocking::{Blocking, driver, run_here};
+use crate::engine::{Async, Inner, Plan, Target};
+use crate::store::Store;
+
+/// Reloads `target` on the current tokio runtime (or the driver runtime outside one), through
+/// single-flight and write-through.
+pub(crate) fn spawn<S, K, V, E, Fut>(
+    inner: Arc<Inner>,
+    store: S,
+    target: Target<K>,
+    plan: Plan,
+    loader: impl FnOnce() -> Fut + Send + 'static,
+) where
+    S: Deref<Target = Store<K, V>> + Send + 'static,
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + 'static,
+    Fut: Future<Output = Result<V, E>> + Send + 'static,
+{
+    let refresh = async move {
+        // A failed refresh is counted in `load_errors`; the current value stays.
+        let _ = inner
+            .load::<Async, K, V, E, Fut>(&store, target, &plan, true, loader)
+            .await;
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => drop(handle.spawn(refresh)),
+        Err(_) => drop(driver().spawn(refresh)),
+    }
+}
+
+/// Reloads `target` with a synchronous loader on a helper thread.
+pub(crate) fn spawn_blocking<S, K, V, E>(
+    inner: Arc<Inner>,
+    store: S,
+    target: Target<K>,
+    plan: Plan,
+    loader: impl FnOnce() -> Result<V, E> + Send + 'static,
+) where
+    S: Deref<Target = Store<K, V>> + Send + 'static,
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + 'static,
+{
+    std::thread::spawn(move || {
+        let load = inner
+            .load::<Blocking, K, V, E, _>(&store, target, &plan, true, || async move { loader() });
+        let _ = run_here(load);
+    });
+}
