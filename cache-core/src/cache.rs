@@ -73,17 +73,17 @@ impl Cache {
         CacheBuilder::default()
     }
 
-    fn keyed_store<V: CacheValue>(&self) -> Arc<Store<(), V>> {
-        self.inner
-            .store::<(), V>(KEYED_SITE, || Some(SerdeFns::new()))
-    }
-
-    fn target<V>(store: &Store<(), V>, key: &str) -> Target<()> {
-        Target {
+    /// The keyed API's store of `V` and the load target of `key` in it (the miss path).
+    fn keyed<V: CacheValue>(&self, key: &str) -> (Arc<Store<(), V>>, Target<()>) {
+        let store = self
+            .inner
+            .store::<(), V>(KEYED_SITE, || Some(SerdeFns::new()));
+        let target = Target {
             hash: store.hash_str(key),
             key: (),
             skey: key.into(),
-        }
+        };
+        (store, target)
     }
 
     /// The value of `key` from L1, else L2; `None` when absent or of another type.
@@ -91,20 +91,18 @@ impl Cache {
         if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             return Some(hit.value);
         }
-        let store = self.keyed_store::<V>();
+        let (store, target) = self.keyed::<V>(key);
         let plan = self.inner.plan(&EntryOptions::new());
-        self.inner
-            .get::<Async, _, V>(&store, Self::target(&store, key), &plan)
-            .await
+        self.inner.get::<Async, _, V>(&store, target, &plan).await
     }
 
     /// Stores a value: write-through to L2 (awaited), every other process told to drop its
     /// copy, then L1.
     pub async fn set<V: CacheValue>(&self, key: &str, value: V, options: &EntryOptions) {
-        let store = self.keyed_store::<V>();
+        let (store, target) = self.keyed::<V>(key);
         let plan = self.inner.plan(options);
         self.inner
-            .set::<Async, _, V>(&store, Self::target(&store, key), value, &plan)
+            .set::<Async, _, V>(&store, target, value, &plan)
             .await;
     }
 
@@ -129,15 +127,13 @@ impl Cache {
     {
         if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             if hit.refresh {
-                let store = self.keyed_store::<V>();
-                let target = Self::target(&store, key);
+                let (store, target) = self.keyed::<V>(key);
                 let plan = self.inner.plan(options);
                 refresh::spawn(Arc::clone(&self.inner), store, target, plan, loader);
             }
             return Ok(hit.value);
         }
-        let store = self.keyed_store::<V>();
-        let target = Self::target(&store, key);
+        let (store, target) = self.keyed::<V>(key);
         let plan = self.inner.plan(options);
         self.inner
             .load::<Async, _, V, E, _>(&store, target, &plan, false, loader)
@@ -199,21 +195,18 @@ impl Cache {
         if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             return Some(hit.value);
         }
-        let store = self.keyed_store::<V>();
+        let (store, target) = self.keyed::<V>(key);
         let plan = self.inner.plan(&EntryOptions::new());
-        run_here(
-            self.inner
-                .get::<Blocking, _, V>(&store, Self::target(&store, key), &plan),
-        )
+        run_here(self.inner.get::<Blocking, _, V>(&store, target, &plan))
     }
 
     /// Blocking twin of [`set`](Self::set).
     pub fn set_blocking<V: CacheValue>(&self, key: &str, value: V, options: &EntryOptions) {
-        let store = self.keyed_store::<V>();
+        let (store, target) = self.keyed::<V>(key);
         let plan = self.inner.plan(options);
         run_here(
             self.inner
-                .set::<Blocking, _, V>(&store, Self::target(&store, key), value, &plan),
+                .set::<Blocking, _, V>(&store, target, value, &plan),
         );
     }
 
@@ -232,15 +225,13 @@ impl Cache {
     {
         if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             if hit.refresh {
-                let store = self.keyed_store::<V>();
-                let target = Self::target(&store, key);
+                let (store, target) = self.keyed::<V>(key);
                 let plan = self.inner.plan(options);
                 refresh::spawn_blocking(Arc::clone(&self.inner), store, target, plan, loader);
             }
             return Ok(hit.value);
         }
-        let store = self.keyed_store::<V>();
-        let target = Self::target(&store, key);
+        let (store, target) = self.keyed::<V>(key);
         let plan = self.inner.plan(options);
         run_here(self.inner.load::<Blocking, _, V, E, _>(
             &store,

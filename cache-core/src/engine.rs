@@ -520,16 +520,14 @@ impl Inner {
         }
     }
 
-    /// `get`: L1, then L2 through single-flight; never runs a loader.
+    /// `get` after an L1 miss (the caller probed): L2 through single-flight; never runs a
+    /// loader.
     pub(crate) async fn get<F: Flavor, K, V: Clone>(
         &self,
         store: &Store<K, V>,
         target: Target<K>,
         plan: &Plan,
     ) -> Option<V> {
-        if let Some(hit) = self.probe(store, target.hash, |_, skey| *skey == *target.skey) {
-            return Some(hit.value);
-        }
         let found = match store.flights.join(&target.skey) {
             Role::Waiter(flight) => match F::wait(&flight).await {
                 Some(Outcome::Value(value)) => Some(value),
