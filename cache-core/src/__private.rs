@@ -280,18 +280,6 @@ impl<K: 'static, V: Clone + 'static> FnStore<'_, K, V> {
     }
 }
 
-/// Compares an owned key part with a borrowed argument.
-#[inline]
-pub fn eq_part<T: ?Sized + PartialEq, O: Borrow<T>>(owned: &O, borrowed: &T) -> bool {
-    owned.borrow() == borrowed
-}
-
-/// The owned form of a borrowed key part.
-#[inline]
-pub fn owned_part<T: ?Sized + ToOwned>(borrowed: &T) -> T::Owned {
-    borrowed.to_owned()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Checks and helpers with readable diagnostics, used by the code `#[cached]` and `#[invalidate]`
 // generate. Each check is a trait with a blanket impl, so a type that does not fit is reported
