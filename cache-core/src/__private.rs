@@ -1,19 +1,19 @@
 //! Support for the code `#[cached]` and `#[invalidate]` generate. Not a public API: names and
 //! signatures change without notice.
 //!
-//! Each annotated function has a `static` [`Site`]. On a call, the site gives the function's
-//! typed store in the chosen cache ([`FnStore`]); the generated code hashes the key arguments
-//! by reference and probes with an equality closure, so a hit neither allocates nor formats.
-//! Only a miss renders the string key and tags.
+//! Each annotated function has a `static` [`CachedFn`] (its key template and the [`Site`] that
+//! finds its store) and makes one call, [`lookup`], with its cache, that static and a tuple of
+//! references to its key arguments ([`KeyParts`]). A hit hashes and compares those references,
+//! so it neither allocates nor formats; a miss comes back as a [`Load`] guard that owns the
+//! rendered key, so the body may then take the arguments and run through [`run`].
 
 use std::any::{Any, TypeId};
-use std::borrow::Borrow;
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
-pub use crate::key::KeyBuilder;
+pub use crate::key_parts::{KeyParts, KeyTemplate, Part, Piece, RenderParts};
 pub use crate::options::{EntryOptions, Level};
 pub use std::time::Duration;
 
@@ -62,7 +62,7 @@ impl Default for Site {
 }
 
 /// A function's store, borrowed from its site or shared from the cache's registry.
-enum StoreRef<K: 'static, V: 'static> {
+pub(crate) enum StoreRef<K: 'static, V: 'static> {
     Static(&'static Store<K, V>),
     Shared(Arc<Store<K, V>>),
 }
@@ -98,11 +98,7 @@ impl Site {
     /// The function's store in `cache`. The first cache a site sees is remembered in the site
     /// (a pointer comparison on later calls); other caches are looked up in their registry.
     #[inline]
-    pub fn store<'c, K, V>(
-        &'static self,
-        cache: &'c Cache,
-        serde: fn() -> ValueSerde<V>,
-    ) -> FnStore<'c, K, V>
+    fn store<K, V>(&'static self, cache: &Cache, serde: fn() -> ValueSerde<V>) -> StoreRef<K, V>
     where
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
@@ -114,20 +110,17 @@ impl Site {
             // SAFETY: `store` points into `_keep_alive`, an `Arc<Store<K, V>>` (the `TypeId`
             // of `(K, V)` was just checked) that the site holds for the rest of the program.
             let store = unsafe { &*first.store.cast::<Store<K, V>>() };
-            return FnStore {
-                cache,
-                store: StoreRef::Static(store),
-            };
+            return StoreRef::Static(store);
         }
         self.slow_store(cache, serde)
     }
 
     #[cold]
-    fn slow_store<'c, K, V>(
+    fn slow_store<K, V>(
         &'static self,
-        cache: &'c Cache,
+        cache: &Cache,
         serde: fn() -> ValueSerde<V>,
-    ) -> FnStore<'c, K, V>
+    ) -> StoreRef<K, V>
     where
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
@@ -140,144 +133,184 @@ impl Site {
             store: Arc::as_ptr(&store).cast::<()>(),
             _keep_alive: Arc::clone(&store) as Arc<dyn Any + Send + Sync>,
         });
-        FnStore {
-            cache,
-            store: StoreRef::Shared(store),
+        StoreRef::Shared(store)
+    }
+}
+
+/// Everything fixed about one `#[cached]` function, in one `static` the macro writes: where its
+/// store is found, its key template, and how its results and refreshes are handled.
+pub struct CachedFn {
+    site: Site,
+    key: KeyTemplate,
+    /// Whether a loader error counts as a failure (counted, may be answered with a stale
+    /// value), or is just "nothing to cache" (the `None` of an `Option` function).
+    errors_are_failures: bool,
+    /// Whether a hit past the refresh point hands the reload to the caller as
+    /// [`Lookup::Refresh`] (the function can reload in the background), or reloads inline.
+    background_refresh: bool,
+}
+
+impl CachedFn {
+    /// The function's static description.
+    pub const fn new(
+        key: KeyTemplate,
+        errors_are_failures: bool,
+        background_refresh: bool,
+    ) -> Self {
+        Self {
+            site: Site::new(),
+            key,
+            errors_are_failures,
+            background_refresh,
         }
     }
 }
 
-/// The result of probing a function's store.
-pub enum Lookup<V> {
-    /// A fresh value.
+/// What a `#[cached]` call found in L1.
+pub enum Lookup<'c, K: 'static, V: 'static> {
+    /// A fresh value: return it.
     Hit(V),
-    /// A fresh value past its refresh point: this caller was chosen to reload it, in the
-    /// background ([`spawn_refresh`]) or inline (then the value is dropped).
-    Refresh(V),
-    /// No usable value.
-    Miss,
+    /// A fresh value past its refresh point; this caller was chosen to start the reload in
+    /// the background ([`spawn`]) and returns the value at once.
+    Refresh(V, Load<'c, K, V>),
+    /// No usable value (or an inline refresh): run the body through [`run`].
+    Load(Load<'c, K, V>),
 }
 
-/// A function's store in one cache.
-pub struct FnStore<'c, K: 'static, V: 'static> {
+/// A miss (or refresh) of one key, ready to run the body: the one guard a `#[cached]` call
+/// holds between its lookup and its load. Owns its key, so the body may take the arguments.
+pub struct Load<'c, K: 'static, V: 'static> {
     cache: &'c Cache,
     store: StoreRef<K, V>,
+    target: Target<K>,
+    plan: Plan,
+    refresh: bool,
 }
 
-/// What a miss needs: the owned key, its string form, and the entry's options.
-pub struct MissKey<K> {
-    /// The owned key parts.
-    pub key: K,
-    /// The rendered key (`"{prefix}:{part}..."`).
-    pub skey: String,
-    /// TTL, tags, refresh-ahead and level.
-    pub options: EntryOptions,
-    /// Whether a loader error is a failure (counted, may serve stale) or just "nothing to
-    /// cache" (a `None` of an `Option` function).
-    pub errors_are_failures: bool,
+/// Looks a `#[cached]` call up in L1: the one engine entry of the generated code. A hit hashes
+/// and compares the borrowed `parts` (no allocation, no formatting); only a miss or refresh
+/// renders the key and evaluates `options`.
+#[inline]
+pub fn lookup<'c, V, P>(
+    cache: &'c Cache,
+    function: &'static CachedFn,
+    serde: fn() -> ValueSerde<V>,
+    parts: P,
+    options: impl FnOnce() -> EntryOptions,
+) -> Lookup<'c, P::Owned, V>
+where
+    V: CachedValue,
+    P: KeyParts,
+{
+    let store = function.site.store::<P::Owned, V>(cache, serde);
+    let mut hasher = store.hasher().build_hasher();
+    parts.hash_parts(&mut hasher);
+    let hash = std::hash::Hasher::finish(&hasher);
+    let hit = cache
+        .inner
+        .probe(&store, hash, |owned, _| parts.equals(owned));
+    let refresh = match hit {
+        Some(hit) if !hit.refresh => return Lookup::Hit(hit.value),
+        Some(hit) => Some(hit.value),
+        None => None,
+    };
+    let mut plan = cache.inner.plan(&options());
+    plan.errors_are_failures = function.errors_are_failures;
+    let target = Target {
+        hash,
+        skey: function.key.render(&parts).into(),
+        key: parts.to_owned_parts(),
+    };
+    let load = Load {
+        cache,
+        store,
+        target,
+        plan,
+        refresh: refresh.is_some(),
+    };
+    match refresh {
+        Some(value) if function.background_refresh => Lookup::Refresh(value, load),
+        _ => Lookup::Load(load),
+    }
 }
 
-impl<K: 'static, V: Clone + 'static> FnStore<'_, K, V> {
-    /// A hasher for the key parts (feed each part by reference, then `finish`).
-    #[inline]
-    pub fn hasher(&self) -> impl std::hash::Hasher {
-        self.store.hasher().build_hasher()
-    }
+// The operations on a [`Load`] are free functions that name the value type as their first
+// generic argument: the generated code spells it at the return type, so an unfit value type is
+// reported once, there (as `lookup` reports it).
 
-    /// Probes L1.
-    #[inline]
-    pub fn lookup(&self, hash: u64, eq: impl Fn(&K) -> bool) -> Lookup<V> {
-        match self.cache.inner.probe(&self.store, hash, |key, _| eq(key)) {
-            Some(hit) if hit.refresh => Lookup::Refresh(hit.value),
-            Some(hit) => Lookup::Hit(hit.value),
-            None => Lookup::Miss,
-        }
-    }
+/// Runs the load (or inline refresh) through single-flight, L2 and `loader`.
+pub async fn run<V: CachedValue, K: 'static, E, Fut>(
+    load: Load<'_, K, V>,
+    loader: impl FnOnce() -> Fut,
+) -> Result<V, E>
+where
+    Fut: Future<Output = Result<V, E>>,
+{
+    let Load {
+        cache,
+        store,
+        target,
+        plan,
+        refresh,
+    } = load;
+    cache
+        .inner
+        .load::<Async, K, V, E, Fut>(&store, target, &plan, refresh, loader)
+        .await
+}
 
-    fn prepare(&self, hash: u64, miss: MissKey<K>) -> (Target<K>, Plan) {
-        let mut plan = self.cache.inner.plan(&miss.options);
-        plan.errors_are_failures = miss.errors_are_failures;
-        let target = Target {
-            hash,
-            key: miss.key,
-            skey: miss.skey.into(),
-        };
-        (target, plan)
-    }
+/// Blocking form of [`run`] for plain `fn`s.
+pub fn run_blocking<V: CachedValue, K: 'static, E>(
+    load: Load<'_, K, V>,
+    loader: impl FnOnce() -> Result<V, E>,
+) -> Result<V, E> {
+    let Load {
+        cache,
+        store,
+        target,
+        plan,
+        refresh,
+    } = load;
+    run_here(cache.inner.load::<Blocking, K, V, E, _>(
+        &store,
+        target,
+        &plan,
+        refresh,
+        || async move { loader() },
+    ))
+}
 
-    /// Loads on a miss (or refreshes inline, when `refresh`), through single-flight, L2 and
-    /// the loader.
-    pub async fn load<E, Fut>(
-        &self,
-        hash: u64,
-        miss: MissKey<K>,
-        refresh: bool,
-        loader: impl FnOnce() -> Fut,
-    ) -> Result<V, E>
-    where
-        Fut: Future<Output = Result<V, E>>,
-    {
-        let (target, plan) = self.prepare(hash, miss);
-        self.cache
-            .inner
-            .load::<Async, K, V, E, Fut>(&self.store, target, &plan, refresh, loader)
-            .await
-    }
+/// Reloads in the background: a task on the current tokio runtime (or the crate's driver
+/// runtime outside one) runs `loader` through single-flight and write-through.
+pub fn spawn<V: CachedValue, K: Send + Sync + 'static, E, Fut>(
+    load: Load<'_, K, V>,
+    loader: impl FnOnce() -> Fut + Send + 'static,
+) where
+    E: Send + 'static,
+    Fut: Future<Output = Result<V, E>> + Send + 'static,
+{
+    let inner = Arc::clone(&load.cache.inner);
+    refresh::spawn(inner, load.store, load.target, load.plan, loader);
+}
 
-    /// Reloads in the background: a task on the current tokio runtime (or the crate's driver
-    /// runtime outside one) runs `loader` through single-flight and write-through, so the
-    /// caller returns the current value at once.
-    pub fn spawn_refresh<E, Fut>(
-        &self,
-        hash: u64,
-        miss: MissKey<K>,
-        loader: impl FnOnce() -> Fut + Send + 'static,
-    ) where
-        K: Send + Sync,
-        V: Send + Sync,
-        E: Send + 'static,
-        Fut: Future<Output = Result<V, E>> + Send + 'static,
-    {
-        let (target, plan) = self.prepare(hash, miss);
-        let inner = Arc::clone(&self.cache.inner);
-        refresh::spawn(inner, self.store.clone(), target, plan, loader);
-    }
+/// Blocking form of [`spawn`]: the loader runs on a helper thread.
+pub fn spawn_blocking<V: CachedValue, K: Send + Sync + 'static, E: Send + 'static>(
+    load: Load<'_, K, V>,
+    loader: impl FnOnce() -> Result<V, E> + Send + 'static,
+) {
+    let inner = Arc::clone(&load.cache.inner);
+    refresh::spawn_blocking(inner, load.store, load.target, load.plan, loader);
+}
 
-    /// Blocking form of [`spawn_refresh`](Self::spawn_refresh): the loader runs on a helper
-    /// thread.
-    pub fn spawn_refresh_blocking<E>(
-        &self,
-        hash: u64,
-        miss: MissKey<K>,
-        loader: impl FnOnce() -> Result<V, E> + Send + 'static,
-    ) where
-        K: Send + Sync,
-        V: Send + Sync,
-        E: Send + 'static,
-    {
-        let (target, plan) = self.prepare(hash, miss);
-        let inner = Arc::clone(&self.cache.inner);
-        refresh::spawn_blocking(inner, self.store.clone(), target, plan, loader);
-    }
+/// Renders a full key from its template (`#[invalidate(keys)]`), exactly as `#[cached]`
+/// renders its keys.
+pub fn render_key(key: &KeyTemplate, parts: impl RenderParts) -> String {
+    key.render(&parts)
+}
 
-    /// Blocking form of [`load`](Self::load) for plain `fn`s.
-    pub fn load_blocking<E>(
-        &self,
-        hash: u64,
-        miss: MissKey<K>,
-        refresh: bool,
-        loader: impl FnOnce() -> Result<V, E>,
-    ) -> Result<V, E> {
-        let (target, plan) = self.prepare(hash, miss);
-        let load = self.cache.inner.load::<Blocking, K, V, E, _>(
-            &self.store,
-            target,
-            &plan,
-            refresh,
-            || async move { loader() },
-        );
-        run_here(load)
-    }
+/// Renders a tag or pattern template (no prefix, no hashing).
+pub fn render_text(pieces: &[Piece], parts: impl RenderParts) -> String {
+    crate::key_parts::render_text(pieces, &parts)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,40 +337,10 @@ impl<T, Name> KeyPart<Name> for T where
 {
 }
 
-/// Checks a key part; returns it unchanged.
+/// Checks a key part and captures what the engine needs of its type.
 #[inline(always)]
-pub fn part_check<Name, T: ?Sized + KeyPart<Name>>(part: &T) -> &T {
-    part
-}
-
-/// Feeds a key part to a hasher.
-#[inline(always)]
-pub fn part_hash<Name, T: ?Sized + KeyPart<Name>, H: std::hash::Hasher>(part: &T, state: &mut H) {
-    part.hash(state);
-}
-
-/// Compares a borrowed key part with a stored owned one.
-#[inline(always)]
-pub fn part_eq<Name, T: ?Sized + KeyPart<Name>>(part: &T, owned: &T::Owned) -> bool {
-    owned.borrow() == part
-}
-
-/// The owned form of a key part.
-#[inline(always)]
-pub fn part_owned<Name, T: ?Sized + KeyPart<Name>>(part: &T) -> T::Owned {
-    part.to_owned()
-}
-
-/// Appends `:` and the escaped key part to a key.
-#[inline]
-pub fn part_push<Name, T: ?Sized + KeyPart<Name>>(key: &mut KeyBuilder, part: &T) {
-    key.push(&part);
-}
-
-/// Appends the escaped key part to a key (templates).
-#[inline]
-pub fn part_push_escaped<Name, T: ?Sized + KeyPart<Name>>(key: &mut KeyBuilder, part: &T) {
-    key.push_escaped(&part);
+pub fn part_check<Name, T: ?Sized + KeyPart<Name>>(part: &T) -> Part<'_, T, T::Owned> {
+    Part::new(part)
 }
 
 /// A value interpolated into a tag, a key or a pattern of `#[invalidate]`.
@@ -349,15 +352,9 @@ pub trait TemplateValue: std::fmt::Display {}
 
 impl<T: ?Sized + std::fmt::Display> TemplateValue for T {}
 
-/// Appends the escaped rendering of a template value (see [`escape_key_part`](crate::escape_key_part)).
-#[inline]
-pub fn render_part<T: ?Sized + TemplateValue>(out: &mut String, value: &T) {
-    crate::key::escape_key_part(out, &value);
-}
-
-/// Checks a template value; returns it as something `Display` (one diagnostic when it is not).
-#[inline]
-pub fn template_value<T: ?Sized + TemplateValue>(value: &T) -> impl std::fmt::Display {
+/// Checks a template value (one diagnostic, at the template, when it is not `Display`).
+#[inline(always)]
+pub fn template_value<T: ?Sized + TemplateValue>(value: &T) -> &T {
     value
 }
 
@@ -385,97 +382,3 @@ pub fn serde_value_of<V: SerdeValue>() -> ValueSerde<V> {
 pub trait CachedValue: Clone + Send + Sync + 'static {}
 
 impl<T: Clone + Send + Sync + 'static> CachedValue for T {}
-
-/// [`Site::store`], with the key type taken from the closure that builds the owned key (the
-/// generated code cannot name the types of field paths such as `{query.user_id}`).
-#[inline(always)]
-pub fn store_for<'c, K, V, F>(
-    site: &'static Site,
-    cache: &'c Cache,
-    serde: fn() -> ValueSerde<V>,
-    _owned_key: &F,
-) -> FnStore<'c, K, V>
-where
-    K: Send + Sync + 'static,
-    V: CachedValue,
-    F: FnOnce() -> K,
-{
-    site.store(cache, serde)
-}
-
-/// [`FnStore::hasher`], as a concrete type (an opaque one would repeat a `CachedValue` error
-/// wherever the hasher is used).
-#[inline(always)]
-pub fn hasher<K: 'static, V: CachedValue>(
-    store: &FnStore<'_, K, V>,
-) -> foldhash::fast::FoldHasher<'static> {
-    store.store.hasher().build_hasher()
-}
-
-/// [`FnStore::lookup`].
-#[inline(always)]
-pub fn lookup<K: 'static, V: CachedValue, Eq: Fn(&K) -> bool>(
-    store: &FnStore<'_, K, V>,
-    hash: u64,
-    eq: Eq,
-) -> Lookup<V> {
-    store.lookup(hash, eq)
-}
-
-/// [`FnStore::load`].
-pub async fn load<K: 'static, V: CachedValue, E, Fut, L>(
-    store: &FnStore<'_, K, V>,
-    hash: u64,
-    miss: MissKey<K>,
-    refresh: bool,
-    loader: L,
-) -> Result<V, E>
-where
-    L: FnOnce() -> Fut,
-    Fut: Future<Output = Result<V, E>>,
-{
-    store.load(hash, miss, refresh, loader).await
-}
-
-/// [`FnStore::load_blocking`].
-pub fn load_blocking<K: 'static, V: CachedValue, E, L>(
-    store: &FnStore<'_, K, V>,
-    hash: u64,
-    miss: MissKey<K>,
-    refresh: bool,
-    loader: L,
-) -> Result<V, E>
-where
-    L: FnOnce() -> Result<V, E>,
-{
-    store.load_blocking(hash, miss, refresh, loader)
-}
-
-/// [`FnStore::spawn_refresh`].
-pub fn spawn_refresh<K, V: CachedValue, E, Fut, L>(
-    store: &FnStore<'_, K, V>,
-    hash: u64,
-    miss: MissKey<K>,
-    loader: L,
-) where
-    K: Send + Sync + 'static,
-    E: Send + 'static,
-    L: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<V, E>> + Send + 'static,
-{
-    store.spawn_refresh(hash, miss, loader);
-}
-
-/// [`FnStore::spawn_refresh_blocking`].
-pub fn spawn_refresh_blocking<K, V: CachedValue, E, L>(
-    store: &FnStore<'_, K, V>,
-    hash: u64,
-    miss: MissKey<K>,
-    loader: L,
-) where
-    K: Send + Sync + 'static,
-    E: Send + 'static,
-    L: FnOnce() -> Result<V, E> + Send + 'static,
-{
-    store.spawn_refresh_blocking(hash, miss, loader);
-}

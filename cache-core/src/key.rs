@@ -101,6 +101,11 @@ impl KeyBuilder {
         escape_key_part(&mut self.key, value);
     }
 
+    /// The key so far, for appending escaped parts in place.
+    pub(crate) fn buffer(&mut self) -> &mut String {
+        &mut self.key
+    }
+
     /// The finished key, hashed when longer than [`MAX_KEY_LEN`].
     pub fn finish(self) -> String {
         if self.key.len() <= MAX_KEY_LEN {

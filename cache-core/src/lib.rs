@@ -59,6 +59,7 @@ mod flight;
 mod glob;
 mod global;
 mod key;
+mod key_parts;
 mod l2;
 mod options;
 mod refresh;

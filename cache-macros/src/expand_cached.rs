@@ -1,18 +1,16 @@
-//! `#[cached(...)]`: the generated function.
+//! `#[cached(...)]`: the generated function passes data and makes one engine call.
 //!
 //! ```text
 //! fn f(args..) -> R {
 //!     let cache = &(cache expr);
-//!     static SITE: Site = Site::new();
-//!     let part0 = &arg0; ..                      // checked, borrowed key parts
-//!     let store = store_for(&SITE, cache, serde::<V>, &|| (owned parts..));
-//!     let hash = { hash every part };            // no allocation, no formatting
-//!     let refresh = match store.lookup(hash, |k| k.0 == *part0 && ..) {
-//!         Hit(v) => return wrap(v), Refresh => true, Miss => false,
+//!     static FN: CachedFn = CachedFn::new(KeyTemplate::new(prefix, &[pieces]), ..);
+//!     let load = match lookup::<V, _>(cache, &FN, serde::<V>, (&arg0, &*arg1), || options) {
+//!         Hit(v) => return wrap(v),
+//!         Refresh(v, load) => { load.spawn(reload with clones); return wrap(v) } // background only
+//!         Load(load) => load,
 //!     };
-//!     let miss = MissKey { key, skey: render key, options, errors_are_failures };
 //!     let body = async move { original body };   // or `move || -> R { original body }`
-//!     unwrap(store.load(hash, miss, refresh, move || async move { to_result(body.await) }).await)
+//!     unwrap(load.run(move || async move { to_result(body.await) }).await)
 //! }
 //! ```
 
@@ -24,7 +22,7 @@ use syn::spanned::Spanned;
 
 use crate::args::{self, CachedArgs, LevelArg, Str};
 use crate::background;
-use crate::body::{Body, internal, internal_at};
+use crate::body::{Body, internal};
 use crate::cache_expr;
 use crate::errors::Errors;
 use crate::keys::Key;
@@ -69,18 +67,14 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
         .collect();
     errors.finish()?;
     let key = key.expect("no error means a key");
+    let background_refresh = args.refresh_ahead.is_some() && background::plan(function).is_some();
 
     let cache = internal("__cache");
-    let site = internal("__CACHE_SITE");
-    let owned = internal("__cache_owned_key");
+    let function_static = internal("__CACHED_FN");
     let value_ty = &ret.value;
     let value_span = value_ty.span();
-    let store = internal_at("__cache_store", value_span);
-    let hash = internal("__cache_hash");
-    let hasher = internal("__cache_hasher");
-    let refresh = internal("__cache_refresh");
     let value = internal("__cache_value");
-    let miss = internal("__cache_miss");
+    let load = internal("__cache_load");
     let result = internal("__cache_result");
     let ret_var = internal("__cache_ret");
     let never = internal("__cache_never");
@@ -94,19 +88,10 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
             quote_spanned!(value_span=> #krate::__private::serde_value_of::<#value_ty>)
         }
     };
-    // Every call that needs `V: CachedValue` spells `V` with the return type's span, so an
-    // unfit value type is reported once, there.
-    let store_call = quote_spanned!(value_span=>
-        #krate::__private::store_for::<_, #value_ty, _>(&#site, #cache, #serde, &#owned)
-    );
-    let hasher_call =
-        quote_spanned!(value_span=> #krate::__private::hasher::<_, #value_ty>(&#store));
-    let lookup_fn = quote_spanned!(value_span=> #krate::__private::lookup::<_, #value_ty, _>);
-    let load_fn = if function.sig.asyncness.is_some() {
-        quote_spanned!(value_span=> #krate::__private::load::<_, #value_ty, _, _, _>)
-    } else {
-        quote_spanned!(value_span=> #krate::__private::load_blocking::<_, #value_ty, _, _>)
-    };
+    // Every call that needs `V: CachedValue` spells `V` (or is located) at the return type's
+    // span, so an unfit value type is reported once, there.
+    let lookup_fn = quote_spanned!(value_span=> #krate::__private::lookup::<#value_ty, _>);
+    let is_async = function.sig.asyncness.is_some();
 
     let prefix = match &args.key_prefix {
         Some(Str(prefix)) => quote!(#prefix),
@@ -159,7 +144,6 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
         ),
     };
 
-    let store_ref = quote_spanned!(value_span=> &#store);
     let body = Body::of(function);
     // With `refresh_ahead` and owned arguments, the body moves into an inner function that a
     // background refresh can call with clones of the arguments (see `background`).
@@ -167,9 +151,10 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
     let (define_body, run_body) = match &background {
         Some(plan) => {
             let (inner, args) = (&plan.inner, &plan.args);
-            let call = match function.sig.asyncness {
-                Some(_) => quote!(#inner(#(#args),*).await),
-                None => quote!(#inner(#(#args),*)),
+            let call = if is_async {
+                quote!(#inner(#(#args),*).await)
+            } else {
+                quote!(#inner(#(#args),*))
             };
             let run = match &body.ret {
                 Some(ty) => quote!(let #ret_var: #ty = #call;),
@@ -179,73 +164,72 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
         }
         None => (body.define.clone(), body.run_into(&ret_var)),
     };
-    let load = if function.sig.asyncness.is_some() {
+    // The load functions name the value type explicitly, so an unfit value type is blamed on
+    // the return type, where `lookup` reports it: rustc then reports that bound once.
+    let method = |name: &str| {
+        let name = syn::Ident::new(name, value_span);
+        let inferred = if name.to_string().ends_with("_blocking") {
+            quote!(_, _)
+        } else {
+            quote!(_, _, _)
+        };
+        quote_spanned!(value_span=> #krate::__private::#name::<#value_ty, #inferred>)
+    };
+    let run_load = if is_async {
+        let run = method("run");
         quote! {
-            #load_fn(#store_ref, #hash, #miss, #refresh, move || async move {
+            #run(#load, move || async move {
                 #run_body
                 #to_result
             }).await
         }
     } else {
+        let run = method("run_blocking");
         quote! {
-            #load_fn(#store_ref, #hash, #miss, #refresh, move || {
+            #run(#load, move || {
                 #run_body
                 #to_result
             })
         }
     };
-
-    let bind_parts = key.bind();
-    let owned_closure = key.owned_closure();
-    let hash_parts = key.hash(&hasher);
-    let eq_closure = key.eq_closure();
-    let render_key = key.render(&prefix);
-    let make_miss = quote! {
-        #krate::__private::MissKey {
-            key: #owned(),
-            skey: #render_key,
-            options: #options,
-            errors_are_failures: #errors_are_failures,
-        }
-    };
-    let on_refresh = match &background {
-        // Reload in a task with clones of the arguments; return the current value now.
-        Some(plan) => {
-            let inner = &plan.inner;
-            let clones: Vec<_> = plan
-                .args
-                .iter()
-                .map(|arg| internal(&format!("__cache_clone_{arg}")))
-                .collect();
-            let args = &plan.args;
-            let (spawn_fn, loader) = if function.sig.asyncness.is_some() {
-                (
-                    quote_spanned!(value_span=> #krate::__private::spawn_refresh::<_, #value_ty, _, _, _>),
-                    quote!(move || async move {
-                        let #ret_var = #inner(#(#clones),*).await;
-                        #to_result
-                    }),
-                )
-            } else {
-                (
-                    quote_spanned!(value_span=> #krate::__private::spawn_refresh_blocking::<_, #value_ty, _, _>),
-                    quote!(move || {
-                        let #ret_var = #inner(#(#clones),*);
-                        #to_result
-                    }),
-                )
-            };
+    let on_refresh = background.as_ref().map(|plan| {
+        // Reload in the background with clones of the arguments; return the current value now.
+        let inner = &plan.inner;
+        let clones: Vec<_> = plan
+            .args
+            .iter()
+            .map(|arg| internal(&format!("__cache_clone_{arg}")))
+            .collect();
+        let args = &plan.args;
+        let spawn = if is_async {
+            let spawn = method("spawn");
             quote! {
-                #krate::__private::Lookup::Refresh(#value) => {
-                    #(let #clones = ::core::clone::Clone::clone(&#args);)*
-                    #spawn_fn(#store_ref, #hash, #make_miss, #loader);
-                    return #hit;
-                }
+                #spawn(#load, move || async move {
+                    let #ret_var = #inner(#(#clones),*).await;
+                    #to_result
+                })
+            }
+        } else {
+            let spawn = method("spawn_blocking");
+            quote! {
+                #spawn(#load, move || {
+                    let #ret_var = #inner(#(#clones),*);
+                    #to_result
+                })
+            }
+        };
+        quote! {
+            #krate::__private::Lookup::Refresh(#value, #load) => {
+                #(let #clones = ::core::clone::Clone::clone(&#args);)*
+                #spawn;
+                return #hit;
             }
         }
-        // Reload inline: this caller waits, everyone else keeps the current value.
-        None => quote!(#krate::__private::Lookup::Refresh(_) => true,),
-    };
+    });
+
+    let markers = key.markers();
+    let parts = key.parts();
+    let pieces = key.pieces();
 
     let ItemFn {
         attrs, vis, sig, ..
@@ -254,27 +238,23 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
         #(#attrs)*
         #vis #sig {
             #bind_cache
-            static #site: #krate::__private::Site = #krate::__private::Site::new();
+            static #function_static: #krate::__private::CachedFn = #krate::__private::CachedFn::new(
+                #krate::__private::KeyTemplate::new(#prefix, #pieces),
+                #errors_are_failures,
+                #background_refresh,
+            );
             // The key's marker types live in this block only, out of the body's sight.
-            let (#store, #hash, #refresh, #miss) = {
-                #bind_parts
-                let #owned = #owned_closure;
-                let #store = #store_call;
-                let #hash = {
-                    let mut #hasher = #hasher_call;
-                    #hash_parts
-                    ::core::hash::Hasher::finish(&#hasher)
-                };
-                let #refresh = match #lookup_fn(#store_ref, #hash, #eq_closure) {
+            let #load = {
+                #markers
+                match #lookup_fn(#cache, &#function_static, #serde, #parts, || #options) {
                     #krate::__private::Lookup::Hit(#value) => return #hit,
                     #on_refresh
-                    #krate::__private::Lookup::Miss => false,
-                };
-                let #miss = #make_miss;
-                (#store, #hash, #refresh, #miss)
+                    #krate::__private::Lookup::Refresh(_, #load)
+                    | #krate::__private::Lookup::Load(#load) => #load,
+                }
             };
             #define_body
-            let #result = #load;
+            let #result = #run_load;
             #finish
         }
     })

@@ -1,23 +1,20 @@
-//! The key of a `#[cached]` function: its parts, how they are hashed and compared on the hit
-//! path (by reference, no allocation), and how the string key is rendered on a miss.
+//! The key of a `#[cached]` function: the parts the call passes to the engine (a tuple of
+//! checked references, hashed and compared there) and the pieces of its `static` template
+//! (rendered there, on a miss only).
 //!
-//! Every use of a part goes through a `cache_core::__private::part_*` helper bounded by
-//! `KeyPart<Name>` alone, where `Name` is a marker type named after the argument, and every use
-//! sits at the span of the argument (or template): a part that cannot be in a key is reported
-//! once, there, with a message naming the argument.
+//! Each part is checked by `cache_core::__private::part_check::<Name, _>` at the span of the
+//! argument (or template), where `Name` is a marker type named after the argument: a part that
+//! cannot be in a key is reported once, there, with a message naming the argument.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::{Ident, Index};
+use syn::Ident;
 
-use crate::body::{internal, internal_at};
 use crate::params::Params;
 use crate::template::{Piece, Template};
 
-/// One part of the key: a borrowed value, bound to `__cache_part{i}`.
+/// One part of the key: a borrowed value.
 struct Part {
-    /// The variable holding a reference to the part (located at `span`).
-    var: Ident,
     /// The marker type naming the argument in diagnostics.
     marker: Ident,
     /// A reference to the part's borrowed form.
@@ -27,7 +24,7 @@ struct Part {
     text: Option<String>,
 }
 
-/// The parts of a key and how it is rendered.
+/// The parts of a key and its template's pieces.
 pub(crate) struct Key {
     parts: Vec<Part>,
     template: Option<Template>,
@@ -61,11 +58,9 @@ impl Key {
         let parts = params
             .named
             .iter()
-            .enumerate()
-            .map(|(index, param)| {
+            .map(|param| {
                 let span = param.ident.span();
                 Part {
-                    var: internal_at(&format!("__cache_part{index}"), span),
                     marker: marker(&param.name()),
                     borrowed: param.borrowed(span),
                     span,
@@ -92,7 +87,6 @@ impl Key {
                 continue;
             }
             parts.push(Part {
-                var: internal_at(&format!("__cache_part{}", parts.len()), span),
                 marker: marker(var.argument()),
                 borrowed: var.borrowed(span),
                 span,
@@ -106,116 +100,65 @@ impl Key {
         }
     }
 
-    /// The marker types, then `let __cache_part0 = ..;` for every part.
-    pub(crate) fn bind(&self) -> TokenStream {
-        let krate = &self.krate;
+    /// The marker types the parts name, declared once each.
+    pub(crate) fn markers(&self) -> TokenStream {
         let mut markers: Vec<&Ident> = Vec::new();
         for part in &self.parts {
             if !markers.contains(&&part.marker) {
                 markers.push(&part.marker);
             }
         }
-        let binds = self.parts.iter().map(|part| {
-            let Part {
-                var,
-                marker,
-                borrowed,
-                span,
-                ..
-            } = part;
-            let check =
-                quote_spanned!(*span=> #krate::__private::part_check::<#marker, _>(#borrowed));
-            quote!(let #var = #check;)
-        });
         quote! {
             #(
                 #[allow(dead_code, non_camel_case_types)]
                 struct #markers {}
             )*
-            #(#binds)*
         }
     }
 
-    /// Feeds every part to `hasher`.
-    pub(crate) fn hash(&self, hasher: &Ident) -> TokenStream {
+    /// The tuple of checked references the call passes: `(part_check::<id, _>(&id), ..)`.
+    pub(crate) fn parts(&self) -> TokenStream {
         let krate = &self.krate;
-        let feeds = self.parts.iter().map(|part| {
+        let parts = self.parts.iter().map(|part| {
             let Part {
-                var, marker, span, ..
+                marker,
+                borrowed,
+                span,
+                ..
             } = part;
-            quote_spanned!(*span=> #krate::__private::part_hash::<#marker, _, _>(#var, &mut #hasher);)
+            quote_spanned!(*span=> #krate::__private::part_check::<#marker, _>(#borrowed),)
         });
-        quote!(#(#feeds)*)
+        quote!((#(#parts)*))
     }
 
-    /// A closure building the owned key tuple.
-    pub(crate) fn owned_closure(&self) -> TokenStream {
+    /// The template's pieces after the prefix: `":", part 0, ":", part 1..` for the default key.
+    pub(crate) fn pieces(&self) -> TokenStream {
         let krate = &self.krate;
-        let owned = self.parts.iter().map(|part| {
-            let Part {
-                var, marker, span, ..
-            } = part;
-            quote_spanned!(*span=> #krate::__private::part_owned::<#marker, _>(#var),)
-        });
-        quote!(|| (#(#owned)*))
-    }
-
-    /// A closure comparing a stored key tuple with the borrowed parts.
-    pub(crate) fn eq_closure(&self) -> TokenStream {
-        let krate = &self.krate;
-        let key = internal("__cache_key");
-        if self.parts.is_empty() {
-            return quote!(|_| true);
-        }
-        let compares = self.parts.iter().enumerate().map(|(index, part)| {
-            let Part {
-                var, marker, span, ..
-            } = part;
-            let index = Index::from(index);
-            quote_spanned!(*span=> #krate::__private::part_eq::<#marker, _>(#var, &#key.#index))
-        });
-        quote!(|#key| #(#compares)&&*)
-    }
-
-    /// An expression rendering the string key `"{prefix}:{part}..."`.
-    pub(crate) fn render(&self, prefix: &TokenStream) -> TokenStream {
-        let krate = &self.krate;
-        let builder = internal("__cache_key_builder");
-        let push = |part: &Part, function: &str| {
-            let Part {
-                var, marker, span, ..
-            } = part;
-            let function = Ident::new(function, Span::call_site());
-            quote_spanned!(*span=> #krate::__private::#function::<#marker, _>(&mut #builder, #var);)
-        };
-        let pushes: Vec<TokenStream> = match &self.template {
-            None => self
-                .parts
-                .iter()
-                .map(|part| push(part, "part_push"))
-                .collect(),
+        let text = |text: &str| quote!(#krate::__private::Piece::Text(#text));
+        let part = |index: usize| quote!(#krate::__private::Piece::Part(#index));
+        let mut pieces = Vec::new();
+        match &self.template {
+            None => {
+                for index in 0..self.parts.len() {
+                    pieces.push(text(":"));
+                    pieces.push(part(index));
+                }
+            }
             Some(template) => {
-                let mut pushes = vec![quote!(#builder.push_literal(":");)];
+                pieces.push(text(":"));
                 for piece in &template.pieces {
-                    pushes.push(match piece {
-                        Piece::Text(text) => quote!(#builder.push_literal(#text);),
-                        Piece::Var(var) => {
-                            let part = self
-                                .parts
+                    pieces.push(match piece {
+                        Piece::Text(literal) => text(literal),
+                        Piece::Var(var) => part(
+                            self.parts
                                 .iter()
-                                .find(|part| part.text.as_deref() == Some(&var.text))
-                                .expect("every placeholder has a part");
-                            push(part, "part_push_escaped")
-                        }
+                                .position(|part| part.text.as_deref() == Some(&var.text))
+                                .expect("every placeholder has a part"),
+                        ),
                     });
                 }
-                pushes
             }
-        };
-        quote! {{
-            let mut #builder = #krate::__private::KeyBuilder::new(#prefix);
-            #(#pushes)*
-            #builder.finish()
-        }}
+        }
+        quote!(&[#(#pieces),*])
     }
 }
