@@ -19,7 +19,7 @@ pub use std::time::Duration;
 
 use crate::blocking::{Blocking, run_here};
 use crate::cache::Cache;
-use crate::engine::{Async, Plan, Target};
+use crate::engine::{Async, EntryKey, ResolvedOptions};
 use crate::refresh;
 use crate::store::{SerdeFns, Store};
 
@@ -104,7 +104,7 @@ impl Site {
         V: Clone + Send + Sync + 'static,
     {
         if let Some(first) = self.first.get()
-            && first.cache_id == cache.inner.id
+            && first.cache_id == cache.inner.id()
             && first.types == TypeId::of::<(K, V)>()
         {
             // SAFETY: `store` points into `_keep_alive`, an `Arc<Store<K, V>>` (the `TypeId`
@@ -128,7 +128,7 @@ impl Site {
         let site = self as *const Site as usize;
         let store = cache.inner.store::<K, V>(site, || serde().0);
         let _ = self.first.set(FirstStore {
-            cache_id: cache.inner.id,
+            cache_id: cache.inner.id(),
             types: TypeId::of::<(K, V)>(),
             store: Arc::as_ptr(&store).cast::<()>(),
             _keep_alive: Arc::clone(&store) as Arc<dyn Any + Send + Sync>,
@@ -182,8 +182,8 @@ pub enum Lookup<'c, K: 'static, V: 'static> {
 pub struct Load<'c, K: 'static, V: 'static> {
     cache: &'c Cache,
     store: StoreRef<K, V>,
-    target: Target<K>,
-    plan: Plan,
+    key: EntryKey<K>,
+    options: ResolvedOptions,
     refresh: bool,
 }
 
@@ -214,18 +214,18 @@ where
         Some(hit) => Some(hit.value),
         None => None,
     };
-    let mut plan = cache.inner.plan(&options());
-    plan.errors_are_failures = function.errors_are_failures;
-    let target = Target {
+    let mut options = cache.inner.resolve(&options());
+    options.errors_are_failures = function.errors_are_failures;
+    let key = EntryKey {
         hash,
-        skey: function.key.render(&parts).into(),
-        key: parts.to_owned_parts(),
+        text: function.key.render(&parts).into(),
+        typed: parts.to_owned_parts(),
     };
     let load = Load {
         cache,
         store,
-        target,
-        plan,
+        key,
+        options,
         refresh: refresh.is_some(),
     };
     match refresh {
@@ -249,14 +249,21 @@ where
     let Load {
         cache,
         store,
-        target,
-        plan,
+        key,
+        options,
         refresh,
     } = load;
-    cache
-        .inner
-        .load::<Async, K, V, E, Fut>(&store, target, &plan, refresh, loader)
-        .await
+    if refresh {
+        cache
+            .inner
+            .reload::<Async, K, V, E, Fut>(&store, key, &options, loader)
+            .await
+    } else {
+        cache
+            .inner
+            .load::<Async, K, V, E, Fut>(&store, key, &options, loader)
+            .await
+    }
 }
 
 /// Blocking form of [`run`] for plain `fn`s.
@@ -267,17 +274,24 @@ pub fn run_blocking<V: CachedValue, K: 'static, E>(
     let Load {
         cache,
         store,
-        target,
-        plan,
+        key,
+        options,
         refresh,
     } = load;
-    run_here(cache.inner.load::<Blocking, K, V, E, _>(
-        &store,
-        target,
-        &plan,
-        refresh,
-        || async move { loader() },
-    ))
+    let loader = || async move { loader() };
+    if refresh {
+        run_here(
+            cache
+                .inner
+                .reload::<Blocking, K, V, E, _>(&store, key, &options, loader),
+        )
+    } else {
+        run_here(
+            cache
+                .inner
+                .load::<Blocking, K, V, E, _>(&store, key, &options, loader),
+        )
+    }
 }
 
 /// Reloads in the background: a task on the current tokio runtime (or the crate's driver
@@ -290,7 +304,7 @@ pub fn spawn<V: CachedValue, K: Send + Sync + 'static, E, Fut>(
     Fut: Future<Output = Result<V, E>> + Send + 'static,
 {
     let inner = Arc::clone(&load.cache.inner);
-    refresh::spawn(inner, load.store, load.target, load.plan, loader);
+    refresh::spawn(inner, load.store, load.key, load.options, loader);
 }
 
 /// Blocking form of [`spawn`]: the loader runs on a helper thread.
@@ -299,7 +313,7 @@ pub fn spawn_blocking<V: CachedValue, K: Send + Sync + 'static, E: Send + 'stati
     loader: impl FnOnce() -> Result<V, E> + Send + 'static,
 ) {
     let inner = Arc::clone(&load.cache.inner);
-    refresh::spawn_blocking(inner, load.store, load.target, load.plan, loader);
+    refresh::spawn_blocking(inner, load.store, load.key, load.options, loader);
 }
 
 /// Renders a full key from its template (`#[invalidate(keys)]`), exactly as `#[cached]`

@@ -20,7 +20,7 @@ use std::thread::Thread;
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
-use crate::engine::Flavor;
+use crate::engine::CallMode;
 use crate::flight::{Flight, Outcome};
 use crate::l2::BoxFuture;
 
@@ -88,7 +88,7 @@ pub(crate) fn block_on_tokio<T: Send>(future: BoxFuture<'_, T>) -> T {
 /// The blocking twins' flavor.
 pub(crate) struct Blocking;
 
-impl Flavor for Blocking {
+impl CallMode for Blocking {
     async fn wait<V: Clone>(flight: &Flight<V>) -> Option<Outcome<V>> {
         match current_flavor() {
             // The leader may be a task of the runtime this thread would block: load instead.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::cache::Cache;
 use crate::codec::Codec;
-use crate::engine::{Config, Inner, Sink};
+use crate::engine::{BackplaneSink, Config, Inner};
 use crate::error::Error;
 use crate::l2::L2;
 
@@ -92,10 +92,11 @@ impl CacheBuilder {
     /// Validates the settings and builds the cache (attaching the L2 to it).
     pub fn build(self) -> Result<Cache, Error> {
         let config = self.validate()?;
+        let namespace = config.namespace.clone();
         let inner = Arc::new(Inner::new(config, self.l2.clone()));
-        if let Some(l2) = &inner.l2 {
-            let sink = Arc::new(Sink(Arc::downgrade(&inner)));
-            l2.attach(inner.config.namespace.as_deref(), sink)?;
+        if let Some(l2) = &self.l2 {
+            let sink = Arc::new(BackplaneSink(Arc::downgrade(&inner)));
+            l2.attach(namespace.as_deref(), sink)?;
         }
         Ok(Cache { inner })
     }

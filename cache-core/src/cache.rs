@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::blocking::{Blocking, run_here};
 use crate::builder::CacheBuilder;
-use crate::engine::{Async, Inner, Target};
+use crate::engine::{Async, EntryKey, Inner};
 use crate::error::Error;
 use crate::l2::Invalidation;
 use crate::options::EntryOptions;
@@ -54,9 +54,9 @@ pub struct Cache {
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cache")
-            .field("namespace", &self.inner.config.namespace)
+            .field("namespace", &self.inner.namespace())
             .field("l1_entries", &self.inner.l1_len())
-            .field("l2", &self.inner.l2.is_some())
+            .field("l2", &self.inner.has_l2())
             .finish()
     }
 }
@@ -73,17 +73,17 @@ impl Cache {
         CacheBuilder::default()
     }
 
-    /// The keyed API's store of `V` and the load target of `key` in it (the miss path).
-    fn keyed<V: CacheValue>(&self, key: &str) -> (Arc<Store<(), V>>, Target<()>) {
+    /// The keyed API's store of `V` and the key's entry in it (the miss path).
+    fn keyed<V: CacheValue>(&self, key: &str) -> (Arc<Store<(), V>>, EntryKey<()>) {
         let store = self
             .inner
             .store::<(), V>(KEYED_SITE, || Some(SerdeFns::new()));
-        let target = Target {
+        let key = EntryKey {
             hash: store.hash_str(key),
-            key: (),
-            skey: key.into(),
+            typed: (),
+            text: key.into(),
         };
-        (store, target)
+        (store, key)
     }
 
     /// The value of `key` from L1, else L2; `None` when absent or of another type.
@@ -91,18 +91,20 @@ impl Cache {
         if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             return Some(hit.value);
         }
-        let (store, target) = self.keyed::<V>(key);
-        let plan = self.inner.plan(&EntryOptions::new());
-        self.inner.get::<Async, _, V>(&store, target, &plan).await
+        let (store, key_entry) = self.keyed::<V>(key);
+        let options = self.inner.resolve(&EntryOptions::new());
+        self.inner
+            .get::<Async, _, V>(&store, key_entry, &options)
+            .await
     }
 
     /// Stores a value: write-through to L2 (awaited), every other process told to drop its
     /// copy, then L1.
     pub async fn set<V: CacheValue>(&self, key: &str, value: V, options: &EntryOptions) {
-        let (store, target) = self.keyed::<V>(key);
-        let plan = self.inner.plan(options);
+        let (store, key_entry) = self.keyed::<V>(key);
+        let options = self.inner.resolve(options);
         self.inner
-            .set::<Async, _, V>(&store, target, value, &plan)
+            .set::<Async, _, V>(&store, key_entry, value, &options)
             .await;
     }
 
@@ -127,16 +129,16 @@ impl Cache {
     {
         if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             if hit.refresh {
-                let (store, target) = self.keyed::<V>(key);
-                let plan = self.inner.plan(options);
-                refresh::spawn(Arc::clone(&self.inner), store, target, plan, loader);
+                let (store, key_entry) = self.keyed::<V>(key);
+                let options = self.inner.resolve(options);
+                refresh::spawn(Arc::clone(&self.inner), store, key_entry, options, loader);
             }
             return Ok(hit.value);
         }
-        let (store, target) = self.keyed::<V>(key);
-        let plan = self.inner.plan(options);
+        let (store, key_entry) = self.keyed::<V>(key);
+        let options = self.inner.resolve(options);
         self.inner
-            .load::<Async, _, V, E, _>(&store, target, &plan, false, loader)
+            .load::<Async, _, V, E, _>(&store, key_entry, &options, loader)
             .await
     }
 
@@ -169,15 +171,12 @@ impl Cache {
 
     /// Checks that the L2 (if any) answers.
     pub async fn health(&self) -> Result<(), Error> {
-        match &self.inner.l2 {
-            Some(l2) => Ok(l2.health().await?),
-            None => Ok(()),
-        }
+        Ok(self.inner.health().await?)
     }
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        self.inner.counters.snapshot()
+        self.inner.stats()
     }
 
     /// Number of entries in L1 (all functions and value types).
@@ -187,7 +186,7 @@ impl Cache {
 
     /// The namespace, if one was set.
     pub fn namespace(&self) -> Option<&str> {
-        self.inner.config.namespace.as_deref()
+        self.inner.namespace()
     }
 
     /// Blocking twin of [`get`](Self::get).
@@ -195,18 +194,21 @@ impl Cache {
         if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             return Some(hit.value);
         }
-        let (store, target) = self.keyed::<V>(key);
-        let plan = self.inner.plan(&EntryOptions::new());
-        run_here(self.inner.get::<Blocking, _, V>(&store, target, &plan))
+        let (store, key_entry) = self.keyed::<V>(key);
+        let options = self.inner.resolve(&EntryOptions::new());
+        run_here(
+            self.inner
+                .get::<Blocking, _, V>(&store, key_entry, &options),
+        )
     }
 
     /// Blocking twin of [`set`](Self::set).
     pub fn set_blocking<V: CacheValue>(&self, key: &str, value: V, options: &EntryOptions) {
-        let (store, target) = self.keyed::<V>(key);
-        let plan = self.inner.plan(options);
+        let (store, key_entry) = self.keyed::<V>(key);
+        let options = self.inner.resolve(options);
         run_here(
             self.inner
-                .set::<Blocking, _, V>(&store, target, value, &plan),
+                .set::<Blocking, _, V>(&store, key_entry, value, &options),
         );
     }
 
@@ -225,19 +227,18 @@ impl Cache {
     {
         if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             if hit.refresh {
-                let (store, target) = self.keyed::<V>(key);
-                let plan = self.inner.plan(options);
-                refresh::spawn_blocking(Arc::clone(&self.inner), store, target, plan, loader);
+                let (store, key_entry) = self.keyed::<V>(key);
+                let options = self.inner.resolve(options);
+                refresh::spawn_blocking(Arc::clone(&self.inner), store, key_entry, options, loader);
             }
             return Ok(hit.value);
         }
-        let (store, target) = self.keyed::<V>(key);
-        let plan = self.inner.plan(options);
+        let (store, key_entry) = self.keyed::<V>(key);
+        let options = self.inner.resolve(options);
         run_here(self.inner.load::<Blocking, _, V, E, _>(
             &store,
-            target,
-            &plan,
-            false,
+            key_entry,
+            &options,
             || async move { loader() },
         ))
     }
@@ -271,9 +272,6 @@ impl Cache {
 
     /// Blocking twin of [`health`](Self::health).
     pub fn health_blocking(&self) -> Result<(), Error> {
-        match &self.inner.l2 {
-            Some(l2) => Ok(crate::blocking::block_on_tokio(l2.health())?),
-            None => Ok(()),
-        }
+        Ok(self.inner.health_blocking()?)
     }
 }

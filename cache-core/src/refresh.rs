@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::blocking::{Blocking, driver, run_here};
-use crate::engine::{Async, Inner, Plan, Target};
+use crate::engine::{Async, EntryKey, Inner, ResolvedOptions};
 use crate::store::Store;
 
 /// Reloads `target` on the current tokio runtime (or the driver runtime outside one), through
@@ -14,8 +14,8 @@ use crate::store::Store;
 pub(crate) fn spawn<S, K, V, E, Fut>(
     inner: Arc<Inner>,
     store: S,
-    target: Target<K>,
-    plan: Plan,
+    key: EntryKey<K>,
+    options: ResolvedOptions,
     loader: impl FnOnce() -> Fut + Send + 'static,
 ) where
     S: Deref<Target = Store<K, V>> + Send + 'static,
@@ -27,7 +27,7 @@ pub(crate) fn spawn<S, K, V, E, Fut>(
     let refresh = async move {
         // A failed refresh is counted in `load_errors`; the current value stays.
         let _ = inner
-            .load::<Async, K, V, E, Fut>(&store, target, &plan, true, loader)
+            .reload::<Async, K, V, E, Fut>(&store, key, &options, loader)
             .await;
     };
     match tokio::runtime::Handle::try_current() {
@@ -40,8 +40,8 @@ pub(crate) fn spawn<S, K, V, E, Fut>(
 pub(crate) fn spawn_blocking<S, K, V, E>(
     inner: Arc<Inner>,
     store: S,
-    target: Target<K>,
-    plan: Plan,
+    key: EntryKey<K>,
+    options: ResolvedOptions,
     loader: impl FnOnce() -> Result<V, E> + Send + 'static,
 ) where
     S: Deref<Target = Store<K, V>> + Send + 'static,
@@ -50,8 +50,8 @@ pub(crate) fn spawn_blocking<S, K, V, E>(
     E: Send + 'static,
 {
     std::thread::spawn(move || {
-        let load = inner
-            .load::<Blocking, K, V, E, _>(&store, target, &plan, true, || async move { loader() });
+        let load =
+            inner.reload::<Blocking, K, V, E, _>(&store, key, &options, || async move { loader() });
         let _ = run_here(load);
     });
 }

@@ -1,0 +1,51 @@
+//! Invalidation (by key, Redis glob pattern, tag, or all): in L2 first, which tells every other
+//! process through the backplane, then in this process's L1.
+//!
+//! # No stale resurrection
+//!
+//! An invalidation that completes while a load of an affected key is in flight must keep that
+//! load's result out of L1 and L2 (its caller still receives it). Three mechanisms do it:
+//! - **Keys and patterns poison flights** (`Store::invalidate_key`/`invalidate_pattern` in
+//!   `store.rs`, `Flight::poison` in `flight.rs`): the leader skips its write-through when its
+//!   flight is poisoned, and L1's insert re-checks the poison under the shard's write lock
+//!   (`Store::insert`), so an invalidation either removes the new entry or is seen by the
+//!   insert.
+//! - **Tags and `clear` use stamps** (`l1.rs`): a load records the `clear` epoch and its tags'
+//!   generations before the loader runs (`L1::stamps`); an entry with an older stamp is
+//!   invisible, whenever it was inserted. A value read from L2, whose tags are known only after
+//!   the read, is not put in L1 if any tag invalidation ran during the read
+//!   (`L1::fill_from_l2`).
+//! - **In L2**, the write-through happens before the flight completes and the invalidation
+//!   removes or hides what is there (`cache-redis`: tag generations, `UNLINK`).
+
+use crate::l2::Invalidation;
+use crate::stats::bump;
+
+use super::Inner;
+use super::mode::CallMode;
+
+impl Inner {
+    /// Removes one key from every store of this process, poisoning its in-flight loads.
+    pub(crate) fn invalidate_local_key(&self, key: &str) {
+        self.registry.for_each(|store| store.invalidate_key(key));
+    }
+
+    /// Applies an invalidation to this process's L1 (local, or from another process).
+    pub(crate) fn invalidate_local(&self, invalidation: &Invalidation) {
+        bump(&self.counters.invalidations);
+        match invalidation {
+            Invalidation::Keys(keys) => keys.iter().for_each(|key| self.invalidate_local_key(key)),
+            Invalidation::Pattern(pattern) => self
+                .registry
+                .for_each(|store| store.invalidate_pattern(pattern)),
+            Invalidation::Tags(tags) => self.l1.invalidate_tags(tags),
+            Invalidation::Clear => self.l1.clear(&self.registry),
+        }
+    }
+
+    /// Invalidates in L2 (which tells other processes), then locally.
+    pub(crate) async fn invalidate<M: CallMode>(&self, invalidation: Invalidation) {
+        self.l2.invalidate::<M>(&self.counters, &invalidation).await;
+        self.invalidate_local(&invalidation);
+    }
+}

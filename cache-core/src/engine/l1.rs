@@ -1,0 +1,251 @@
+//! The L1 stage: probing and filling the typed stores, the validity stamps that make an entry
+//! invisible after a `clear` (epoch) or a tag invalidation (tag generations), whether L1 may
+//! be used at all (coherence turns it off while the backplane is down), and the capacity bound.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::clock::{deadline, millis, now_ms};
+use crate::entry::{Entry, Stamps, access_time};
+use crate::store::Store;
+use crate::tags::TagRegistry;
+
+use super::registry::Registry;
+use super::{EntryKey, ResolvedOptions};
+
+/// A value found in L1.
+pub(crate) struct Hit<V> {
+    pub(crate) value: V,
+    /// This hit claimed the entry's single refresh.
+    pub(crate) refresh: bool,
+}
+
+/// Counters read when an L2 read starts, to tell whether an invalidation ran during it.
+#[derive(Clone, Copy)]
+pub(crate) struct ReadStart {
+    epoch: u64,
+    tag_invalidations: u64,
+}
+
+/// The L1 stage's state.
+pub(crate) struct L1 {
+    capacity: usize,
+    stale_if_error: Option<Duration>,
+    tags: TagRegistry,
+    /// Bumped by `clear`: entries stamped with an older epoch are invalid.
+    epoch: AtomicU64,
+    /// Bumped by every tag invalidation: an L2 value read while it moved is not put in L1
+    /// (its tags are known only after the read, so they could not be stamped before it).
+    tag_invalidations: AtomicU64,
+    /// False while the L2 backplane is down: L1 is neither read nor filled.
+    enabled: AtomicBool,
+    len: Arc<AtomicUsize>,
+}
+
+impl L1 {
+    pub(crate) fn new(capacity: u64, stale_if_error: Option<Duration>) -> Self {
+        Self {
+            capacity: usize::try_from(capacity).unwrap_or(usize::MAX),
+            stale_if_error,
+            tags: TagRegistry::default(),
+            epoch: AtomicU64::new(0),
+            tag_invalidations: AtomicU64::new(0),
+            enabled: AtomicBool::new(true),
+            len: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The shared entry count every store updates.
+    pub(crate) fn len_counter(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.len)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::Release);
+    }
+
+    /// Looks a key up: fresh entries only. The caller counts the hit.
+    #[inline]
+    pub(crate) fn probe<K, V: Clone>(
+        &self,
+        store: &Store<K, V>,
+        hash: u64,
+        eq: impl Fn(&K, &str) -> bool,
+    ) -> Option<Hit<V>> {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return None;
+        }
+        let now = now_ms();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        store.read(hash, eq, |entry| {
+            if !entry.is_fresh(now, epoch) {
+                return None;
+            }
+            entry.touch(now);
+            Some(Hit {
+                value: entry.value.clone(),
+                refresh: entry.claim_refresh(now),
+            })
+        })
+    }
+
+    /// Validity stamps as of now, for a load that starts.
+    pub(crate) fn stamps(&self, tags: &[String]) -> Stamps {
+        Stamps {
+            epoch: self.epoch.load(Ordering::Acquire),
+            tags: self.tags.stamp(tags),
+        }
+    }
+
+    pub(crate) fn read_start(&self) -> ReadStart {
+        ReadStart {
+            epoch: self.epoch.load(Ordering::Acquire),
+            tag_invalidations: self.tag_invalidations.load(Ordering::Acquire),
+        }
+    }
+
+    /// Runs `f` on the entry of `key` (found by its string form) with the current clock and
+    /// epoch: the miss path's look-ups, which count no hit.
+    fn read_entry<K, V, R>(
+        &self,
+        store: &Store<K, V>,
+        key: &EntryKey<K>,
+        f: impl FnOnce(&Entry<V>, u64, u64) -> Option<R>,
+    ) -> Option<R> {
+        let (now, epoch) = (now_ms(), self.epoch.load(Ordering::Acquire));
+        store.read(
+            key.hash,
+            |_, text| *text == *key.text,
+            |entry| f(entry, now, epoch),
+        )
+    }
+
+    /// A fresh entry, without counting a hit.
+    pub(crate) fn fresh<K, V: Clone>(&self, store: &Store<K, V>, key: &EntryKey<K>) -> Option<V> {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.read_entry(store, key, |entry, now, epoch| {
+            entry.is_fresh(now, epoch).then(|| entry.value.clone())
+        })
+    }
+
+    /// A still-valid entry within its `stale_if_error` window.
+    pub(crate) fn stale<K, V: Clone>(&self, store: &Store<K, V>, key: &EntryKey<K>) -> Option<V> {
+        self.read_entry(store, key, |entry, now, epoch| {
+            (entry.is_valid(epoch) && now < entry.stale_until).then(|| entry.value.clone())
+        })
+    }
+
+    /// Gives an entry's refresh claim back (its refresh failed).
+    pub(crate) fn release_refresh<K, V>(&self, store: &Store<K, V>, key: &EntryKey<K>) {
+        self.read_entry(store, key, |entry, _, _| {
+            entry.release_refresh();
+            Some(())
+        });
+    }
+
+    /// Puts a loaded value in L1 unless `poisoned` says an invalidation hit its load (checked
+    /// under the shard's write lock), then enforces the capacity.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fill<K, V>(
+        &self,
+        registry: &Registry,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        (value, ttl): (V, Duration),
+        options: &ResolvedOptions,
+        stamps: Stamps,
+        poisoned: impl FnOnce() -> bool,
+    ) {
+        if ttl.is_zero() || !self.enabled.load(Ordering::Acquire) {
+            return;
+        }
+        let now = now_ms();
+        let expires_at = deadline(now, ttl);
+        let refresh_at = match options.refresh_ahead {
+            Some(fraction) => {
+                let early = millis(options.ttl.mul_f64(1.0 - fraction));
+                expires_at.saturating_sub(early).max(now)
+            }
+            None => u64::MAX,
+        };
+        let stale_until = match self.stale_if_error {
+            Some(window) => deadline(expires_at, window),
+            None => expires_at,
+        };
+        let entry = Entry {
+            value,
+            expires_at,
+            refresh_at,
+            stale_until,
+            epoch: stamps.epoch,
+            tags: stamps.tags,
+            refreshing: AtomicBool::new(false),
+            last_access: AtomicU32::new(access_time(now)),
+        };
+        let text = Arc::clone(&key.text);
+        if store.insert(key.hash, key.typed, key.text, entry, poisoned) {
+            self.enforce_capacity(registry, now, &text);
+        }
+    }
+
+    /// Puts a value read from L2 in L1 with the tags L2 returned (and the caller's), unless
+    /// `poisoned` (an invalidation hit the key's load) or a tag moved since the read started.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fill_from_l2<K, V>(
+        &self,
+        registry: &Registry,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        (value, ttl, mut tags): (V, Duration, Vec<String>),
+        options: &ResolvedOptions,
+        start: ReadStart,
+        poisoned: impl FnOnce() -> bool,
+    ) {
+        for tag in &options.tags {
+            if !tags.contains(tag) {
+                tags.push(tag.clone());
+            }
+        }
+        let stamps = Stamps {
+            epoch: start.epoch,
+            tags: self.tags.stamp(&tags),
+        };
+        let moved = || {
+            poisoned() || self.tag_invalidations.load(Ordering::Acquire) != start.tag_invalidations
+        };
+        self.fill(registry, store, key, (value, ttl), options, stamps, moved);
+    }
+
+    fn enforce_capacity(&self, registry: &Registry, now: u64, keep: &str) {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        for _ in 0..4 {
+            if self.len.load(Ordering::Relaxed) <= self.capacity {
+                return;
+            }
+            match registry.largest() {
+                Some(store) if store.evict_one(now, epoch, keep) => {}
+                _ => return,
+            }
+        }
+    }
+
+    /// Hides every entry carrying one of `tags` (O(1) per tag).
+    pub(crate) fn invalidate_tags(&self, tags: &[String]) {
+        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        self.tags.invalidate(&tags);
+        self.tag_invalidations.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Hides every entry (new epoch) and removes them, poisoning in-flight loads.
+    pub(crate) fn clear(&self, registry: &Registry) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        registry.for_each(|store| store.invalidate_all());
+    }
+}

@@ -1,0 +1,161 @@
+//! The L2 stage: reading and decoding, encoding and writing through, and fanning
+//! invalidations out to the L2 (which tells every other process). Every failure is counted in
+//! `Stats::l2_errors`, logged, and read as "nothing there": it never reaches the caller.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::codec::Codec;
+use crate::l2::{Invalidation, L2, L2Error, L2Write};
+use crate::options::Level;
+use crate::stats::{Counters, bump};
+use crate::store::{SerdeFns, Store};
+
+use super::ResolvedOptions;
+use super::mode::CallMode;
+
+/// A value decoded from L2.
+pub(crate) struct L2Hit<V> {
+    pub(crate) value: V,
+    pub(crate) ttl: Duration,
+    pub(crate) tags: Vec<String>,
+}
+
+/// The L2 stage's state: the attached L2, if any, and the codec of its values.
+pub(crate) struct L2Access {
+    l2: Option<Arc<dyn L2>>,
+    codec: Codec,
+}
+
+impl L2Access {
+    pub(crate) fn new(l2: Option<Arc<dyn L2>>, codec: Codec) -> Self {
+        Self { l2, codec }
+    }
+
+    pub(crate) fn is_configured(&self) -> bool {
+        self.l2.is_some()
+    }
+
+    /// The L2 and the store's serde functions, when this entry goes to L2.
+    fn for_entry<'a, K, V>(
+        &'a self,
+        store: &'a Store<K, V>,
+        options: &ResolvedOptions,
+    ) -> Option<(&'a dyn L2, &'a SerdeFns<V>)> {
+        match (&self.l2, &store.serde, options.level) {
+            (Some(l2), Some(serde), Level::Both) => Some((l2.as_ref(), serde)),
+            _ => None,
+        }
+    }
+
+    /// Reads and decodes a key. Failures are counted and read as a miss; a value that cannot
+    /// be decoded is also removed from L2.
+    pub(crate) async fn read<M: CallMode, K, V>(
+        &self,
+        counters: &Counters,
+        store: &Store<K, V>,
+        key: &str,
+        options: &ResolvedOptions,
+    ) -> Option<L2Hit<V>> {
+        let (l2, serde) = self.for_entry(store, options)?;
+        let entry = match M::l2(l2.get(key, &options.tags)).await {
+            Ok(entry) => entry?,
+            Err(error) => {
+                bump(&counters.l2_errors);
+                tracing::warn!(key, %error, "L2 read failed; falling back to the loader");
+                return None;
+            }
+        };
+        match (serde.decode)(&self.codec, &entry.value) {
+            Ok(Some(value)) => Some(L2Hit {
+                value,
+                ttl: entry.ttl,
+                tags: entry.tags,
+            }),
+            Ok(None) => None,
+            Err(error) => {
+                bump(&counters.l2_errors);
+                tracing::warn!(key, %error, "undecodable L2 value removed");
+                if let Err(error) = M::l2(l2.invalidate(&[key])).await {
+                    tracing::warn!(key, %error, "could not remove undecodable L2 value");
+                }
+                None
+            }
+        }
+    }
+
+    /// Encodes a value and writes it through. Failures are counted and logged.
+    pub(crate) async fn write<M: CallMode, K, V>(
+        &self,
+        counters: &Counters,
+        store: &Store<K, V>,
+        key: &str,
+        value: &V,
+        options: &ResolvedOptions,
+    ) {
+        let Some((l2, serde)) = self.for_entry(store, options) else {
+            return;
+        };
+        let stored = match (serde.encode)(&self.codec, value) {
+            Ok(stored) => stored,
+            Err(error) => {
+                bump(&counters.l2_errors);
+                tracing::warn!(key, %error, "value could not be encoded for L2");
+                return;
+            }
+        };
+        let write = L2Write {
+            value: &stored,
+            ttl: options.ttl,
+            tags: &options.tags,
+        };
+        if let Err(error) = M::l2(l2.set(key, write)).await {
+            bump(&counters.l2_errors);
+            tracing::warn!(key, %error, "L2 write failed");
+        }
+    }
+
+    /// Applies an invalidation to L2 (which tells other processes). A failure is counted and
+    /// logged; the caller still invalidates its own L1.
+    pub(crate) async fn invalidate<M: CallMode>(
+        &self,
+        counters: &Counters,
+        invalidation: &Invalidation,
+    ) {
+        let Some(l2) = &self.l2 else {
+            return;
+        };
+        let result = match invalidation {
+            Invalidation::Keys(keys) => {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                M::l2(l2.invalidate(&keys)).await
+            }
+            Invalidation::Pattern(pattern) => M::l2(l2.invalidate_pattern(pattern)).await,
+            Invalidation::Tags(tags) => {
+                let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+                M::l2(l2.invalidate_tags(&tags)).await
+            }
+            Invalidation::Clear => M::l2(l2.clear()).await,
+        };
+        if let Err(error) = result {
+            bump(&counters.l2_errors);
+            tracing::warn!(?invalidation, %error, "L2 invalidation failed; L1 invalidated anyway");
+        }
+    }
+
+    /// Whether the L2 (if any) answers.
+    pub(crate) async fn health(&self) -> Result<(), L2Error> {
+        match &self.l2 {
+            Some(l2) => l2.health().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Blocking form of [`health`](Self::health).
+    pub(crate) fn health_blocking(&self) -> Result<(), L2Error> {
+        match &self.l2 {
+            Some(l2) => crate::blocking::block_on_tokio(l2.health()),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The load algorithm: what happens after an L1 miss ([`Inner::load`]), when a refresh is due
+//! ([`Inner::reload`]), for the keyed `get` (L2 only, [`Inner::get`]) and `set`
+//! ([`Inner::set`]).
+//!
+//! A miss joins the key's single-flight; the leader looks at L1 once more (another leader may
+//! have just filled it), then L2, then runs the loader, writes the value through to L2 and
+//! fills L1. A reload skips L1 and L2 (the point is to reload from the source). Both end in
+//! [`Inner::run_loader`], which stamps the load before the loader runs so that an invalidation
+//! from then on hides its result (see `invalidation.rs`).
+
+use std::future::Future;
+
+use crate::flight::{LeaderGuard, Outcome, Role};
+use crate::stats::bump;
+use crate::store::Store;
+
+use super::mode::CallMode;
+use super::{EntryKey, Inner, ResolvedOptions};
+
+/// Why the loader runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    /// Nothing usable in L1 or L2.
+    Miss,
+    /// Refresh-ahead: the entry is still fresh.
+    Refresh,
+}
+
+/// The outcome of joining a key's single-flight.
+enum Joined<'a, V: Clone> {
+    /// Another caller's load finished with this value.
+    Done(V),
+    /// This caller leads. `None`: a blocking caller that may not wait (it would stall the
+    /// runtime the other load runs on) loads without leading: its value is returned, not
+    /// cached.
+    Leads(Option<LeaderGuard<'a, V>>),
+}
+
+impl Inner {
+    /// Joins the single-flight of `key`: waits for another caller's load (taking over if that
+    /// caller gives up), or leads.
+    async fn join<'s, M: CallMode, K, V: Clone>(
+        &self,
+        store: &'s Store<K, V>,
+        key: &EntryKey<K>,
+    ) -> Joined<'s, V> {
+        loop {
+            match store.flights.join(&key.text) {
+                Role::Leader(guard) => return Joined::Leads(Some(guard)),
+                Role::Waiter(flight) => match M::wait(&flight).await {
+                    Some(Outcome::Value(value)) => return Joined::Done(value),
+                    Some(Outcome::Abandoned) => continue,
+                    None => return Joined::Leads(None),
+                },
+            }
+        }
+    }
+
+    /// Loads a key after an L1 miss: single-flight, L1 again, L2, then the loader with
+    /// write-through.
+    pub(crate) async fn load<M, K, V, E, Fut>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        options: &ResolvedOptions,
+        loader: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        M: CallMode,
+        V: Clone,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let leader = match self.join::<M, K, V>(store, &key).await {
+            Joined::Done(value) => {
+                bump(&self.counters.coalesced);
+                return Ok(value);
+            }
+            Joined::Leads(leader) => leader,
+        };
+        // Another leader may have filled the key between our probe and our flight.
+        if let Some(value) = self.l1.fresh(store, &key) {
+            bump(&self.counters.coalesced);
+            if let Some(guard) = leader {
+                guard.complete(&value);
+            }
+            return Ok(value);
+        }
+        let start = self.l1.read_start();
+        if let Some(hit) = self
+            .l2
+            .read::<M, K, V>(&self.counters, store, &key.text, options)
+            .await
+        {
+            let value = hit.value.clone();
+            if let Some(guard) = leader {
+                bump(&self.counters.l2_hits);
+                let found = (hit.value, hit.ttl, hit.tags);
+                let poisoned = || guard.flight().is_poisoned();
+                let registry = &self.registry;
+                self.l1
+                    .fill_from_l2(registry, store, key, found, options, start, poisoned);
+                guard.complete(&value);
+            }
+            return Ok(value);
+        }
+        bump(&self.counters.misses);
+        self.run_loader::<M, K, V, E, Fut>(store, key, options, leader, Reason::Miss, loader)
+            .await
+    }
+
+    /// Reloads a fresh entry whose refresh point passed (refresh-ahead), through its
+    /// single-flight, without reading L1 or L2.
+    pub(crate) async fn reload<M, K, V, E, Fut>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        options: &ResolvedOptions,
+        loader: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        M: CallMode,
+        V: Clone,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let leader = match self.join::<M, K, V>(store, &key).await {
+            Joined::Done(value) => return Ok(value),
+            Joined::Leads(leader) => leader,
+        };
+        bump(&self.counters.refreshes);
+        self.run_loader::<M, K, V, E, Fut>(store, key, options, leader, Reason::Refresh, loader)
+            .await
+    }
+
+    /// Runs the loader as the key's leader: writes an `Ok` through and fills L1 (unless an
+    /// invalidation hit the load), answers a failure with a stale value when one is allowed.
+    async fn run_loader<M, K, V, E, Fut>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        options: &ResolvedOptions,
+        leader: Option<LeaderGuard<'_, V>>,
+        reason: Reason,
+        loader: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        M: CallMode,
+        V: Clone,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        // Taken before the loader runs: an invalidation from here on hides its result.
+        let stamps = self.l1.stamps(&options.tags);
+        bump(&self.counters.loads);
+        match loader().await {
+            Ok(value) => {
+                let Some(guard) = leader else {
+                    return Ok(value);
+                };
+                if !guard.flight().is_poisoned() {
+                    self.l2
+                        .write::<M, K, V>(&self.counters, store, &key.text, &value, options)
+                        .await;
+                }
+                let loaded = (value.clone(), options.ttl);
+                let poisoned = || guard.flight().is_poisoned();
+                self.l1.fill(
+                    &self.registry,
+                    store,
+                    key,
+                    loaded,
+                    options,
+                    stamps,
+                    poisoned,
+                );
+                guard.complete(&value);
+                Ok(value)
+            }
+            Err(error) => {
+                if !options.errors_are_failures {
+                    return Err(error);
+                }
+                bump(&self.counters.load_errors);
+                if reason == Reason::Refresh {
+                    self.l1.release_refresh(store, &key);
+                }
+                let Some(stale) = self.l1.stale(store, &key) else {
+                    return Err(error);
+                };
+                if reason == Reason::Miss {
+                    bump(&self.counters.stale_served);
+                }
+                if let Some(guard) = leader {
+                    guard.complete(&stale);
+                }
+                Ok(stale)
+            }
+        }
+    }
+
+    /// The keyed `get` after an L1 miss: L2 through single-flight; never runs a loader.
+    pub(crate) async fn get<M: CallMode, K, V: Clone>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        options: &ResolvedOptions,
+    ) -> Option<V> {
+        let found = match store.flights.join(&key.text) {
+            Role::Waiter(flight) => match M::wait(&flight).await {
+                Some(Outcome::Value(value)) => Some(value),
+                _ => None,
+            },
+            Role::Leader(guard) => {
+                let start = self.l1.read_start();
+                let hit = self
+                    .l2
+                    .read::<M, K, V>(&self.counters, store, &key.text, options)
+                    .await;
+                if let Some(hit) = hit {
+                    bump(&self.counters.l2_hits);
+                    let value = hit.value.clone();
+                    let found = (hit.value, hit.ttl, hit.tags);
+                    let poisoned = || guard.flight().is_poisoned();
+                    let registry = &self.registry;
+                    self.l1
+                        .fill_from_l2(registry, store, key, found, options, start, poisoned);
+                    guard.complete(&value);
+                    return Some(value);
+                }
+                None
+            }
+        };
+        if found.is_none() {
+            bump(&self.counters.misses);
+        }
+        found
+    }
+
+    /// The keyed `set`: write-through to L2, drop other copies of the key, then fill L1.
+    pub(crate) async fn set<M: CallMode, K, V: Clone>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        value: V,
+        options: &ResolvedOptions,
+    ) {
+        let stamps = self.l1.stamps(&options.tags);
+        self.l2
+            .write::<M, K, V>(&self.counters, store, &key.text, &value, options)
+            .await;
+        self.invalidate_local_key(&key.text);
+        let stored = (value, options.ttl);
+        self.l1
+            .fill(&self.registry, store, key, stored, options, stamps, || {
+                false
+            });
+    }
+}

@@ -1,0 +1,200 @@
+//! The engine behind a [`Cache`](crate::Cache), one file per stage:
+//!
+//! | file | stage |
+//! | --- | --- |
+//! | `registry.rs` | where each function's (or value type's) typed store lives |
+//! | `l1.rs` | probing and filling L1, validity stamps (epoch, tags), enablement, capacity |
+//! | `l2_access.rs` | L2 reads, decoding, write-through, invalidation fan-out, error counting |
+//! | `load.rs` | the load algorithm: `load` after a miss, `reload` for refresh-ahead, `get`, `set` |
+//! | `invalidation.rs` | invalidation, and how "no stale resurrection" is enforced |
+//! | `coherence.rs` | what the backplane reports: other processes' invalidations, L1 on/off |
+//! | `mode.rs` | how a call waits: async, or blocking (`crate::blocking`) |
+//!
+//! This file holds the engine's state ([`Inner`]), the builder's validated settings
+//! ([`Config`]) and the two values every stage passes along: an entry's resolved options and
+//! its key.
+
+mod coherence;
+mod invalidation;
+mod l1;
+mod l2_access;
+mod load;
+mod mode;
+mod registry;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub(crate) use coherence::BackplaneSink;
+pub(crate) use l1::Hit;
+pub(crate) use mode::{Async, CallMode};
+
+use crate::codec::Codec;
+use crate::l2::{L2, L2Error};
+use crate::options::{EntryOptions, Level};
+use crate::stats::{Counters, Stats};
+use crate::store::{SerdeFns, Store};
+
+use l1::L1;
+use l2_access::L2Access;
+use registry::Registry;
+
+/// Validated builder settings.
+pub(crate) struct Config {
+    pub(crate) namespace: Option<String>,
+    pub(crate) capacity: u64,
+    pub(crate) default_ttl: Duration,
+    pub(crate) refresh_ahead: Option<f64>,
+    pub(crate) stale_if_error: Option<Duration>,
+    pub(crate) codec: Codec,
+}
+
+/// The shared state behind a [`Cache`](crate::Cache): its stages.
+pub(crate) struct Inner {
+    id: u64,
+    namespace: Option<String>,
+    default_ttl: Duration,
+    refresh_ahead: Option<f64>,
+    counters: Counters,
+    l1: L1,
+    l2: L2Access,
+    registry: Registry,
+}
+
+/// An entry's options with the builder's defaults applied.
+#[derive(Clone)]
+pub(crate) struct ResolvedOptions {
+    pub(crate) ttl: Duration,
+    pub(crate) refresh_ahead: Option<f64>,
+    pub(crate) level: Level,
+    pub(crate) tags: Vec<String>,
+    /// Whether a loader error counts as a failure (and may be answered with a stale value);
+    /// false for the `None` of an `Option` function, which is just "nothing to cache".
+    pub(crate) errors_are_failures: bool,
+}
+
+/// The key of an entry being loaded: its hash and typed form in its store, and its text (the
+/// rendered key: single-flight, L2 and invalidation by key or pattern use it).
+pub(crate) struct EntryKey<K> {
+    pub(crate) hash: u64,
+    pub(crate) typed: K,
+    pub(crate) text: Arc<str>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Inner {
+    pub(crate) fn new(config: Config, l2: Option<Arc<dyn L2>>) -> Self {
+        let l1 = L1::new(config.capacity, config.stale_if_error);
+        let registry = Registry::new(l1.len_counter());
+        Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            namespace: config.namespace,
+            default_ttl: config.default_ttl,
+            refresh_ahead: config.refresh_ahead,
+            counters: Counters::default(),
+            l1,
+            l2: L2Access::new(l2, config.codec),
+            registry,
+        }
+    }
+
+    /// This cache's unique id (function sites remember the first cache they saw by it).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    pub(crate) fn l1_len(&self) -> usize {
+        self.l1.len()
+    }
+
+    pub(crate) fn has_l2(&self) -> bool {
+        self.l2.is_configured()
+    }
+
+    pub(crate) async fn health(&self) -> Result<(), L2Error> {
+        self.l2.health().await
+    }
+
+    pub(crate) fn health_blocking(&self) -> Result<(), L2Error> {
+        self.l2.health_blocking()
+    }
+
+    /// The store of `site` for key and value types `K`, `V`, created on first use.
+    pub(crate) fn store<K, V>(
+        &self,
+        site: usize,
+        serde: impl FnOnce() -> Option<SerdeFns<V>>,
+    ) -> Arc<Store<K, V>>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        self.registry.store(site, serde)
+    }
+
+    /// An entry's options with the builder's defaults applied.
+    pub(crate) fn resolve(&self, options: &EntryOptions) -> ResolvedOptions {
+        let refresh_ahead = options
+            .refresh_ahead_value()
+            .filter(|f| {
+                let valid = *f > 0.0 && *f < 1.0;
+                if !valid {
+                    tracing::warn!(fraction = f, "refresh_ahead outside (0, 1) ignored");
+                }
+                valid
+            })
+            .or(self.refresh_ahead);
+        ResolvedOptions {
+            ttl: options.ttl_value().unwrap_or(self.default_ttl),
+            refresh_ahead,
+            level: options.level_value(),
+            tags: options.tag_list().to_vec(),
+            errors_are_failures: true,
+        }
+    }
+
+    /// Looks a key up in L1 (fresh entries only) and counts the hit.
+    #[inline]
+    pub(crate) fn probe<K, V: Clone>(
+        &self,
+        store: &Store<K, V>,
+        hash: u64,
+        eq: impl Fn(&K, &str) -> bool,
+    ) -> Option<Hit<V>> {
+        let hit = self.l1.probe(store, hash, eq);
+        if hit.is_some() {
+            self.counters.l1_hits.incr();
+        }
+        hit
+    }
+
+    /// Probes the keyed API's store of `V` for a string key without cloning the store's `Arc`
+    /// or allocating: the hit path of `Cache::get` and `get_or_load`.
+    pub(crate) fn probe_keyed<V>(&self, site: usize, key: &str) -> Option<Hit<V>>
+    where
+        V: Clone + Send + Sync + 'static,
+    {
+        self.registry
+            .with_store::<(), V, _>(site, |store| {
+                self.probe(store, store.hash_str(key), |_, text| *text == *key)
+            })
+            .flatten()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Stores may outlive the cache in a function's `Site`: free their entries now.
+        self.registry.for_each(|store| store.invalidate_all());
+    }
+}
