@@ -10,7 +10,9 @@
 
 use proc_macro2::{Ident, TokenStream, TokenTree};
 use quote::quote;
-use syn::{FnArg, ItemFn, Pat};
+use syn::{FnArg, Pat};
+
+use crate::item::LightFn;
 
 use crate::body::internal;
 
@@ -36,7 +38,7 @@ fn borrows(tokens: TokenStream) -> bool {
 }
 
 /// The background plan for `function`, or `None` when it must refresh inline.
-pub(crate) fn plan(function: &ItemFn) -> Option<Background> {
+pub(crate) fn plan(function: &LightFn) -> Option<Background> {
     let sig = &function.sig;
     if !sig.generics.params.is_empty()
         || sig.generics.where_clause.is_some()

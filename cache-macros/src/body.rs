@@ -1,9 +1,9 @@
 //! Moving the function's body into an inner `async move` block (async fns) or `move` closure
 //! (plain fns), so that `return` and `?` in the body leave that block, not the generated code.
 
+use crate::item::LightFn;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
-use syn::ItemFn;
 
 use crate::ret::has_impl_trait;
 
@@ -28,7 +28,7 @@ pub(crate) struct Body {
 }
 
 impl Body {
-    pub(crate) fn of(item: &ItemFn) -> Self {
+    pub(crate) fn of(item: &LightFn) -> Self {
         let var = internal("__cache_body");
         let block = &item.block;
         let ret = match &item.sig.output {

@@ -14,9 +14,9 @@
 //! }
 //! ```
 
+use crate::item::LightFn;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::ItemFn;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
@@ -31,7 +31,7 @@ use crate::render;
 use crate::ret::{Ret, Shape, has_impl_trait};
 use crate::template::Template;
 
-pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
+pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<TokenStream> {
     let args: CachedArgs = args::parse(args)?;
     let krate = args::crate_path(args.krate.as_ref());
     let params = Params::of(&function.sig);
@@ -231,7 +231,7 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
     let parts = key.parts();
     let pieces = key.pieces();
 
-    let ItemFn {
+    let LightFn {
         attrs, vis, sig, ..
     } = function;
     Ok(quote! {

@@ -16,9 +16,9 @@
 //! Several `#[invalidate]` attributes on one function each wrap the function again: each one
 //! acts on its own, in the order described in the `invalidate` docs.
 
+use crate::item::LightFn;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
-use syn::ItemFn;
 
 use crate::args::{self, InvalidateArgs};
 use crate::body::{Body, internal};
@@ -29,7 +29,7 @@ use crate::render;
 use crate::ret::Ret;
 use crate::template::Template;
 
-pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
+pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<TokenStream> {
     let args: InvalidateArgs = args::parse(args)?;
     let krate = args::crate_path(args.krate.as_ref());
     let params = Params::of(&function.sig);
@@ -136,7 +136,7 @@ pub(crate) fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenS
         }
     };
 
-    let ItemFn {
+    let LightFn {
         attrs, vis, sig, ..
     } = function;
     Ok(quote! {

@@ -232,7 +232,7 @@ fn expand(
     args: TokenStream,
     item: TokenStream,
     name: &str,
-    expand: fn(proc_macro2::TokenStream, &syn::ItemFn) -> syn::Result<proc_macro2::TokenStream>,
+    expand: fn(proc_macro2::TokenStream, &item::LightFn) -> syn::Result<proc_macro2::TokenStream>,
 ) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
     let function = match item::parse_fn(item.clone(), name) {
