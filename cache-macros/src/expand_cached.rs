@@ -1,4 +1,6 @@
-//! `#[cached(...)]`: the generated function passes data and makes one engine call.
+//! `#[cached(...)]`: code generation from the checked description (`cached_model.rs`). The
+//! generated function passes data and makes one engine call, `lookup`; a miss then runs the
+//! body through the `Load` guard it returned.
 //!
 //! ```text
 //! fn f(args..) -> R {
@@ -6,177 +8,170 @@
 //!     static FN: CachedFn = CachedFn::new(KeyTemplate::new(prefix, &[pieces]), ..);
 //!     let load = match lookup::<V, _>(cache, &FN, serde::<V>, (&arg0, &*arg1), || options) {
 //!         Hit(v) => return wrap(v),
-//!         Refresh(v, load) => { load.spawn(reload with clones); return wrap(v) } // background only
+//!         Refresh(v, load) => { spawn(load, reload with clones); return wrap(v) } // background only
 //!         Load(load) => load,
 //!     };
 //!     let body = async move { original body };   // or `move || -> R { original body }`
-//!     unwrap(load.run(move || async move { to_result(body.await) }).await)
+//!     unwrap(run(load, move || async move { to_result(body.await) }).await)
 //! }
 //! ```
 
-use crate::item::LightFn;
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
-use crate::args::{self, CachedArgs, LevelArg, Str};
-use crate::background;
+use crate::args::LevelArg;
 use crate::body::{Body, internal};
 use crate::cache_expr;
-use crate::errors::Errors;
-use crate::keys::Key;
-use crate::params::Params;
+use crate::cached_model::CachedModel;
+use crate::item::LightFn;
 use crate::render;
-use crate::ret::{Ret, Shape, has_impl_trait};
-use crate::template::Template;
+use crate::ret::Shape;
 
+/// Parses, checks, then generates.
 pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<TokenStream> {
-    let args: CachedArgs = args::parse(args)?;
-    let krate = args::crate_path(args.krate.as_ref());
-    let params = Params::of(&function.sig);
-    let ret = Ret::of(&function.sig.output, args.cache_none);
-    let mut errors = Errors::default();
+    let model = CachedModel::parse(args, function)?;
+    Ok(generate(&model, function))
+}
 
-    if has_impl_trait(&ret.ty) {
-        errors.push(syn::Error::new(
-            ret.ty.span(),
-            "#[cached] cannot cache a value of an `impl Trait` type: return a concrete type",
-        ));
-    }
-    if let Some(Str(prefix)) = &args.key_prefix
-        && prefix.value().is_empty()
-    {
-        errors.push(syn::Error::new(
-            prefix.span(),
-            "`key_prefix` must not be empty (leave it out for the default: module path and \
-             function name)",
-        ));
-    }
-    let key = match &args.key {
-        Some(Str(lit)) => errors
-            .take(Template::parse(lit, &params))
-            .map(|template| Key::from_template(template, &krate)),
-        None => errors.take(Key::default_key(&params, &krate)),
-    };
-    let tags: Vec<Template> = args
-        .tags
-        .0
-        .iter()
-        .filter_map(|lit| errors.take(Template::parse(lit, &params)))
-        .collect();
-    errors.finish()?;
-    let key = key.expect("no error means a key");
-    let background_refresh = args.refresh_ahead.is_some() && background::plan(function).is_some();
+/// Names the generated code uses (mixed-site: invisible to the body).
+struct Names {
+    cache: Ident,
+    function_static: Ident,
+    value: Ident,
+    load: Ident,
+    result: Ident,
+    ret: Ident,
+    never: Ident,
+}
 
-    let cache = internal("__cache");
-    let function_static = internal("__CACHED_FN");
-    let value_ty = &ret.value;
-    let value_span = value_ty.span();
-    let value = internal("__cache_value");
-    let load = internal("__cache_load");
-    let result = internal("__cache_result");
-    let ret_var = internal("__cache_ret");
-    let never = internal("__cache_never");
-
-    let bind_cache = cache_expr::bind(args.cache.as_ref(), &krate, &cache);
-
-    let level = args.level.unwrap_or(LevelArg::Both);
-    let serde = match level {
-        LevelArg::L1 => quote_spanned!(value_span=> #krate::__private::l1_value::<#value_ty>),
-        LevelArg::Both => {
-            quote_spanned!(value_span=> #krate::__private::serde_value_of::<#value_ty>)
+impl Names {
+    fn new() -> Self {
+        Self {
+            cache: internal("__cache"),
+            function_static: internal("__CACHED_FN"),
+            value: internal("__cache_value"),
+            load: internal("__cache_load"),
+            result: internal("__cache_result"),
+            ret: internal("__cache_ret"),
+            never: internal("__cache_never"),
         }
-    };
-    // Every call that needs `V: CachedValue` spells `V` (or is located) at the return type's
-    // span, so an unfit value type is reported once, there.
-    let lookup_fn = quote_spanned!(value_span=> #krate::__private::lookup::<#value_ty, _>);
-    let is_async = function.sig.asyncness.is_some();
+    }
+}
 
-    let prefix = match &args.key_prefix {
-        Some(Str(prefix)) => quote!(#prefix),
-        None => {
-            let name = format!("::{}", function.sig.ident.unraw());
-            quote!(::core::concat!(::core::module_path!(), #name))
-        }
-    };
+/// How the return value maps to the cached value and back.
+struct ShapeTokens {
+    /// A hit's return expression, from `value`.
+    hit: TokenStream,
+    /// The body's return value `ret` as a `Result<V, E>` for the engine.
+    to_result: TokenStream,
+    /// The function's return expression, from the engine's `result`.
+    finish: TokenStream,
+    errors_are_failures: bool,
+}
 
-    let mut options = quote!(#krate::__private::EntryOptions::new());
-    if let Some(ttl) = args.ttl {
-        let ttl = ttl.to_tokens();
-        options.extend(quote!(.ttl(#ttl)));
-    }
-    if !tags.is_empty() {
-        let tags = tags.iter().map(|tag| render::string(tag, &krate));
-        options.extend(quote!(.tags([#(#tags),*])));
-    }
-    if let Some(fraction) = args.refresh_ahead {
-        let fraction = proc_macro2::Literal::f64_unsuffixed(fraction.0);
-        options.extend(quote!(.refresh_ahead(#fraction)));
-    }
-    if level == LevelArg::L1 {
-        options.extend(quote!(.level(#krate::__private::Level::L1)));
-    }
-
-    let (hit, to_result, finish, errors_are_failures) = match ret.shape {
-        Shape::Result => (
-            quote!(::core::result::Result::Ok(#value)),
-            quote!(#ret_var),
-            quote!(#result),
-            true,
-        ),
-        Shape::Option => (
-            quote!(::core::option::Option::Some(#value)),
-            quote!(::core::option::Option::ok_or(#ret_var, ())),
-            quote!(::core::result::Result::ok(#result)),
-            false,
-        ),
-        Shape::Plain => (
-            quote!(#value),
-            quote!(::core::result::Result::<_, ::core::convert::Infallible>::Ok(#ret_var)),
-            quote! {
+fn shape(model: &CachedModel, names: &Names) -> ShapeTokens {
+    let Names {
+        value,
+        result,
+        ret,
+        never,
+        ..
+    } = names;
+    match model.ret.shape {
+        Shape::Result => ShapeTokens {
+            hit: quote!(::core::result::Result::Ok(#value)),
+            to_result: quote!(#ret),
+            finish: quote!(#result),
+            errors_are_failures: true,
+        },
+        Shape::Option => ShapeTokens {
+            hit: quote!(::core::option::Option::Some(#value)),
+            to_result: quote!(::core::option::Option::ok_or(#ret, ())),
+            finish: quote!(::core::result::Result::ok(#result)),
+            errors_are_failures: false,
+        },
+        Shape::Plain => ShapeTokens {
+            hit: quote!(#value),
+            to_result: quote!(::core::result::Result::<_, ::core::convert::Infallible>::Ok(#ret)),
+            finish: quote! {
                 match #result {
                     ::core::result::Result::Ok(#value) => #value,
                     ::core::result::Result::Err(#never) => match #never {},
                 }
             },
-            true,
-        ),
-    };
+            errors_are_failures: true,
+        },
+    }
+}
 
+/// The entry's options (evaluated on a miss only: tags render the arguments).
+fn options(model: &CachedModel) -> TokenStream {
+    let krate = &model.krate;
+    let mut options = quote!(#krate::__private::EntryOptions::new());
+    if let Some(ttl) = model.ttl {
+        let ttl = ttl.to_tokens();
+        options.extend(quote!(.ttl(#ttl)));
+    }
+    if !model.tags.is_empty() {
+        let tags = model.tags.iter().map(|tag| render::string(tag, krate));
+        options.extend(quote!(.tags([#(#tags),*])));
+    }
+    if let Some(fraction) = model.refresh_ahead {
+        let fraction = proc_macro2::Literal::f64_unsuffixed(fraction.0);
+        options.extend(quote!(.refresh_ahead(#fraction)));
+    }
+    if model.level == LevelArg::L1 {
+        options.extend(quote!(.level(#krate::__private::Level::L1)));
+    }
+    options
+}
+
+/// A `cache_core::__private` function that takes the cached value type as its first generic
+/// argument, spelled at the return type: an unfit value type is blamed there, where `lookup`
+/// reports it, so rustc reports that bound once.
+fn value_fn(model: &CachedModel, name: &str, inferred: usize) -> TokenStream {
+    let krate = &model.krate;
+    let value_ty = &model.ret.value;
+    let span = value_ty.span();
+    let name = Ident::new(name, span);
+    let inferred = (0..inferred).map(|_| quote!(_));
+    quote_spanned!(span=> #krate::__private::#name::<#value_ty, #(#inferred),*>)
+}
+
+/// `let ret: R = <run the body>;` and the body's definition (an inner fn when a background
+/// refresh needs to call it again with clones of the arguments).
+fn body(model: &CachedModel, function: &LightFn, names: &Names) -> (TokenStream, TokenStream) {
+    let ret = &names.ret;
     let body = Body::of(function);
-    // With `refresh_ahead` and owned arguments, the body moves into an inner function that a
-    // background refresh can call with clones of the arguments (see `background`).
-    let background = args.refresh_ahead.and_then(|_| background::plan(function));
-    let (define_body, run_body) = match &background {
+    match &model.background {
         Some(plan) => {
             let (inner, args) = (&plan.inner, &plan.args);
-            let call = if is_async {
-                quote!(#inner(#(#args),*).await)
-            } else {
-                quote!(#inner(#(#args),*))
+            let call = match function.sig.asyncness {
+                Some(_) => quote!(#inner(#(#args),*).await),
+                None => quote!(#inner(#(#args),*)),
             };
             let run = match &body.ret {
-                Some(ty) => quote!(let #ret_var: #ty = #call;),
-                None => quote!(let #ret_var = #call;),
+                Some(ty) => quote!(let #ret: #ty = #call;),
+                None => quote!(let #ret = #call;),
             };
             (plan.inner_fn.clone(), run)
         }
-        None => (body.define.clone(), body.run_into(&ret_var)),
-    };
-    // The load functions name the value type explicitly, so an unfit value type is blamed on
-    // the return type, where `lookup` reports it: rustc then reports that bound once.
-    let method = |name: &str| {
-        let name = syn::Ident::new(name, value_span);
-        let inferred = if name.to_string().ends_with("_blocking") {
-            quote!(_, _)
-        } else {
-            quote!(_, _, _)
-        };
-        quote_spanned!(value_span=> #krate::__private::#name::<#value_ty, #inferred>)
-    };
-    let run_load = if is_async {
-        let run = method("run");
+        None => (body.define.clone(), body.run_into(ret)),
+    }
+}
+
+/// The load after a miss: `run(load, loader)` (or `run_blocking`).
+fn run_load(
+    model: &CachedModel,
+    is_async: bool,
+    run_body: &TokenStream,
+    names: &Names,
+    shape: &ShapeTokens,
+) -> TokenStream {
+    let (load, to_result) = (&names.load, &shape.to_result);
+    if is_async {
+        let run = value_fn(model, "run", 3);
         quote! {
             #run(#load, move || async move {
                 #run_body
@@ -184,69 +179,114 @@ pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<Token
             }).await
         }
     } else {
-        let run = method("run_blocking");
+        let run = value_fn(model, "run_blocking", 2);
         quote! {
             #run(#load, move || {
                 #run_body
                 #to_result
             })
         }
-    };
-    let on_refresh = background.as_ref().map(|plan| {
-        // Reload in the background with clones of the arguments; return the current value now.
-        let inner = &plan.inner;
-        let clones: Vec<_> = plan
-            .args
-            .iter()
-            .map(|arg| internal(&format!("__cache_clone_{arg}")))
-            .collect();
-        let args = &plan.args;
-        let spawn = if is_async {
-            let spawn = method("spawn");
-            quote! {
-                #spawn(#load, move || async move {
-                    let #ret_var = #inner(#(#clones),*).await;
-                    #to_result
-                })
-            }
-        } else {
-            let spawn = method("spawn_blocking");
-            quote! {
-                #spawn(#load, move || {
-                    let #ret_var = #inner(#(#clones),*);
-                    #to_result
-                })
-            }
-        };
-        quote! {
-            #krate::__private::Lookup::Refresh(#value, #load) => {
-                #(let #clones = ::core::clone::Clone::clone(&#args);)*
-                #spawn;
-                return #hit;
-            }
-        }
-    });
+    }
+}
 
-    let markers = key.markers();
-    let parts = key.parts();
-    let pieces = key.pieces();
+/// The match arm of a hit past its refresh point, when the reload runs in the background:
+/// clones of the arguments go to a task (or a helper thread), the caller returns the value.
+fn on_refresh(
+    model: &CachedModel,
+    is_async: bool,
+    names: &Names,
+    shape: &ShapeTokens,
+) -> Option<TokenStream> {
+    let plan = model.background.as_ref()?;
+    let krate = &model.krate;
+    let Names {
+        value, load, ret, ..
+    } = names;
+    let (hit, to_result) = (&shape.hit, &shape.to_result);
+    let inner = &plan.inner;
+    let clones: Vec<_> = plan
+        .args
+        .iter()
+        .map(|arg| internal(&format!("__cache_clone_{arg}")))
+        .collect();
+    let args = &plan.args;
+    let spawn = if is_async {
+        let spawn = value_fn(model, "spawn", 3);
+        quote! {
+            #spawn(#load, move || async move {
+                let #ret = #inner(#(#clones),*).await;
+                #to_result
+            })
+        }
+    } else {
+        let spawn = value_fn(model, "spawn_blocking", 2);
+        quote! {
+            #spawn(#load, move || {
+                let #ret = #inner(#(#clones),*);
+                #to_result
+            })
+        }
+    };
+    Some(quote! {
+        #krate::__private::Lookup::Refresh(#value, #load) => {
+            #(let #clones = ::core::clone::Clone::clone(&#args);)*
+            #spawn;
+            return #hit;
+        }
+    })
+}
+
+/// The generated function.
+fn generate(model: &CachedModel, function: &LightFn) -> TokenStream {
+    let names = Names::new();
+    let krate = &model.krate;
+    let is_async = function.sig.asyncness.is_some();
+    let shape = shape(model, &names);
+    let Names {
+        cache,
+        function_static,
+        value,
+        load,
+        result,
+        ..
+    } = &names;
+
+    let bind_cache = cache_expr::bind(model.cache.as_ref(), krate, cache);
+    let value_ty = &model.ret.value;
+    let serde = match model.level {
+        LevelArg::L1 => quote_spanned!(value_ty.span()=> #krate::__private::l1_value::<#value_ty>),
+        LevelArg::Both => {
+            quote_spanned!(value_ty.span()=> #krate::__private::serde_value_of::<#value_ty>)
+        }
+    };
+    let lookup = value_fn(model, "lookup", 1);
+    let prefix = model.prefix_tokens();
+    let pieces = model.key.pieces();
+    let markers = model.key.markers();
+    let parts = model.key.parts();
+    let options = options(model);
+    let (errors_are_failures, background) = (shape.errors_are_failures, model.background.is_some());
+    let (define_body, run_body) = body(model, function, &names);
+    let run_load = run_load(model, is_async, &run_body, &names, &shape);
+    let on_refresh = on_refresh(model, is_async, &names, &shape);
+    let (hit, finish) = (&shape.hit, &shape.finish);
 
     let LightFn {
         attrs, vis, sig, ..
     } = function;
-    Ok(quote! {
+    quote! {
         #(#attrs)*
         #vis #sig {
             #bind_cache
             static #function_static: #krate::__private::CachedFn = #krate::__private::CachedFn::new(
                 #krate::__private::KeyTemplate::new(#prefix, #pieces),
                 #errors_are_failures,
-                #background_refresh,
+                #background,
             );
             // The key's marker types live in this block only, out of the body's sight.
             let #load = {
                 #markers
-                match #lookup_fn(#cache, &#function_static, #serde, #parts, || #options) {
+                match #lookup(#cache, &#function_static, #serde, #parts, || #options) {
                     #krate::__private::Lookup::Hit(#value) => return #hit,
                     #on_refresh
                     #krate::__private::Lookup::Refresh(_, #load)
@@ -257,5 +297,5 @@ pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<Token
             let #result = #run_load;
             #finish
         }
-    })
+    }
 }

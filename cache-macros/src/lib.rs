@@ -13,6 +13,7 @@ mod args;
 mod background;
 mod body;
 mod cache_expr;
+mod cached_model;
 mod errors;
 mod expand_cached;
 mod expand_invalidate;

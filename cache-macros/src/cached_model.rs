@@ -1,0 +1,111 @@
+//! `#[cached]`, parsed and checked: every argument validated against the function's
+//! signature, with every error collected, into a description the code generator
+//! (`expand_cached.rs`) turns into tokens without further checks.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Expr, LitStr};
+
+use crate::args::{self, CachedArgs, Fraction, LevelArg, Str};
+use crate::background::{self, Background};
+use crate::errors::Errors;
+use crate::item::LightFn;
+use crate::keys::Key;
+use crate::params::Params;
+use crate::ret::{Ret, has_impl_trait};
+use crate::template::Template;
+use crate::ttl::Ttl;
+
+/// A checked `#[cached]` function.
+pub(crate) struct CachedModel {
+    /// The path of `cache_core`.
+    pub(crate) krate: TokenStream,
+    /// The `cache = ...` expression, if any.
+    pub(crate) cache: Option<Expr>,
+    /// The literal key prefix, or the default (module path and function name).
+    pub(crate) prefix: Prefix,
+    pub(crate) key: Key,
+    pub(crate) tags: Vec<Template>,
+    pub(crate) ttl: Option<Ttl>,
+    pub(crate) refresh_ahead: Option<Fraction>,
+    pub(crate) level: LevelArg,
+    pub(crate) ret: Ret,
+    /// How a refresh runs in the background, when the function allows it (see
+    /// `background.rs`); `None`: inline.
+    pub(crate) background: Option<Background>,
+}
+
+/// The key prefix.
+pub(crate) enum Prefix {
+    Literal(LitStr),
+    /// `module_path!()` + `::` + this function name.
+    Default(String),
+}
+
+impl CachedModel {
+    /// Parses and checks the attribute's arguments against `function`, reporting every
+    /// problem at once.
+    pub(crate) fn parse(args: TokenStream, function: &LightFn) -> syn::Result<Self> {
+        let args: CachedArgs = args::parse(args)?;
+        let krate = args::crate_path(args.krate.as_ref());
+        let params = Params::of(&function.sig);
+        let ret = Ret::of(&function.sig.output, args.cache_none);
+        let mut errors = Errors::default();
+
+        if has_impl_trait(&ret.ty) {
+            errors.push(syn::Error::new(
+                ret.ty.span(),
+                "#[cached] cannot cache a value of an `impl Trait` type: return a concrete type",
+            ));
+        }
+        if let Some(Str(prefix)) = &args.key_prefix
+            && prefix.value().is_empty()
+        {
+            errors.push(syn::Error::new(
+                prefix.span(),
+                "`key_prefix` must not be empty (leave it out for the default: module path and \
+                 function name)",
+            ));
+        }
+        let key = match &args.key {
+            Some(Str(lit)) => errors
+                .take(Template::parse(lit, &params))
+                .map(|template| Key::from_template(template, &krate)),
+            None => errors.take(Key::default_key(&params, &krate)),
+        };
+        let tags: Vec<Template> = args
+            .tags
+            .0
+            .iter()
+            .filter_map(|lit| errors.take(Template::parse(lit, &params)))
+            .collect();
+        errors.finish()?;
+
+        let prefix = match args.key_prefix {
+            Some(Str(prefix)) => Prefix::Literal(prefix),
+            None => Prefix::Default(format!("::{}", function.sig.ident.unraw())),
+        };
+        Ok(Self {
+            krate,
+            cache: args.cache,
+            prefix,
+            key: key.expect("no error means a key"),
+            tags,
+            ttl: args.ttl,
+            refresh_ahead: args.refresh_ahead,
+            level: args.level.unwrap_or(LevelArg::Both),
+            ret,
+            background: args.refresh_ahead.and_then(|_| background::plan(function)),
+        })
+    }
+
+    /// The prefix as a `&'static str` expression.
+    pub(crate) fn prefix_tokens(&self) -> TokenStream {
+        match &self.prefix {
+            Prefix::Literal(prefix) => quote!(#prefix),
+            Prefix::Default(name) => quote!(::core::concat!(::core::module_path!(), #name)),
+        }
+    }
+}
