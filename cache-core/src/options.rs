@@ -24,14 +24,14 @@ pub enum Level {
 ///     .tags(["users", "user:42"])
 ///     .refresh_ahead(0.8)
 ///     .level(Level::Both);
-/// assert_eq!(options.tag_list(), ["users", "user:42"]);
+/// # drop(options);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EntryOptions {
-    ttl: Option<Duration>,
-    tags: Vec<String>,
-    refresh_ahead: Option<f64>,
-    level: Level,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) refresh_ahead: Option<f64>,
+    pub(crate) level: Level,
 }
 
 impl EntryOptions {
@@ -66,25 +66,5 @@ impl EntryOptions {
     pub fn level(mut self, level: Level) -> Self {
         self.level = level;
         self
-    }
-
-    /// The configured TTL, if any.
-    pub fn ttl_value(&self) -> Option<Duration> {
-        self.ttl
-    }
-
-    /// The tags.
-    pub fn tag_list(&self) -> &[String] {
-        &self.tags
-    }
-
-    /// The configured refresh fraction, if any.
-    pub fn refresh_ahead_value(&self) -> Option<f64> {
-        self.refresh_ahead
-    }
-
-    /// The configured level.
-    pub fn level_value(&self) -> Level {
-        self.level
     }
 }

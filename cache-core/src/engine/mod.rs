@@ -145,7 +145,7 @@ impl Inner {
     /// An entry's options with the builder's defaults applied.
     pub(crate) fn resolve(&self, options: &EntryOptions) -> ResolvedOptions {
         let refresh_ahead = options
-            .refresh_ahead_value()
+            .refresh_ahead
             .filter(|f| {
                 let valid = *f > 0.0 && *f < 1.0;
                 if !valid {
@@ -155,10 +155,10 @@ impl Inner {
             })
             .or(self.refresh_ahead);
         ResolvedOptions {
-            ttl: options.ttl_value().unwrap_or(self.default_ttl),
+            ttl: options.ttl.unwrap_or(self.default_ttl),
             refresh_ahead,
-            level: options.level_value(),
-            tags: options.tag_list().to_vec(),
+            level: options.level,
+            tags: options.tags.clone(),
             errors_are_failures: true,
         }
     }
