@@ -7,11 +7,9 @@
 //! so it neither allocates nor formats; a miss comes back as a [`Load`] guard that owns the
 //! rendered key, so the body may then take the arguments and run through [`run`].
 
-use std::any::{Any, TypeId};
 use std::future::Future;
 use std::hash::BuildHasher;
-use std::ops::Deref;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 pub use crate::key_parts::{KeyParts, KeyTemplate, Part, Piece, RenderParts};
 pub use crate::options::{EntryOptions, Level};
@@ -19,12 +17,12 @@ pub use std::time::Duration;
 
 use crate::blocking::{Blocking, run_here};
 use crate::cache::Cache;
-use crate::engine::{Async, EntryKey, ResolvedOptions};
+use crate::engine::{Async, EntryKey, ResolvedOptions, Site, StoreRef};
 use crate::refresh;
-use crate::store::{SerdeFns, Store};
+use crate::store::SerdeFns;
 
 /// How a function's values reach L2: serde functions, or none for `level = "l1"`.
-pub struct ValueSerde<V>(Option<SerdeFns<V>>);
+pub struct ValueSerde<V>(pub(crate) Option<SerdeFns<V>>);
 
 /// Values of a `level = "both"` function: encoded with the cache's codec.
 pub fn serde_value<V: serde::Serialize + serde::de::DeserializeOwned>() -> ValueSerde<V> {
@@ -34,107 +32,6 @@ pub fn serde_value<V: serde::Serialize + serde::de::DeserializeOwned>() -> Value
 /// Values of a `level = "l1"` function: never serialized, no serde bounds.
 pub fn l1_value<V>() -> ValueSerde<V> {
     ValueSerde(None)
-}
-
-/// The per-function static that finds the function's store in a cache.
-pub struct Site {
-    first: OnceLock<FirstStore>,
-}
-
-/// The store of the first cache a site was called with, checked without a virtual call.
-struct FirstStore {
-    cache_id: u64,
-    types: TypeId,
-    store: *const (),
-    /// Owns the store `store` points to; never read.
-    _keep_alive: Arc<dyn Any + Send + Sync>,
-}
-
-// SAFETY: `store` is a shared pointer into `_keep_alive`, whose pointee is `Send + Sync`.
-unsafe impl Send for FirstStore {}
-// SAFETY: as above; the pointer is only ever read through `&`.
-unsafe impl Sync for FirstStore {}
-
-impl Default for Site {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// A function's store, borrowed from its site or shared from the cache's registry.
-pub(crate) enum StoreRef<K: 'static, V: 'static> {
-    Static(&'static Store<K, V>),
-    Shared(Arc<Store<K, V>>),
-}
-
-impl<K: 'static, V: 'static> Clone for StoreRef<K, V> {
-    fn clone(&self) -> Self {
-        match self {
-            StoreRef::Static(store) => StoreRef::Static(store),
-            StoreRef::Shared(store) => StoreRef::Shared(Arc::clone(store)),
-        }
-    }
-}
-
-impl<K: 'static, V: 'static> Deref for StoreRef<K, V> {
-    type Target = Store<K, V>;
-    #[inline]
-    fn deref(&self) -> &Store<K, V> {
-        match self {
-            StoreRef::Static(store) => store,
-            StoreRef::Shared(store) => store,
-        }
-    }
-}
-
-impl Site {
-    /// A site with no store yet.
-    pub const fn new() -> Self {
-        Self {
-            first: OnceLock::new(),
-        }
-    }
-
-    /// The function's store in `cache`. The first cache a site sees is remembered in the site
-    /// (a pointer comparison on later calls); other caches are looked up in their registry.
-    #[inline]
-    fn store<K, V>(&'static self, cache: &Cache, serde: fn() -> ValueSerde<V>) -> StoreRef<K, V>
-    where
-        K: Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-    {
-        if let Some(first) = self.first.get()
-            && first.cache_id == cache.inner.id()
-            && first.types == TypeId::of::<(K, V)>()
-        {
-            // SAFETY: `store` points into `_keep_alive`, an `Arc<Store<K, V>>` (the `TypeId`
-            // of `(K, V)` was just checked) that the site holds for the rest of the program.
-            let store = unsafe { &*first.store.cast::<Store<K, V>>() };
-            return StoreRef::Static(store);
-        }
-        self.slow_store(cache, serde)
-    }
-
-    #[cold]
-    fn slow_store<K, V>(
-        &'static self,
-        cache: &Cache,
-        serde: fn() -> ValueSerde<V>,
-    ) -> StoreRef<K, V>
-    where
-        K: Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-    {
-        let site = self as *const Site as usize;
-        let store = cache.inner.store::<K, V>(site, || serde().0);
-        let _ = self.first.set(FirstStore {
-            cache_id: cache.inner.id(),
-            types: TypeId::of::<(K, V)>(),
-            store: Arc::as_ptr(&store).cast::<()>(),
-            _keep_alive: Arc::clone(&store) as Arc<dyn Any + Send + Sync>,
-        });
-        StoreRef::Shared(store)
-    }
 }
 
 /// Everything fixed about one `#[cached]` function, in one `static` the macro writes: where its

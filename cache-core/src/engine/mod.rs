@@ -29,6 +29,7 @@ use std::time::Duration;
 pub(crate) use coherence::BackplaneSink;
 pub(crate) use l1::Hit;
 pub(crate) use mode::{Async, CallMode};
+pub(crate) use registry::{Site, StoreRef};
 
 use crate::codec::Codec;
 use crate::l2::{L2, L2Error};

@@ -2,15 +2,20 @@
 //!
 //! Every typed store of a cache is registered here under its site (a `#[cached]` function's
 //! static, or the keyed API's site 0) and its key and value types. The registry answers "where
-//! is this function's store" and "every store", for invalidation and eviction.
+//! is this function's store" and "every store", for invalidation and eviction. A function's
+//! [`Site`] remembers its store in the first cache it was called with, so that a hit finds it
+//! with a pointer comparison instead of a registry look-up.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::ops::Deref;
 use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 
+use crate::__private::ValueSerde;
+use crate::cache::Cache;
 use crate::store::{ErasedStore, SerdeFns, Store};
 
 /// A registered store, typed (for lookups) and erased (for invalidation and eviction).
@@ -96,5 +101,104 @@ impl Registry {
         for found in self.stores.read().values() {
             f(found.erased.as_ref());
         }
+    }
+}
+
+/// The per-function static that finds the function's store in a cache.
+pub(crate) struct Site {
+    first: OnceLock<FirstStore>,
+}
+
+/// The store of the first cache a site was called with, checked without a virtual call.
+struct FirstStore {
+    cache_id: u64,
+    types: TypeId,
+    store: *const (),
+    /// Owns the store `store` points to; never read.
+    _keep_alive: Arc<dyn Any + Send + Sync>,
+}
+
+// SAFETY: `store` is a shared pointer into `_keep_alive`, whose pointee is `Send + Sync`.
+unsafe impl Send for FirstStore {}
+// SAFETY: as above; the pointer is only ever read through `&`.
+unsafe impl Sync for FirstStore {}
+
+/// A function's store, borrowed from its site or shared from the cache's registry.
+pub(crate) enum StoreRef<K: 'static, V: 'static> {
+    Static(&'static Store<K, V>),
+    Shared(Arc<Store<K, V>>),
+}
+
+impl<K: 'static, V: 'static> Clone for StoreRef<K, V> {
+    fn clone(&self) -> Self {
+        match self {
+            StoreRef::Static(store) => StoreRef::Static(store),
+            StoreRef::Shared(store) => StoreRef::Shared(Arc::clone(store)),
+        }
+    }
+}
+
+impl<K: 'static, V: 'static> Deref for StoreRef<K, V> {
+    type Target = Store<K, V>;
+    #[inline]
+    fn deref(&self) -> &Store<K, V> {
+        match self {
+            StoreRef::Static(store) => store,
+            StoreRef::Shared(store) => store,
+        }
+    }
+}
+
+impl Site {
+    /// A site with no store yet.
+    pub(crate) const fn new() -> Self {
+        Self {
+            first: OnceLock::new(),
+        }
+    }
+
+    /// The function's store in `cache`. The first cache a site sees is remembered in the site
+    /// (a pointer comparison on later calls); other caches are looked up in their registry.
+    #[inline]
+    pub(crate) fn store<K, V>(
+        &'static self,
+        cache: &Cache,
+        serde: fn() -> ValueSerde<V>,
+    ) -> StoreRef<K, V>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some(first) = self.first.get()
+            && first.cache_id == cache.inner.id()
+            && first.types == TypeId::of::<(K, V)>()
+        {
+            // SAFETY: `store` points into `_keep_alive`, an `Arc<Store<K, V>>` (the `TypeId`
+            // of `(K, V)` was just checked) that the site holds for the rest of the program.
+            let store = unsafe { &*first.store.cast::<Store<K, V>>() };
+            return StoreRef::Static(store);
+        }
+        self.slow_store(cache, serde)
+    }
+
+    #[cold]
+    fn slow_store<K, V>(
+        &'static self,
+        cache: &Cache,
+        serde: fn() -> ValueSerde<V>,
+    ) -> StoreRef<K, V>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let site = self as *const Site as usize;
+        let store = cache.inner.store::<K, V>(site, || serde().0);
+        let _ = self.first.set(FirstStore {
+            cache_id: cache.inner.id(),
+            types: TypeId::of::<(K, V)>(),
+            store: Arc::as_ptr(&store).cast::<()>(),
+            _keep_alive: Arc::clone(&store) as Arc<dyn Any + Send + Sync>,
+        });
+        StoreRef::Shared(store)
     }
 }
