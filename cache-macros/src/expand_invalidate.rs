@@ -1,4 +1,4 @@
-//! `#[invalidate(...)]`: the generated function.
+//! `#[invalidate(...)]`: code generation from the checked description (`invalidate_model.rs`).
 //!
 //! ```text
 //! fn f(args..) -> R {
@@ -16,41 +16,30 @@
 //! Several `#[invalidate]` attributes on one function each wrap the function again: each one
 //! acts on its own, in the order described in the `invalidate` docs.
 
-use crate::item::LightFn;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
-use crate::args::{self, InvalidateArgs};
 use crate::body::{Body, internal};
 use crate::cache_expr;
-use crate::errors::Errors;
-use crate::params::Params;
+use crate::invalidate_model::InvalidateModel;
+use crate::item::LightFn;
 use crate::render;
-use crate::ret::Ret;
-use crate::template::Template;
 
+/// Parses, checks, then generates.
 pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<TokenStream> {
-    let args: InvalidateArgs = args::parse(args)?;
-    let krate = args::crate_path(args.krate.as_ref());
-    let params = Params::of(&function.sig);
-    let mut errors = Errors::default();
-    let mut parse_all = |lits: &[syn::LitStr]| -> Vec<Template> {
-        lits.iter()
-            .filter_map(|lit| errors.take(Template::parse(lit, &params)))
-            .collect()
-    };
-    let keys = parse_all(&args.keys.0);
-    let patterns = parse_all(&args.pattern.0);
-    let tags = parse_all(&args.tags.0);
-    if args.keys.0.is_empty() && args.pattern.0.is_empty() && args.tags.0.is_empty() && !args.all {
-        errors.push(syn::Error::new(
-            Span::call_site(),
-            "#[invalidate] has nothing to invalidate: give `keys = [..]`, `pattern = \"..\"`, \
-             `tags = [..]` or `all = true`",
-        ));
-    }
-    errors.finish()?;
+    let model = InvalidateModel::parse(args, function)?;
+    Ok(generate(&model, function))
+}
 
+/// The generated function.
+fn generate(model: &InvalidateModel, function: &LightFn) -> TokenStream {
+    let InvalidateModel {
+        krate,
+        keys,
+        patterns,
+        tags,
+        ..
+    } = model;
     let is_async = function.sig.asyncness.is_some();
     let cache = internal("__cache");
     let key_list = internal("__cache_keys");
@@ -59,7 +48,7 @@ pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<Token
     let item = internal("__cache_item");
     let ret_var = internal("__cache_ret");
 
-    let bind_cache = cache_expr::bind(args.cache.as_ref(), &krate, &cache);
+    let bind_cache = cache_expr::bind(model.cache.as_ref(), krate, &cache);
 
     let mut rendered = TokenStream::new();
     let mut actions = TokenStream::new();
@@ -73,7 +62,7 @@ pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<Token
         (name, wait)
     };
     if !keys.is_empty() {
-        let values = keys.iter().map(|key| render::key(key, &krate));
+        let values = keys.iter().map(|key| render::key(key, krate));
         rendered.extend(quote!(let #key_list = [#(#values),*];));
         let (method, wait) = call("invalidate");
         actions.extend(quote! {
@@ -85,7 +74,7 @@ pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<Token
     if !patterns.is_empty() {
         let values = patterns
             .iter()
-            .map(|pattern| render::string(pattern, &krate));
+            .map(|pattern| render::string(pattern, krate));
         rendered.extend(quote!(let #pattern_list = [#(#values),*];));
         let (method, wait) = call("invalidate_pattern");
         actions.extend(quote! {
@@ -95,7 +84,7 @@ pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<Token
         });
     }
     if !tags.is_empty() {
-        let values = tags.iter().map(|tag| render::string(tag, &krate));
+        let values = tags.iter().map(|tag| render::string(tag, krate));
         rendered.extend(quote!(let #tag_list = [#(#values),*];));
         let refs = (0..tags.len()).map(syn::Index::from);
         let (method, wait) = call("invalidate_tags");
@@ -103,7 +92,7 @@ pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<Token
             #cache.#method(&[#(::std::string::String::as_str(&#tag_list[#refs])),*])#wait;
         });
     }
-    if args.all {
+    if model.all {
         let (method, wait) = call("clear");
         actions.extend(quote!(#cache.#method()#wait;));
     }
@@ -111,14 +100,14 @@ pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<Token
     let body = Body::of(function);
     let define_body = &body.define;
     let run_body = body.run_into(&ret_var);
-    let code = if args.before {
+    let code = if model.before {
         quote! {
             #actions
             #define_body
             #run_body
             #ret_var
         }
-    } else if Ret::is_result(&function.sig.output) {
+    } else if model.returns_result {
         quote! {
             #define_body
             #run_body
@@ -139,12 +128,12 @@ pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<Token
     let LightFn {
         attrs, vis, sig, ..
     } = function;
-    Ok(quote! {
+    quote! {
         #(#attrs)*
         #vis #sig {
             #bind_cache
             #rendered
             #code
         }
-    })
+    }
 }

@@ -17,6 +17,7 @@ mod cached_model;
 mod errors;
 mod expand_cached;
 mod expand_invalidate;
+mod invalidate_model;
 mod item;
 mod keys;
 mod params;
