@@ -1,5 +1,6 @@
 //! Fixtures shared by the criterion benchmarks in `benches/` (the benchmarks themselves live
 //! there).
+#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 

@@ -45,7 +45,6 @@
 //!
 //! Without an L2 (the embedded default) everything runs in process; [`global`] is such a
 //! cache unless [`install`] replaced it.
-#![warn(missing_docs)]
 
 mod blocking;
 mod builder;

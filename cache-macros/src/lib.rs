@@ -4,7 +4,7 @@
 //! `use cache_core::{cached, invalidate};`. The generated code calls the engine through
 //! absolute `::cache_core::` paths; a crate that re-exports `cache_core` under another path
 //! passes `crate = "path::to::cache_core"`.
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 use proc_macro::TokenStream;
 use quote::quote;

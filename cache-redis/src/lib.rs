@@ -41,7 +41,7 @@
 //!   themselves when Redis does.
 //!
 //! The data layout, for services in other languages, is in `docs/redis-layout.md`.
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backplane;

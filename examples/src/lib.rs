@@ -1,5 +1,6 @@
 //! The pretend database the examples cache: user profiles by id, slow on purpose, plus a
 //! helper that prints how long a call took.
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::fmt::Debug;

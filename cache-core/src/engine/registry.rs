@@ -119,8 +119,10 @@ struct FirstStore {
 }
 
 // SAFETY: `store` is a shared pointer into `_keep_alive`, whose pointee is `Send + Sync`.
+#[allow(unsafe_code)]
 unsafe impl Send for FirstStore {}
 // SAFETY: as above; the pointer is only ever read through `&`.
+#[allow(unsafe_code)]
 unsafe impl Sync for FirstStore {}
 
 /// A function's store, borrowed from its site or shared from the cache's registry.
@@ -175,6 +177,9 @@ impl Site {
         {
             // SAFETY: `store` points into `_keep_alive`, an `Arc<Store<K, V>>` (the `TypeId`
             // of `(K, V)` was just checked) that the site holds for the rest of the program.
+            // Measured: this saves the `Any::type_id` virtual call of a downcast, about 2 ns
+            // of a 17 ns hit (BENCHMARKS.md).
+            #[allow(unsafe_code)]
             let store = unsafe { &*first.store.cast::<Store<K, V>>() };
             return StoreRef::Static(store);
         }

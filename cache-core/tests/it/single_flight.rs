@@ -1,13 +1,11 @@
 //! Single-flight: one load per key, cancellation and panics never leave waiters hanging.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::common::{DbError, within};
 use cache_core::{Cache, EntryOptions};
-use common::{DbError, within};
 use tokio::sync::Notify;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

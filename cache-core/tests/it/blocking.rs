@@ -1,14 +1,12 @@
 //! The blocking twins on a plain thread, in a multi-thread runtime and in a current-thread
 //! runtime: no panic, no deadlock, single-flight where waiting is safe.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use crate::common::{DbError, within};
 use cache_core::{Cache, EntryOptions};
-use common::{DbError, within};
 
 /// The blocking API end to end; returns the cache for further checks.
 fn exercise(cache: &Cache) {

@@ -2,14 +2,12 @@
 //! caller past the refresh point reloads inline (and gets the fresh value), concurrent callers
 //! keep getting the current value without waiting.
 
-mod common;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use crate::common::within;
 use cache_core::{Cache, cached};
-use common::within;
 
 static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::builder().build().unwrap());
 static LOADS: AtomicU32 = AtomicU32::new(0);

@@ -1,11 +1,9 @@
 //! Invalidation by key, pattern, tag and clear; no stale resurrection; escaping.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{DbError, within};
 use cache_core::{Cache, EntryOptions, KeyBuilder};
-use common::{DbError, within};
 use tokio::sync::Notify;
 
 async fn fill(cache: &Cache, key: &str, tags: &[&str]) {

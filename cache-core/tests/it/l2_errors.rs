@@ -1,17 +1,15 @@
 //! Error isolation on the L2 seam, with a small in-process double (real Redis is tested in
 //! `cache-redis`): a failing, slow or garbage-returning L2 never fails the caller.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::common::DbError;
 use cache_core::{
     BoxFuture, Cache, EntryOptions, InvalidationSink, L2, L2Entry, L2Error, L2ErrorKind, L2Write,
     StoredValue,
 };
-use common::DbError;
 use parking_lot::Mutex;
 
 /// How the double misbehaves.

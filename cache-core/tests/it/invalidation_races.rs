@@ -1,14 +1,12 @@
 //! Races between loads and invalidations: a write followed by an invalidation must never leave
 //! an older value cached, whatever the interleaving.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::common::{DbError, within};
 use cache_core::{Cache, EntryOptions};
-use common::{DbError, within};
 
 /// How the writer invalidates after each write.
 #[derive(Clone, Copy, Debug)]

@@ -1,13 +1,11 @@
 //! `#[invalidate]`: keys, patterns, tags, all; after `Ok` only (or before the body); escaped
 //! values that cannot widen a pattern; several attributes on one function; sync functions.
 
-mod common;
-
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::common::{new_cache, within};
 use cache_core::{Cache, cached, invalidate};
-use common::{new_cache, within};
 
 #[derive(Debug, PartialEq)]
 struct DbError;

@@ -1,13 +1,11 @@
 //! Refresh-ahead and stale-if-error.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::common::{DbError, eventually, within};
 use cache_core::{Cache, EntryOptions};
-use common::{DbError, eventually, within};
 
 /// A loader that returns 1, 2, 3... and takes `delay` each time.
 fn counting_loader(

@@ -2,14 +2,12 @@
 //! the refresh point returns the current value at once and the reload runs in the background,
 //! so no caller waits for it (async fns on the runtime, plain fns on a helper thread).
 
-mod common;
-
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::common::within;
 use cache_core::{Cache, cached};
-use common::within;
 
 static ASYNC_CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::builder().build().unwrap());
 static ASYNC_LOADS: AtomicU32 = AtomicU32::new(0);

@@ -1,16 +1,14 @@
 //! `#[cached]` on async functions: every argument of the attribute, every return shape, with
 //! the returned values and the cache's `Stats` checked. Each test has its own `Cache`.
 
-mod common;
-
 use std::fmt::Display;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use crate::common::{new_cache, within};
 use cache_core::{Cache, Stats, cached};
-use common::{new_cache, within};
 
 /// An error type that is neither `Clone` nor serializable.
 #[derive(Debug, PartialEq)]
@@ -477,7 +475,7 @@ async fn the_crate_argument_renames_the_runtime_crate() {
     static CACHE: LazyLock<Cache> = LazyLock::new(new_cache);
     static LOADS: AtomicU32 = AtomicU32::new(0);
 
-    #[platform::cache::cached(crate = "crate::platform::cache", cache = CACHE)]
+    #[platform::cache::cached(crate = "crate::macros_cached::platform::cache", cache = CACHE)]
     async fn renamed(n: u64) -> u64 {
         LOADS.fetch_add(1, Ordering::SeqCst);
         n + 1

@@ -1,0 +1,20 @@
+//! The engine's integration tests, one binary (one link instead of one per file): the async
+//! and blocking APIs, single-flight, invalidation and its races, refresh-ahead, L2 error
+//! isolation (with a small in-process L2 double), the macros, and their compile-time
+//! diagnostics (`trybuild`, cases in `tests/ui`).
+
+mod common;
+
+mod blocking;
+mod builder;
+mod invalidation;
+mod invalidation_races;
+mod l2_errors;
+mod macros_cached;
+mod macros_invalidate;
+mod macros_refresh;
+mod macros_refresh_background;
+mod macros_sync;
+mod refresh_and_stale;
+mod single_flight;
+mod trybuild;
