@@ -182,3 +182,97 @@ impl<V: Clone> Drop for LeaderGuard<'_, V> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const LIMIT: Duration = Duration::from_secs(5);
+
+    fn key(text: &str) -> Arc<str> {
+        text.into()
+    }
+
+    fn leader<'a>(flights: &'a Flights<u32>, text: &str) -> LeaderGuard<'a, u32> {
+        match flights.join(&key(text)) {
+            Role::Leader(guard) => guard,
+            Role::Waiter(_) => panic!("expected to lead {text}"),
+        }
+    }
+
+    fn waiter(flights: &Flights<u32>, text: &str) -> Arc<Flight<u32>> {
+        match flights.join(&key(text)) {
+            Role::Waiter(flight) => flight,
+            Role::Leader(_) => panic!("expected to wait for {text}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_completed_flight_hands_its_value_to_async_and_blocking_waiters() {
+        let flights = Flights::default();
+        let guard = leader(&flights, "k");
+        let (first, second) = (waiter(&flights, "k"), waiter(&flights, "k"));
+        let (sent, blocking) = std::sync::mpsc::channel();
+        std::thread::spawn(move || sent.send(second.wait_blocking()));
+        guard.complete(&7);
+        let waited = tokio::time::timeout(LIMIT, first.wait()).await.unwrap();
+        assert!(matches!(waited, Outcome::Value(7)));
+        assert!(matches!(
+            blocking.recv_timeout(LIMIT),
+            Ok(Outcome::Value(7))
+        ));
+        // The flight is gone: the next caller leads a new one.
+        drop(leader(&flights, "k"));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_leader_abandons_and_a_waiter_takes_over() {
+        let flights = Flights::default();
+        let guard = leader(&flights, "k");
+        let flight = waiter(&flights, "k");
+        // The leader's future is cancelled: its guard is dropped unfinished.
+        drop(guard);
+        let waited = tokio::time::timeout(LIMIT, flight.wait()).await.unwrap();
+        assert!(matches!(waited, Outcome::Abandoned));
+        let takeover = leader(&flights, "k");
+        let next = waiter(&flights, "k");
+        takeover.complete(&2);
+        let waited = tokio::time::timeout(LIMIT, next.wait()).await.unwrap();
+        assert!(matches!(waited, Outcome::Value(2)));
+    }
+
+    #[test]
+    fn a_panicking_leader_abandons_its_flight() {
+        let flights = Flights::default();
+        let flight = std::thread::scope(|scope| {
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let flights = &flights;
+            let panicking = scope.spawn(move || {
+                let _guard = leader(flights, "k");
+                ready_tx.send(()).unwrap();
+                go_rx.recv_timeout(LIMIT).unwrap();
+                panic!("loader bug");
+            });
+            ready_rx.recv_timeout(LIMIT).unwrap();
+            let flight = waiter(flights, "k");
+            go_tx.send(()).unwrap();
+            assert!(panicking.join().is_err(), "the leader panicked");
+            flight
+        });
+        // Already finished: this wait returns at once.
+        assert!(matches!(flight.wait_blocking(), Outcome::Abandoned));
+        drop(leader(&flights, "k"));
+    }
+
+    #[test]
+    fn poison_marks_only_the_matching_flights() {
+        let flights = Flights::default();
+        let (a, b) = (leader(&flights, "user:1"), leader(&flights, "order:1"));
+        flights.poison(&|key| key.starts_with("user:"));
+        assert!(a.flight().is_poisoned());
+        assert!(!b.flight().is_poisoned());
+    }
+}
