@@ -17,7 +17,7 @@ pub use std::time::Duration;
 
 use crate::blocking::{Blocking, run_here};
 use crate::cache::Cache;
-use crate::engine::{Async, EntryKey, ResolvedOptions, Site, StoreRef};
+use crate::engine::{Async, CallMode, EntryKey, ResolvedOptions, Site, StoreRef};
 use crate::refresh;
 use crate::store::SerdeFns;
 
@@ -135,6 +135,33 @@ where
 // generic argument: the generated code spells it at the return type, so an unfit value type is
 // reported once, there (as `lookup` reports it).
 
+impl<K: 'static, V: Clone> Load<'_, K, V> {
+    /// The engine's load (or, for an inline refresh, reload) of this key in `mode` `M`.
+    async fn run_in<M: CallMode, E, Fut>(self, loader: impl FnOnce() -> Fut) -> Result<V, E>
+    where
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let Load {
+            cache,
+            store,
+            key,
+            options,
+            refresh,
+        } = self;
+        if refresh {
+            cache
+                .inner
+                .reload::<M, K, V, E, Fut>(&store, key, &options, loader)
+                .await
+        } else {
+            cache
+                .inner
+                .load::<M, K, V, E, Fut>(&store, key, &options, loader)
+                .await
+        }
+    }
+}
+
 /// Runs the load (or inline refresh) through single-flight, L2 and `loader`.
 pub async fn run<V: CachedValue, K: 'static, E, Fut>(
     load: Load<'_, K, V>,
@@ -143,24 +170,7 @@ pub async fn run<V: CachedValue, K: 'static, E, Fut>(
 where
     Fut: Future<Output = Result<V, E>>,
 {
-    let Load {
-        cache,
-        store,
-        key,
-        options,
-        refresh,
-    } = load;
-    if refresh {
-        cache
-            .inner
-            .reload::<Async, K, V, E, Fut>(&store, key, &options, loader)
-            .await
-    } else {
-        cache
-            .inner
-            .load::<Async, K, V, E, Fut>(&store, key, &options, loader)
-            .await
-    }
+    load.run_in::<Async, E, Fut>(loader).await
 }
 
 /// Blocking form of [`run`] for plain `fn`s.
@@ -168,27 +178,7 @@ pub fn run_blocking<V: CachedValue, K: 'static, E>(
     load: Load<'_, K, V>,
     loader: impl FnOnce() -> Result<V, E>,
 ) -> Result<V, E> {
-    let Load {
-        cache,
-        store,
-        key,
-        options,
-        refresh,
-    } = load;
-    let loader = || async move { loader() };
-    if refresh {
-        run_here(
-            cache
-                .inner
-                .reload::<Blocking, K, V, E, _>(&store, key, &options, loader),
-        )
-    } else {
-        run_here(
-            cache
-                .inner
-                .load::<Blocking, K, V, E, _>(&store, key, &options, loader),
-        )
-    }
+    run_here(load.run_in::<Blocking, E, _>(|| async move { loader() }))
 }
 
 /// Reloads in the background: a task on the current tokio runtime (or the crate's driver
