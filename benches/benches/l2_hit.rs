@@ -18,13 +18,12 @@
 //! Run: `cargo bench -p benches --bench l2_hit`. Results: `BENCHMARKS.md`.
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use benches::{Profile, profile};
 use cache_core::{
-    BoxFuture, Cache, Codec, EntryOptions, Invalidation, InvalidationSink, L2, L2Entry, L2Error,
-    L2Write,
+    BoxError, Cache, Codec, EntryOptions, IntoL2, Invalidation, InvalidationSink, L2, L2Context,
 };
 use cache_redis::RedisL2;
 use cache_redis::test_util::RedisServer;
@@ -34,8 +33,12 @@ use redis::IntoConnectionInfo;
 use redis::aio::ConnectionManager;
 use redis::io::tcp::TcpSettings;
 
-/// Keeps the engine's L1 disabled: every `Cache::get` goes to L2.
-struct NoL1(RedisL2);
+/// Keeps the engine's L1 disabled, so every `Cache::get` goes to L2, and keeps the attached L2
+/// so the bench can also call `L2::get` on it directly.
+struct NoL1 {
+    l2: RedisL2,
+    attached: Arc<OnceLock<Arc<dyn L2>>>,
+}
 
 struct NoL1Sink(Arc<dyn InvalidationSink>);
 
@@ -48,44 +51,18 @@ impl InvalidationSink for NoL1Sink {
     }
 }
 
-impl L2 for NoL1 {
-    fn attach(
-        &self,
-        namespace: Option<&str>,
-        sink: Arc<dyn InvalidationSink>,
-    ) -> Result<(), L2Error> {
-        self.0.attach(namespace, Arc::new(NoL1Sink(sink)))
-    }
-    fn get<'a>(
-        &'a self,
-        key: &'a str,
-        tags: &'a [String],
-    ) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
-        self.0.get(key, tags)
-    }
-    fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
-        self.0.set(key, write)
-    }
-    fn invalidate<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
-        self.0.invalidate(keys)
-    }
-    fn invalidate_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<(), L2Error>> {
-        self.0.invalidate_pattern(pattern)
-    }
-    fn invalidate_tags<'a>(&'a self, tags: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
-        self.0.invalidate_tags(tags)
-    }
-    fn clear(&self) -> BoxFuture<'_, Result<(), L2Error>> {
-        self.0.clear()
-    }
-    fn health(&self) -> BoxFuture<'_, Result<(), L2Error>> {
-        self.0.health()
+impl IntoL2 for NoL1 {
+    fn into_l2(self, context: L2Context) -> Result<Arc<dyn L2>, BoxError> {
+        let sink = Arc::new(NoL1Sink(context.sink()));
+        let l2 = self.l2.into_l2(L2Context::new(context.namespace(), sink))?;
+        let _ = self.attached.set(Arc::clone(&l2));
+        Ok(l2)
     }
 }
 
 struct Setup {
     raw: ConnectionManager,
-    l2: RedisL2,
+    l2: Arc<dyn L2>,
     cache: Cache,
     codec: Codec,
 }
@@ -116,15 +93,20 @@ async fn setup(url: &str) -> Setup {
     let raw = ConnectionManager::new(redis::Client::open(info).unwrap())
         .await
         .unwrap();
-    let l2 = RedisL2::builder().url(url).build().await.unwrap();
+    let redis = RedisL2::builder().url(url).build().await.unwrap();
+    let attached = Arc::new(OnceLock::new());
     let codec = Codec::bincode();
     let cache = Cache::builder()
         .namespace(NAMESPACE)
         .codec(codec)
-        .l2(NoL1(l2.clone()))
+        .l2(NoL1 {
+            l2: redis.clone(),
+            attached: Arc::clone(&attached),
+        })
         .build()
         .unwrap();
-    assert!(l2.wait_for_backplane(Duration::from_secs(5)).await);
+    assert!(redis.wait_for_backplane(Duration::from_secs(5)).await);
+    let l2 = Arc::clone(attached.get().expect("attached by build"));
     let options = EntryOptions::new().ttl(Duration::from_secs(3600));
     let bytes = bincode::serde::encode_to_vec(profile(), bincode::config::standard()).unwrap();
     for i in 0..CONCURRENCY {
@@ -190,7 +172,7 @@ async fn raw_hmget(mut connection: ConnectionManager, i: usize) -> Profile {
     decode(&payload)
 }
 
-async fn l2_get(l2: &RedisL2, codec: &Codec, i: usize) -> Profile {
+async fn l2_get(l2: &dyn L2, codec: &Codec, i: usize) -> Profile {
     let entry = l2.get(&key(i), &[]).await.unwrap().unwrap();
     codec.decode::<Profile>(&entry.value).unwrap().unwrap()
 }
@@ -276,7 +258,7 @@ const PAIRED_ROUNDS: usize = 3000;
 /// above, measured one after the other, can disagree on their order. This runs the sequential
 /// variants interleaved (raw GET, `L2::get`, `Cache::get`, in turn, many times), so each sees
 /// the same drift, and prints the median of each and the ratios to raw GET.
-async fn paired(raw: &ConnectionManager, l2: &RedisL2, codec: &Codec, cache: &Cache) {
+async fn paired(raw: &ConnectionManager, l2: &dyn L2, codec: &Codec, cache: &Cache) {
     for concurrency in [1, CONCURRENCY] {
         let mut samples = [Vec::new(), Vec::new(), Vec::new()];
         for _ in 0..PAIRED_ROUNDS / concurrency.min(4) {

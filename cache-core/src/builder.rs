@@ -7,7 +7,7 @@ use crate::cache::Cache;
 use crate::codec::Codec;
 use crate::engine::{BackplaneSink, Config, Inner};
 use crate::error::Error;
-use crate::l2::L2;
+use crate::l2::{BoxError, IntoL2, L2, L2Context};
 
 /// Default L1 capacity in entries.
 pub const DEFAULT_L1_CAPACITY: u64 = 10_000;
@@ -42,8 +42,11 @@ pub struct CacheBuilder {
     refresh_ahead: Option<f64>,
     stale_if_error: Option<Duration>,
     codec: Option<Codec>,
-    l2: Option<Arc<dyn L2>>,
+    l2: Option<AttachL2>,
 }
+
+/// Attaches the builder's L2 to the cache being built.
+type AttachL2 = Box<dyn FnOnce(L2Context) -> Result<Arc<dyn L2>, BoxError> + Send>;
 
 impl CacheBuilder {
     /// Prefix of every key in L2 (`"{namespace}:{key}"`) and scope of `clear`. Non-empty,
@@ -83,21 +86,26 @@ impl CacheBuilder {
         self
     }
 
-    /// The shared second level, e.g. `cache_redis::RedisL2`.
-    pub fn l2(mut self, l2: impl L2) -> Self {
-        self.l2 = Some(Arc::new(l2));
+    /// The shared second level, e.g. `cache_redis::RedisL2`; attached by
+    /// [`build`](Self::build).
+    pub fn l2(mut self, l2: impl IntoL2) -> Self {
+        self.l2 = Some(Box::new(move |context| l2.into_l2(context)));
         self
     }
 
     /// Validates the settings and builds the cache (attaching the L2 to it).
     pub fn build(self) -> Result<Cache, Error> {
         let config = self.validate()?;
-        let namespace = config.namespace.clone();
-        let inner = Arc::new(Inner::new(config, self.l2.clone()));
-        if let Some(l2) = &self.l2 {
-            let sink = Arc::new(BackplaneSink(Arc::downgrade(&inner)));
-            l2.attach(namespace.as_deref(), sink)?;
-        }
+        let sink = Arc::new(BackplaneSink::new());
+        let l2 = match self.l2 {
+            Some(attach) => {
+                let context = L2Context::new(config.namespace.as_deref(), sink.clone());
+                Some(attach(context).map_err(Error::L2Attach)?)
+            }
+            None => None,
+        };
+        let inner = Arc::new(Inner::new(config, l2));
+        sink.link(&inner);
         Ok(Cache { inner })
     }
 

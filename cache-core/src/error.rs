@@ -20,9 +20,12 @@ pub enum Error {
     /// [`install`](crate::install) was called after the global cache was installed or used.
     #[error("the global cache is already in use; call `install` once, before the first use")]
     GlobalInUse,
-    /// The L2 reported a failure (from [`Cache::health`](crate::Cache::health) or `build`).
+    /// The L2 reported a failure (from [`Cache::health`](crate::Cache::health)).
     #[error("L2 error: {0}")]
     L2(#[from] L2Error),
+    /// The L2 could not be attached to the cache being built (e.g. it already serves another).
+    #[error("the L2 could not be attached: {0}")]
+    L2Attach(#[source] crate::l2::BoxError),
 }
 
 impl Error {

@@ -2,8 +2,9 @@
 //!
 //! The engine hands an [`L2`] opaque, already encoded values ([`StoredValue`]) and plain keys
 //! (without the namespace: the L2 owns its layout). The L2 also carries invalidations between
-//! processes: when the engine attaches it, it receives an [`InvalidationSink`] to report what
-//! other processes did.
+//! processes: it is attached when its cache is built ([`IntoL2`]), with an [`L2Context`] that
+//! holds the namespace and the [`InvalidationSink`] to report what other processes did. An
+//! `L2` value is always attached: there is no half-built state to check for.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -105,18 +106,57 @@ pub struct L2Write<'a> {
     pub tags: &'a [String],
 }
 
-/// A shared second level. Implemented by `cache_redis::RedisL2`.
+/// A boxed error, as an [`IntoL2`] reports a failure to attach.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What an L2 is given when its cache is built: the namespace its keys live under, and where
+/// to report other processes' invalidations.
+#[derive(Clone)]
+pub struct L2Context {
+    namespace: Option<String>,
+    sink: Arc<dyn InvalidationSink>,
+}
+
+impl L2Context {
+    /// A context (for an [`IntoL2`] that wraps another one and passes it a sink of its own).
+    pub fn new(namespace: Option<&str>, sink: Arc<dyn InvalidationSink>) -> Self {
+        Self {
+            namespace: namespace.map(str::to_owned),
+            sink,
+        }
+    }
+
+    /// The cache's namespace, if it has one.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// Where to report other processes' invalidations and the backplane's state.
+    pub fn sink(&self) -> Arc<dyn InvalidationSink> {
+        Arc::clone(&self.sink)
+    }
+}
+
+/// Something that becomes a cache's [`L2`] when the cache is built
+/// ([`CacheBuilder::l2`](crate::CacheBuilder::l2)): `cache_redis::RedisL2`, or any `L2` value
+/// (which needs no context).
+pub trait IntoL2: Send + 'static {
+    /// Attaches to the cache being built. A failure is an [`Error`](crate::Error) from
+    /// [`CacheBuilder::build`](crate::CacheBuilder::build).
+    fn into_l2(self, context: L2Context) -> Result<Arc<dyn L2>, BoxError>;
+}
+
+impl<T: L2> IntoL2 for T {
+    fn into_l2(self, _context: L2Context) -> Result<Arc<dyn L2>, BoxError> {
+        Ok(Arc::new(self))
+    }
+}
+
+/// A shared second level, attached to one cache (see [`IntoL2`]). `cache_redis::RedisL2`
+/// attaches as one.
 ///
 /// Every method must finish within the implementation's own operation timeout.
 pub trait L2: Send + Sync + 'static {
-    /// Called once by [`CacheBuilder::build`](crate::CacheBuilder::build): the namespace keys
-    /// live under, and where to report other processes' invalidations.
-    fn attach(
-        &self,
-        namespace: Option<&str>,
-        sink: Arc<dyn InvalidationSink>,
-    ) -> Result<(), L2Error>;
-
     /// Reads a key. `Ok(None)` when absent, expired, hidden by a tag invalidation, or not a
     /// value this cache wrote. `expected_tags` are the tags the caller's entries carry (empty
     /// for the keyed `get`): a hint to check them in the read's own round trip. Visibility is
@@ -147,13 +187,6 @@ pub trait L2: Send + Sync + 'static {
 }
 
 impl<T: L2 + ?Sized> L2 for Arc<T> {
-    fn attach(
-        &self,
-        namespace: Option<&str>,
-        sink: Arc<dyn InvalidationSink>,
-    ) -> Result<(), L2Error> {
-        (**self).attach(namespace, sink)
-    }
     fn get<'a>(
         &'a self,
         key: &'a str,

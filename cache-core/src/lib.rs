@@ -79,8 +79,8 @@ pub use glob::{glob_matches, glob_matches_bytes};
 pub use global::{global, install};
 pub use key::{KeyBuilder, MAX_KEY_LEN, escape_key_part, escaped};
 pub use l2::{
-    BoxFuture, Invalidation, InvalidationSink, L2, L2Entry, L2Error, L2ErrorKind, L2Write,
-    StoredValue,
+    BoxError, BoxFuture, IntoL2, Invalidation, InvalidationSink, L2, L2Context, L2Entry, L2Error,
+    L2ErrorKind, L2Write, StoredValue,
 };
 pub use options::{EntryOptions, Level};
 pub use stats::Stats;

@@ -1,9 +1,9 @@
 //! [`RedisL2Builder`]: where Redis is and how long to wait for it.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use cache_core::{L2Error, L2ErrorKind};
 use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClientBuilder, ClusterConfig};
@@ -11,7 +11,7 @@ use redis::io::tcp::TcpSettings;
 
 use crate::backplane::{Status, new_origin};
 use crate::connection::Connection;
-use crate::error::{from_redis, timed};
+use crate::error::{Error, from_redis, timed};
 use crate::redis_l2::{Inner, RedisL2, Settings};
 
 /// Default limit of one Redis operation (a read, a write, one step of a scan): 250 ms.
@@ -80,10 +80,6 @@ impl Default for RedisL2Builder {
     }
 }
 
-fn config_error(message: impl Into<String>) -> L2Error {
-    L2Error::new(L2ErrorKind::Other, message)
-}
-
 impl RedisL2Builder {
     /// A standalone Redis server, e.g. `"redis://127.0.0.1:6379/"` (also `rediss://`,
     /// `redis://:password@host/db`, as redis-rs accepts). Default [`DEFAULT_URL`].
@@ -146,8 +142,8 @@ impl RedisL2Builder {
         self
     }
 
-    fn validate(&self) -> Result<(), L2Error> {
-        for (name, value) in [
+    fn validate(&self) -> Result<(), Error> {
+        for (setting, value) in [
             ("operation_timeout", self.operation_timeout),
             ("bulk_timeout", self.bulk_timeout),
             ("connect_timeout", self.connect_timeout),
@@ -155,14 +151,14 @@ impl RedisL2Builder {
             ("max_reconnect_backoff", self.max_backoff),
         ] {
             if value.is_zero() {
-                return Err(config_error(format!("`{name}` must be longer than zero")));
+                return Err(Error::config(setting, "must be longer than zero"));
             }
         }
         if self.scan_count == 0 {
-            return Err(config_error("`scan_count` must be at least 1"));
+            return Err(Error::config("scan_count", "must be at least 1"));
         }
         if matches!(&self.target, Target::Cluster(nodes) if nodes.is_empty()) {
-            return Err(config_error("`cluster` needs at least one node URL"));
+            return Err(Error::config("cluster", "needs at least one node URL"));
         }
         Ok(())
     }
@@ -174,17 +170,19 @@ impl RedisL2Builder {
     /// not: the service starts, the cache runs on L1 and loaders (counting `l2_errors`), and
     /// uses Redis as soon as it answers. To fail fast instead, call
     /// [`health`](cache_core::L2::health) on the result before handing it to the cache.
-    pub async fn build(self) -> Result<RedisL2, L2Error> {
+    pub async fn build(self) -> Result<RedisL2, Error> {
         self.validate()?;
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| config_error("RedisL2Builder::build must run inside a tokio runtime"))?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let tcp = TcpSettings::default().set_nodelay(true);
         let open = |url: &str| {
             let info = url
                 .into_connection_info()
-                .map_err(|e| config_error(format!("invalid Redis URL {url:?}: {e}")))?
+                .map_err(|source| Error::InvalidUrl {
+                    url: url.to_owned(),
+                    source,
+                })?
                 .set_tcp_settings(tcp.clone());
-            redis::Client::open(info).map_err(from_redis)
+            redis::Client::open(info).map_err(Error::Client)
         };
         let (connection, subscribers) = match &self.target {
             Target::Standalone(url) => {
@@ -195,7 +193,7 @@ impl RedisL2Builder {
                     .set_min_delay(Duration::from_millis(10))
                     .set_max_delay(Duration::from_millis(100));
                 let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)
-                    .map_err(from_redis)?;
+                    .map_err(Error::Client)?;
                 (Connection::Single(manager), vec![client])
             }
             Target::Cluster(urls) => {
@@ -212,7 +210,7 @@ impl RedisL2Builder {
                     .min_retry_wait(10)
                     .max_retry_wait(100)
                     .build()
-                    .map_err(from_redis)?;
+                    .map_err(Error::Client)?;
                 let config = ClusterConfig::new()
                     .set_connection_timeout(self.connect_timeout)
                     .set_response_timeout(self.operation_timeout);
@@ -234,10 +232,8 @@ impl RedisL2Builder {
                 subscribers,
                 runtime,
                 origin: new_origin(),
-                layout: Default::default(),
                 status: Arc::new(Status::default()),
-                sink: Default::default(),
-                task: Default::default(),
+                attached: AtomicBool::new(false),
             }),
         };
         // Connect now, so the first request does not pay for it; a failure is only logged.

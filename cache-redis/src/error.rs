@@ -1,10 +1,54 @@
-//! Mapping redis-rs errors and timeouts to [`L2Error`].
+//! Errors: [`Error`], of building and attaching a `RedisL2` (configuration), and the mapping of
+//! redis-rs errors and timeouts to `cache_core::L2Error` (operations, which the cache counts
+//! and falls back from).
 
 use std::future::Future;
 use std::time::Duration;
 
 use cache_core::{L2Error, L2ErrorKind};
 use redis::{ErrorKind, RedisError};
+
+/// A `RedisL2` that cannot be built or attached: a bad setting, never a Redis outage (an
+/// unreachable Redis is not an error at build time; the cache runs without it and retries).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A builder setting is out of range.
+    #[error("invalid RedisL2 configuration: `{setting}` {reason}")]
+    InvalidConfig {
+        /// The builder method at fault.
+        setting: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// A URL redis-rs cannot parse.
+    #[error("invalid Redis URL {url:?}: {source}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why redis-rs rejected it.
+        #[source]
+        source: RedisError,
+    },
+    /// `RedisL2Builder::build` ran outside a tokio runtime.
+    #[error("RedisL2Builder::build must run inside a tokio runtime")]
+    NoRuntime,
+    /// redis-rs could not create its client.
+    #[error("cannot create the Redis client: {0}")]
+    Client(#[source] RedisError),
+    /// This `RedisL2` already serves a cache; build one `RedisL2` per `Cache`.
+    #[error("this RedisL2 is already attached to a cache; build one RedisL2 per Cache")]
+    AlreadyAttached,
+}
+
+impl Error {
+    pub(crate) fn config(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidConfig {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}
 
 /// The kind of failure a redis-rs error is.
 pub(crate) fn from_redis(error: RedisError) -> L2Error {

@@ -63,4 +63,5 @@ pub use builder::{
     DEFAULT_BULK_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_OPERATION_TIMEOUT,
     DEFAULT_SCAN_COUNT, DEFAULT_URL, RedisL2Builder,
 };
+pub use error::Error;
 pub use redis_l2::RedisL2;

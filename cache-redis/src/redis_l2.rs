@@ -1,15 +1,18 @@
-//! [`RedisL2`]: the `L2` implementation.
+//! [`RedisL2`]: a configured Redis connection, which becomes a cache's `L2` when the cache is
+//! built (`IntoL2`): the attached form, `AttachedRedisL2`, holds its namespace's layout and
+//! its backplane task from the start, so no operation checks for a half-built state.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cache_core::{BoxFuture, InvalidationSink, L2, L2Entry, L2Error, L2ErrorKind, L2Write};
+use cache_core::{BoxError, BoxFuture, IntoL2, L2, L2Context, L2Entry, L2Error, L2Write};
 
 use crate::backplane::{self, Op, Status, SubscriberConfig};
 use crate::builder::RedisL2Builder;
 use crate::connection::Connection;
 use crate::entry::{self, Fetched};
-use crate::error::{from_redis, timed};
+use crate::error::{Error, from_redis, timed};
 use crate::layout::Layout;
 use crate::pattern::Scan;
 use crate::scripts::{
@@ -53,7 +56,7 @@ impl std::fmt::Debug for RedisL2 {
         f.debug_struct("RedisL2")
             .field("cluster", &self.inner.connection.is_cluster())
             .field("settings", &self.inner.settings)
-            .field("attached", &self.inner.layout.get().is_some())
+            .field("attached", &self.inner.attached.load(Ordering::Relaxed))
             .field("backplane_connected", &self.backplane_connected())
             .finish()
     }
@@ -77,19 +80,22 @@ pub(crate) struct Inner {
     pub(crate) runtime: tokio::runtime::Handle,
     /// This instance's id in backplane messages.
     pub(crate) origin: String,
-    /// Set by `attach`.
-    pub(crate) layout: OnceLock<Layout>,
     pub(crate) status: Arc<Status>,
-    /// The attached cache's sink.
-    pub(crate) sink: OnceLock<Arc<dyn InvalidationSink>>,
-    pub(crate) task: parking_lot::Mutex<Option<tokio::task::AbortHandle>>,
+    /// Set when a cache is built with this L2: one `RedisL2` serves one cache.
+    pub(crate) attached: AtomicBool,
 }
 
-impl Drop for Inner {
+/// A `RedisL2` attached to its cache: the namespace's key layout and the backplane task are
+/// set from the start. The task stops when the cache (its only owner) is dropped.
+struct AttachedRedisL2 {
+    inner: Arc<Inner>,
+    layout: Layout,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for AttachedRedisL2 {
     fn drop(&mut self) {
-        if let Some(task) = self.task.get_mut().take() {
-            task.abort();
-        }
+        self.task.abort();
     }
 }
 
@@ -124,16 +130,9 @@ impl RedisL2 {
     pub fn is_cluster(&self) -> bool {
         self.inner.connection.is_cluster()
     }
+}
 
-    fn layout(&self) -> Result<&Layout, L2Error> {
-        self.inner.layout.get().ok_or_else(|| {
-            L2Error::new(
-                L2ErrorKind::Other,
-                "RedisL2 is not attached to a cache yet (CacheBuilder::l2 + build attach it)",
-            )
-        })
-    }
-
+impl AttachedRedisL2 {
     fn connection(&self) -> Connection {
         self.inner.connection.clone()
     }
@@ -146,7 +145,7 @@ impl RedisL2 {
     /// entry found that way costs a second request for its tag check), the `GET` script that
     /// checks tags server-side when tags are expected on a standalone server.
     async fn read(&self, key: &str, expected_tags: &[String]) -> Result<Option<L2Entry>, L2Error> {
-        let layout = self.layout()?;
+        let layout = &self.layout;
         let checked_by_script = !expected_tags.is_empty() && !self.inner.connection.is_cluster();
         let answer: redis::Value = if checked_by_script {
             GET_SCRIPT
@@ -191,7 +190,7 @@ impl RedisL2 {
     }
 
     async fn write(&self, key: &str, write: L2Write<'_>) -> Result<(), L2Error> {
-        let layout = self.layout()?;
+        let layout = &self.layout;
         let ttl_ms = u64::try_from(write.ttl.as_millis())
             .unwrap_or(u64::MAX / 2)
             .max(1);
@@ -252,7 +251,7 @@ impl RedisL2 {
         if keys.is_empty() {
             return Ok(());
         }
-        let layout = self.layout()?;
+        let layout = &self.layout;
         let value_keys: Vec<String> = keys.iter().map(|key| layout.value_key(key)).collect();
         let message = self.message(Op::Keys {
             keys: keys.iter().map(|key| (*key).to_owned()).collect(),
@@ -303,7 +302,7 @@ impl RedisL2 {
     }
 
     async fn remove_matching(&self, pattern: &str) -> Result<(), L2Error> {
-        let layout = self.layout()?;
+        let layout = &self.layout;
         let scanned = timed(
             self.inner.settings.bulk_timeout,
             "pattern invalidation",
@@ -326,7 +325,7 @@ impl RedisL2 {
         if tags.is_empty() {
             return Ok(());
         }
-        let layout = self.layout()?;
+        let layout = &self.layout;
         let message = self.message(Op::Tags {
             tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
         });
@@ -344,7 +343,7 @@ impl RedisL2 {
     }
 
     async fn remove_all(&self) -> Result<(), L2Error> {
-        let layout = self.layout()?;
+        let layout = &self.layout;
         let scan = async {
             self.scan()
                 .unlink_matching(&layout.value_pattern("*"))
@@ -363,40 +362,38 @@ impl RedisL2 {
     }
 }
 
-impl L2 for RedisL2 {
-    fn attach(
-        &self,
-        namespace: Option<&str>,
-        sink: Arc<dyn InvalidationSink>,
-    ) -> Result<(), L2Error> {
-        let layout = Layout::new(namespace);
-        let channel = layout.channel();
-        if self.inner.layout.set(layout).is_err() {
-            return Err(L2Error::new(
-                L2ErrorKind::Other,
-                "this RedisL2 is already attached to a cache; build one RedisL2 per Cache",
-            ));
+impl IntoL2 for RedisL2 {
+    fn into_l2(self, context: L2Context) -> Result<Arc<dyn L2>, BoxError> {
+        if self.inner.attached.swap(true, Ordering::AcqRel) {
+            return Err(Box::new(Error::AlreadyAttached));
         }
+        let layout = Layout::new(context.namespace());
+        let sink = context.sink();
         // L1 stays off until the backplane is subscribed: it could miss invalidations.
         sink.set_connected(false);
-        let _ = self.inner.sink.set(Arc::clone(&sink));
         let settings = &self.inner.settings;
         let config = SubscriberConfig {
             clients: self.inner.subscribers.clone(),
-            channel,
+            channel: layout.channel(),
             origin: self.inner.origin.clone(),
             heartbeat: settings.heartbeat,
             connect_timeout: settings.connect_timeout,
             max_backoff: settings.max_backoff,
         };
-        let task =
-            self.inner
-                .runtime
-                .spawn(backplane::run(config, sink, Arc::clone(&self.inner.status)));
-        *self.inner.task.lock() = Some(task.abort_handle());
-        Ok(())
+        let task = self
+            .inner
+            .runtime
+            .spawn(backplane::run(config, sink, Arc::clone(&self.inner.status)))
+            .abort_handle();
+        Ok(Arc::new(AttachedRedisL2 {
+            inner: self.inner,
+            layout,
+            task,
+        }))
     }
+}
 
+impl L2 for AttachedRedisL2 {
     fn get<'a>(
         &'a self,
         key: &'a str,

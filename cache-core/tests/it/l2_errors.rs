@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use crate::common::DbError;
 use cache_core::{
-    BoxFuture, Cache, EntryOptions, InvalidationSink, L2, L2Entry, L2Error, L2ErrorKind, L2Write,
-    StoredValue,
+    BoxFuture, Cache, EntryOptions, L2, L2Entry, L2Error, L2ErrorKind, L2Write, StoredValue,
 };
 use parking_lot::Mutex;
 
@@ -53,13 +52,6 @@ impl FaultyL2 {
 }
 
 impl L2 for FaultyL2 {
-    fn attach(
-        &self,
-        _namespace: Option<&str>,
-        _sink: Arc<dyn InvalidationSink>,
-    ) -> Result<(), L2Error> {
-        Ok(())
-    }
     fn get<'a>(
         &'a self,
         _key: &'a str,

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod attach;
 mod cluster;
 mod coherence;
 mod faults;
