@@ -1,7 +1,7 @@
 //! Support for the code `#[cached]` and `#[invalidate]` generate. Not a public API: names and
 //! signatures change without notice.
 //!
-//! Each annotated function has a `static` [`CachedFn`] (its key template and the [`Site`] that
+//! Each annotated function has a `static` [`CachedFn`] (its key template and the site that
 //! finds its store) and makes one call, [`lookup`], with its cache, that static and a tuple of
 //! references to its key arguments ([`KeyParts`]). A hit hashes and compares those references,
 //! so it neither allocates nor formats; a miss comes back as a [`Load`] guard that owns the

@@ -99,7 +99,7 @@ impl RedisL2Builder {
     }
 
     /// Limit of one operation: a read (value and tag check), a write, an invalidation, one
-    /// step of a scan. Past it the operation fails with [`L2ErrorKind::Timeout`] and the cache
+    /// step of a scan. Past it the operation fails with [`L2ErrorKind::Timeout`](cache_core::L2ErrorKind::Timeout) and the cache
     /// falls back to the loader. Default [`DEFAULT_OPERATION_TIMEOUT`] (250 ms).
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
         self.operation_timeout = timeout;
