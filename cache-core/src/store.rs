@@ -26,8 +26,10 @@ use crate::l2::StoredValue;
 
 struct Slot<K, V> {
     hash: u64,
+    /// The typed key (compared on a hit).
     key: K,
-    skey: Arc<str>,
+    /// The rendered key (single-flight, L2, invalidation by key or pattern).
+    text: Arc<str>,
     entry: Entry<V>,
 }
 
@@ -127,18 +129,18 @@ impl<K, V> Store<K, V> {
         f: impl FnOnce(&Entry<V>) -> Option<R>,
     ) -> Option<R> {
         let shard = read(self.shard(hash));
-        let slot = shard.find(hash, |slot| slot.hash == hash && eq(&slot.key, &slot.skey))?;
+        let slot = shard.find(hash, |slot| slot.hash == hash && eq(&slot.key, &slot.text))?;
         f(&slot.entry)
     }
 
-    /// Inserts or replaces the entry for `skey`, unless `abort` says the load was invalidated.
+    /// Inserts or replaces the entry for `text`, unless `abort` says the load was invalidated.
     /// The check runs under the shard's write lock, so an invalidation either sees the entry
     /// (and removes it) or is seen here.
     pub(crate) fn insert(
         &self,
         hash: u64,
         key: K,
-        skey: Arc<str>,
+        text: Arc<str>,
         entry: Entry<V>,
         abort: impl FnOnce() -> bool,
     ) -> bool {
@@ -146,16 +148,16 @@ impl<K, V> Store<K, V> {
         if abort() {
             return false;
         }
-        match shard.find_mut(hash, |slot| slot.hash == hash && *slot.skey == *skey) {
+        match shard.find_mut(hash, |slot| slot.hash == hash && *slot.text == *text) {
             Some(slot) => slot.entry = entry,
             None => {
-                self.by_key.insert(Arc::clone(&skey), hash);
+                self.by_key.insert(Arc::clone(&text), hash);
                 shard.insert_unique(
                     hash,
                     Slot {
                         hash,
                         key,
-                        skey,
+                        text,
                         entry,
                     },
                     |slot| slot.hash,
@@ -175,12 +177,12 @@ impl<K, V> Store<K, V> {
     }
 
     /// Removes the entry of a string key.
-    pub(crate) fn remove_key(&self, skey: &str) -> bool {
-        let Some((_, hash)) = self.by_key.remove(skey) else {
+    pub(crate) fn remove_key(&self, text: &str) -> bool {
+        let Some((_, hash)) = self.by_key.remove(text) else {
             return false;
         };
         let mut shard = write(self.shard(hash));
-        if let Ok(found) = shard.find_entry(hash, |slot| slot.hash == hash && *slot.skey == *skey) {
+        if let Ok(found) = shard.find_entry(hash, |slot| slot.hash == hash && *slot.text == *text) {
             found.remove();
             self.removed(1);
             return true;
@@ -195,9 +197,9 @@ impl<K, V> Store<K, V> {
             let mut shard = write(shard);
             let before = shard.len();
             shard.retain(|slot| {
-                let keep = !matches(&slot.skey);
+                let keep = !matches(&slot.text);
                 if !keep {
-                    self.by_key.remove(&slot.skey);
+                    self.by_key.remove(&slot.text);
                 }
                 keep
             });
@@ -226,19 +228,19 @@ impl<K, V> Store<K, V> {
             let mut shard = write(&self.shards[index]);
             let victim = shard
                 .iter()
-                .filter(|slot| *slot.skey != *keep)
+                .filter(|slot| *slot.text != *keep)
                 .take(EVICTION_SAMPLES)
                 .min_by_key(|slot| {
                     let dead = now >= slot.entry.stale_until || !slot.entry.is_valid(epoch);
                     (!dead, slot.entry.last_access.load(Ordering::Relaxed))
                 })
-                .map(|slot| (slot.hash, Arc::clone(&slot.skey)));
-            if let Some((hash, skey)) = victim
+                .map(|slot| (slot.hash, Arc::clone(&slot.text)));
+            if let Some((hash, text)) = victim
                 && let Ok(found) =
-                    shard.find_entry(hash, |slot| slot.hash == hash && slot.skey == skey)
+                    shard.find_entry(hash, |slot| slot.hash == hash && slot.text == text)
             {
                 found.remove();
-                self.by_key.remove(&skey);
+                self.by_key.remove(&text);
                 self.removed(1);
                 return true;
             }
@@ -250,7 +252,7 @@ impl<K, V> Store<K, V> {
 /// What the cache needs from every store, whatever its key and value types.
 pub(crate) trait ErasedStore: Send + Sync {
     /// Removes one key and poisons its in-flight load.
-    fn invalidate_key(&self, skey: &str);
+    fn invalidate_key(&self, text: &str);
     /// Removes matching keys and poisons their in-flight loads.
     fn invalidate_pattern(&self, pattern: &str);
     /// Removes everything and poisons every in-flight load.
@@ -260,9 +262,9 @@ pub(crate) trait ErasedStore: Send + Sync {
 }
 
 impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
-    fn invalidate_key(&self, skey: &str) {
-        self.flights.poison(&|key| key == skey);
-        self.remove_key(skey);
+    fn invalidate_key(&self, text: &str) {
+        self.flights.poison(&|key| key == text);
+        self.remove_key(text);
     }
 
     fn invalidate_pattern(&self, pattern: &str) {
