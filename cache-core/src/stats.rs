@@ -17,6 +17,7 @@ use crossbeam_utils::CachePadded;
 /// - `l2_errors`: L2 failures (unreachable, timeout, undecodable or foreign values).
 /// - `invalidations`: invalidation calls (key, pattern, tags, clear), local or from other
 ///   processes.
+/// - `evictions`: L1 entries removed to stay within the capacity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Calls answered from L1.
@@ -39,6 +40,8 @@ pub struct Stats {
     pub l2_errors: u64,
     /// Invalidations applied (key, pattern, tags, clear; local or remote).
     pub invalidations: u64,
+    /// L1 entries removed to stay within the capacity.
+    pub evictions: u64,
 }
 
 impl Stats {
@@ -150,6 +153,7 @@ pub(crate) struct Counters {
     pub(crate) stale_served: AtomicU64,
     pub(crate) l2_errors: AtomicU64,
     pub(crate) invalidations: AtomicU64,
+    pub(crate) evictions: AtomicU64,
 }
 
 /// Adds one to a plain counter.
@@ -172,6 +176,7 @@ impl Counters {
             stale_served: get(&self.stale_served),
             l2_errors: get(&self.l2_errors),
             invalidations: get(&self.invalidations),
+            evictions: get(&self.evictions),
         }
     }
 }

@@ -156,6 +156,7 @@ impl L1 {
     pub(crate) fn fill<K, V>(
         &self,
         registry: &Registry,
+        evictions: &AtomicU64,
         store: &Store<K, V>,
         key: EntryKey<K>,
         (value, ttl): (V, Duration),
@@ -191,7 +192,7 @@ impl L1 {
         };
         let text = Arc::clone(&key.text);
         if store.insert(key.hash, key.typed, key.text, entry, poisoned) {
-            self.enforce_capacity(registry, now, &text);
+            self.enforce_capacity(registry, evictions, now, &text);
         }
     }
 
@@ -201,6 +202,7 @@ impl L1 {
     pub(crate) fn fill_from_l2<K, V>(
         &self,
         registry: &Registry,
+        evictions: &AtomicU64,
         store: &Store<K, V>,
         key: EntryKey<K>,
         (value, ttl, mut tags): (V, Duration, Vec<String>),
@@ -220,17 +222,30 @@ impl L1 {
         let moved = || {
             poisoned() || self.tag_invalidations.load(Ordering::Acquire) != start.tag_invalidations
         };
-        self.fill(registry, store, key, (value, ttl), options, stamps, moved);
+        self.fill(
+            registry,
+            evictions,
+            store,
+            key,
+            (value, ttl),
+            options,
+            stamps,
+            moved,
+        );
     }
 
-    fn enforce_capacity(&self, registry: &Registry, now: u64, keep: &str) {
+    /// Evicts until the cache holds at most its capacity (a few entries per insert at most),
+    /// counting each eviction.
+    fn enforce_capacity(&self, registry: &Registry, evictions: &AtomicU64, now: u64, keep: &str) {
         let epoch = self.epoch.load(Ordering::Acquire);
         for _ in 0..4 {
             if self.len.load(Ordering::Relaxed) <= self.capacity {
                 return;
             }
             match registry.largest() {
-                Some(store) if store.evict_one(now, epoch, keep) => {}
+                Some(store) if store.evict_one(now, epoch, keep) => {
+                    evictions.fetch_add(1, Ordering::Relaxed);
+                }
                 _ => return,
             }
         }

@@ -96,9 +96,10 @@ impl Inner {
                 bump(&self.counters.l2_hits);
                 let found = (hit.value, hit.ttl, hit.tags);
                 let poisoned = || guard.flight().is_poisoned();
-                let registry = &self.registry;
-                self.l1
-                    .fill_from_l2(registry, store, key, found, options, start, poisoned);
+                let (registry, evictions) = (&self.registry, &self.counters.evictions);
+                self.l1.fill_from_l2(
+                    registry, evictions, store, key, found, options, start, poisoned,
+                );
                 guard.complete(&value);
             }
             return Ok(value);
@@ -164,6 +165,7 @@ impl Inner {
                 let poisoned = || guard.flight().is_poisoned();
                 self.l1.fill(
                     &self.registry,
+                    &self.counters.evictions,
                     store,
                     key,
                     loaded,
@@ -219,9 +221,10 @@ impl Inner {
                     let value = hit.value.clone();
                     let found = (hit.value, hit.ttl, hit.tags);
                     let poisoned = || guard.flight().is_poisoned();
-                    let registry = &self.registry;
-                    self.l1
-                        .fill_from_l2(registry, store, key, found, options, start, poisoned);
+                    let (registry, evictions) = (&self.registry, &self.counters.evictions);
+                    self.l1.fill_from_l2(
+                        registry, evictions, store, key, found, options, start, poisoned,
+                    );
                     guard.complete(&value);
                     return Some(value);
                 }
@@ -248,9 +251,15 @@ impl Inner {
             .await;
         self.invalidate_local_key(&key.text);
         let stored = (value, options.ttl);
-        self.l1
-            .fill(&self.registry, store, key, stored, options, stamps, || {
-                false
-            });
+        self.l1.fill(
+            &self.registry,
+            &self.counters.evictions,
+            store,
+            key,
+            stored,
+            options,
+            stamps,
+            || false,
+        );
     }
 }

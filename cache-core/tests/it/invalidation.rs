@@ -207,3 +207,25 @@ async fn capacity_bounds_the_number_of_entries() {
         "the newest entry survives"
     );
 }
+
+#[tokio::test]
+async fn entries_over_the_capacity_are_evicted_and_counted() {
+    let cache = Cache::builder().l1_max_capacity(100).build().unwrap();
+    for i in 0..1000u32 {
+        let key = format!("k{i}");
+        let value = within(
+            cache.get_or_load(&key, &EntryOptions::new(), move || async move {
+                Ok::<_, DbError>(i)
+            }),
+        )
+        .await;
+        assert_eq!(value, Ok(i));
+    }
+    assert_eq!(cache.l1_len(), 100, "the entry bound holds");
+    let stats = cache.stats();
+    assert_eq!(
+        stats.evictions, 900,
+        "one eviction per insert past the capacity"
+    );
+    assert_eq!((stats.loads, stats.misses), (1000, 1000));
+}
