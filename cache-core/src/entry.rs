@@ -1,6 +1,6 @@
 //! What L1 keeps per key.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use crate::tags::{TagStamp, all_current};
 
@@ -19,20 +19,64 @@ pub(crate) struct Entry<V> {
     pub(crate) tags: Box<[TagStamp]>,
     /// Set by the hit that scheduled this entry's refresh, so at most one is scheduled.
     pub(crate) refreshing: AtomicBool,
-    /// Coarse time of the last hit, for eviction.
-    pub(crate) last_access: AtomicU32,
+    /// Hits since the eviction policy's clock hand last passed (see [`Access`]).
+    pub(crate) access: Access,
+    /// Tells this entry apart from an earlier one of the same key (the policy's handles).
+    pub(crate) id: u32,
+    /// The entry's weight against the cache's `l1_max_weight`.
+    pub(crate) weight: u32,
+}
+
+/// What the eviction policy knows of an entry's use: hits since the clock hand last passed
+/// (low 4 bits, saturating at 15) and credit, passes it survives without a hit (bits 4-5, up to
+/// 3, earned by a second hit between two passes). A hit writes the byte only when it changes,
+/// so a hot entry's hits are plain loads once it saturates.
+#[derive(Default)]
+pub(crate) struct Access(AtomicU8);
+
+const HITS: u8 = 0x0F;
+const CREDIT_ONE: u8 = 0x10;
+const MAX_CREDIT: u8 = 3;
+
+impl Access {
+    /// Records a hit.
+    #[inline]
+    pub(crate) fn hit(&self) {
+        let old = self.0.load(Ordering::Relaxed);
+        let hits = old & HITS;
+        let credit = old >> 4;
+        let mut new = old;
+        if hits < HITS {
+            new += 1;
+        }
+        if hits >= 1 && credit < MAX_CREDIT {
+            new += CREDIT_ONE;
+        }
+        if new != old {
+            self.0.store(new, Ordering::Relaxed);
+        }
+    }
+
+    /// A copy, for the entry that replaces this one.
+    pub(crate) fn carry(&self) -> Access {
+        Access(AtomicU8::new(self.0.load(Ordering::Relaxed)))
+    }
+
+    /// The clock hand passes: returns the hits since its last pass and whether the entry had
+    /// credit, clears the hits and spends one credit.
+    pub(crate) fn sweep(&self) -> (u8, bool) {
+        let old = self.0.load(Ordering::Relaxed);
+        let credit = old >> 4;
+        self.0
+            .store(credit.saturating_sub(1) << 4, Ordering::Relaxed);
+        (old & HITS, credit > 0)
+    }
 }
 
 /// Validity stamps taken when a load starts.
 pub(crate) struct Stamps {
     pub(crate) epoch: u64,
     pub(crate) tags: Box<[TagStamp]>,
-}
-
-/// Coarse access time: 16 ms units, wrapping (only compared between live entries).
-#[inline]
-pub(crate) fn access_time(now_ms: u64) -> u32 {
-    (now_ms >> 4) as u32
 }
 
 impl<V> Entry<V> {
@@ -48,13 +92,10 @@ impl<V> Entry<V> {
         now < self.expires_at && self.is_valid(epoch)
     }
 
-    /// Records a hit for eviction, writing only when the coarse time changed.
+    /// Dead: expired past its stale window, or invalidated; the policy evicts it first.
     #[inline]
-    pub(crate) fn touch(&self, now: u64) {
-        let t = access_time(now);
-        if self.last_access.load(Ordering::Relaxed) != t {
-            self.last_access.store(t, Ordering::Relaxed);
-        }
+    pub(crate) fn is_dead(&self, now: u64, epoch: u64) -> bool {
+        now >= self.stale_until || !self.is_valid(epoch)
     }
 
     /// Claims the single refresh of this entry if its refresh point has passed.

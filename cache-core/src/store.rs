@@ -6,13 +6,13 @@
 //! caller-computed hash and an equality closure, so a function's key can be looked up from
 //! borrowed arguments (`&str`) while the table owns `String`s.
 //!
-//! Capacity is bounded per cache: when the cache holds more entries than its capacity, the
-//! largest store evicts by sampling (expired or invalidated entries first, then the least
-//! recently hit of a few candidates, as Redis approximates LRU).
+//! Which entries stay is not decided here: the cache's policy (`engine/policy.rs`) holds a
+//! handle per entry and asks the store to sweep (read and reset an entry's access byte) and to
+//! evict by handle. The store keeps the cache's [`Occupancy`] (entries and weight) exact.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 use dashmap::DashMap;
@@ -67,17 +67,65 @@ where
     }
 }
 
-/// Entries sampled per eviction.
-const EVICTION_SAMPLES: usize = 8;
+/// How much L1 holds, over all the stores of a cache.
+#[derive(Default)]
+pub(crate) struct Occupancy {
+    entries: AtomicUsize,
+    weight: AtomicU64,
+}
+
+impl Occupancy {
+    /// Entries in L1.
+    pub(crate) fn entries(&self) -> usize {
+        self.entries.load(Ordering::Relaxed)
+    }
+
+    /// Sum of the entries' weights.
+    pub(crate) fn weight(&self) -> u64 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, weight: u32) {
+        self.entries.fetch_add(1, Ordering::Relaxed);
+        self.weight.fetch_add(u64::from(weight), Ordering::Relaxed);
+    }
+
+    fn sub(&self, count: usize, weight: u64) {
+        if count > 0 {
+            self.entries.fetch_sub(count, Ordering::Relaxed);
+            self.weight.fetch_sub(weight, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What an insert did.
+pub(crate) enum Inserted {
+    /// A new entry: the policy must queue it.
+    New,
+    /// The key's entry was replaced; it keeps its place in the policy.
+    Replaced,
+    /// An invalidation hit the load: nothing was stored.
+    Aborted,
+}
+
+/// What the policy's clock hand finds at a handle.
+pub(crate) enum Sweep {
+    /// The entry was removed (or replaced by a newer one of the same key).
+    Gone,
+    /// Expired past its stale window, or invalidated: evict it first.
+    Dead,
+    /// In use: hits since the last pass, and whether it had credit left.
+    Live { hits: u8, credit: bool },
+}
 
 /// One typed store: a function's entries, or the keyed API's entries of one value type.
 pub(crate) struct Store<K, V> {
     shards: Box<[Shard<K, V>]>,
     by_key: DashMap<Arc<str>, u64, foldhash::fast::RandomState>,
     hasher: foldhash::fast::RandomState,
-    len: AtomicUsize,
-    cache_len: Arc<AtomicUsize>,
-    evict_cursor: AtomicUsize,
+    occupancy: Arc<Occupancy>,
+    /// This store's index in its cache's registry (the policy's handles name it).
+    index: u32,
     pub(crate) flights: Flights<V>,
     pub(crate) serde: Option<SerdeFns<V>>,
 }
@@ -88,19 +136,23 @@ fn shard_count() -> usize {
 }
 
 impl<K, V> Store<K, V> {
-    pub(crate) fn new(cache_len: Arc<AtomicUsize>, serde: Option<SerdeFns<V>>) -> Self {
+    pub(crate) fn new(index: u32, occupancy: Arc<Occupancy>, serde: Option<SerdeFns<V>>) -> Self {
         Self {
             shards: (0..shard_count())
                 .map(|_| ShardedLock::new(HashTable::new()))
                 .collect(),
             by_key: DashMap::default(),
             hasher: foldhash::fast::RandomState::default(),
-            len: AtomicUsize::new(0),
-            cache_len,
-            evict_cursor: AtomicUsize::new(0),
+            occupancy,
+            index,
             flights: Flights::default(),
             serde,
         }
+    }
+
+    /// This store's index in its cache's registry.
+    pub(crate) fn index(&self) -> u32 {
+        self.index
     }
 
     /// The hasher callers use to hash their key parts.
@@ -135,23 +187,32 @@ impl<K, V> Store<K, V> {
 
     /// Inserts or replaces the entry for `text`, unless `abort` says the load was invalidated.
     /// The check runs under the shard's write lock, so an invalidation either sees the entry
-    /// (and removes it) or is seen here.
+    /// (and removes it) or is seen here. A replaced entry keeps its id and access history.
     pub(crate) fn insert(
         &self,
         hash: u64,
         key: K,
         text: Arc<str>,
-        entry: Entry<V>,
+        mut entry: Entry<V>,
         abort: impl FnOnce() -> bool,
-    ) -> bool {
+    ) -> Inserted {
         let mut shard = write(self.shard(hash));
         if abort() {
-            return false;
+            return Inserted::Aborted;
         }
         match shard.find_mut(hash, |slot| slot.hash == hash && *slot.text == *text) {
-            Some(slot) => slot.entry = entry,
+            Some(slot) => {
+                entry.id = slot.entry.id;
+                entry.access = slot.entry.access.carry();
+                let (old, new) = (u64::from(slot.entry.weight), u64::from(entry.weight));
+                self.occupancy.weight.fetch_add(new, Ordering::Relaxed);
+                self.occupancy.weight.fetch_sub(old, Ordering::Relaxed);
+                slot.entry = entry;
+                Inserted::Replaced
+            }
             None => {
                 self.by_key.insert(Arc::clone(&text), hash);
+                self.occupancy.add(entry.weight);
                 shard.insert_unique(
                     hash,
                     Slot {
@@ -162,18 +223,13 @@ impl<K, V> Store<K, V> {
                     },
                     |slot| slot.hash,
                 );
-                self.len.fetch_add(1, Ordering::Relaxed);
-                self.cache_len.fetch_add(1, Ordering::Relaxed);
+                Inserted::New
             }
         }
-        true
     }
 
-    fn removed(&self, count: usize) {
-        if count > 0 {
-            self.len.fetch_sub(count, Ordering::Relaxed);
-            self.cache_len.fetch_sub(count, Ordering::Relaxed);
-        }
+    fn removed(&self, count: usize, weight: u64) {
+        self.occupancy.sub(count, weight);
     }
 
     /// Removes the entry of a string key.
@@ -183,8 +239,8 @@ impl<K, V> Store<K, V> {
         };
         let mut shard = write(self.shard(hash));
         if let Ok(found) = shard.find_entry(hash, |slot| slot.hash == hash && *slot.text == *text) {
-            found.remove();
-            self.removed(1);
+            let (slot, _) = found.remove();
+            self.removed(1, u64::from(slot.entry.weight));
             return true;
         }
         false
@@ -192,20 +248,20 @@ impl<K, V> Store<K, V> {
 
     /// Removes every entry whose key matches.
     pub(crate) fn remove_where(&self, matches: &dyn Fn(&str) -> bool) -> usize {
-        let mut total = 0;
+        let (mut total, mut weight) = (0, 0);
         for shard in self.shards.iter() {
             let mut shard = write(shard);
-            let before = shard.len();
             shard.retain(|slot| {
                 let keep = !matches(&slot.text);
                 if !keep {
                     self.by_key.remove(&slot.text);
+                    total += 1;
+                    weight += u64::from(slot.entry.weight);
                 }
                 keep
             });
-            total += before - shard.len();
         }
-        self.removed(total);
+        self.removed(total, weight);
         total
     }
 
@@ -214,38 +270,38 @@ impl<K, V> Store<K, V> {
         self.remove_where(&|_| true);
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
-    }
-
-    /// Evicts one entry from the next non-empty shard: a dead one (expired past its stale
-    /// window, or invalidated) if sampled, else the least recently hit of the sample; never
-    /// `keep` (the entry whose insertion triggered the eviction).
-    pub(crate) fn evict_one(&self, now: u64, epoch: u64, keep: &str) -> bool {
-        let shards = self.shards.len();
-        for _ in 0..shards {
-            let index = self.evict_cursor.fetch_add(1, Ordering::Relaxed) & (shards - 1);
-            let mut shard = write(&self.shards[index]);
-            let victim = shard
-                .iter()
-                .filter(|slot| *slot.text != *keep)
-                .take(EVICTION_SAMPLES)
-                .min_by_key(|slot| {
-                    let dead = now >= slot.entry.stale_until || !slot.entry.is_valid(epoch);
-                    (!dead, slot.entry.last_access.load(Ordering::Relaxed))
-                })
-                .map(|slot| (slot.hash, Arc::clone(&slot.text)));
-            if let Some((hash, text)) = victim
-                && let Ok(found) =
-                    shard.find_entry(hash, |slot| slot.hash == hash && slot.text == text)
-            {
-                found.remove();
-                self.by_key.remove(&text);
-                self.removed(1);
-                return true;
+    /// The policy's clock hand at entry `id` of `hash`.
+    pub(crate) fn sweep(&self, hash: u64, id: u32, now: u64, epoch: u64) -> Sweep {
+        let shard = read(self.shard(hash));
+        match shard.find(hash, |slot| slot.hash == hash && slot.entry.id == id) {
+            None => Sweep::Gone,
+            Some(slot) if slot.entry.is_dead(now, epoch) => Sweep::Dead,
+            Some(slot) => {
+                let (hits, credit) = slot.entry.access.sweep();
+                Sweep::Live { hits, credit }
             }
         }
-        false
+    }
+
+    /// Whether entry `id` of `hash` is still here.
+    pub(crate) fn contains(&self, hash: u64, id: u32) -> bool {
+        read(self.shard(hash))
+            .find(hash, |slot| slot.hash == hash && slot.entry.id == id)
+            .is_some()
+    }
+
+    /// Evicts entry `id` of `hash` (for capacity); false if it is gone.
+    pub(crate) fn evict(&self, hash: u64, id: u32) -> bool {
+        let mut shard = write(self.shard(hash));
+        let Ok(found) = shard.find_entry(hash, |slot| slot.hash == hash && slot.entry.id == id)
+        else {
+            return false;
+        };
+        let (slot, _) = found.remove();
+        // Under the shard's lock, as `insert` adds it: a reinsertion cannot lose its index.
+        self.by_key.remove(&slot.text);
+        self.removed(1, u64::from(slot.entry.weight));
+        true
     }
 }
 
@@ -257,8 +313,12 @@ pub(crate) trait ErasedStore: Send + Sync {
     fn invalidate_pattern(&self, pattern: &str);
     /// Removes everything and poisons every in-flight load.
     fn invalidate_all(&self);
-    fn len(&self) -> usize;
-    fn evict_one(&self, now: u64, epoch: u64, keep: &str) -> bool;
+    /// See [`Store::sweep`].
+    fn sweep(&self, hash: u64, id: u32, now: u64, epoch: u64) -> Sweep;
+    /// See [`Store::contains`].
+    fn contains(&self, hash: u64, id: u32) -> bool;
+    /// See [`Store::evict`].
+    fn evict(&self, hash: u64, id: u32) -> bool;
 }
 
 impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
@@ -278,11 +338,15 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
         self.clear();
     }
 
-    fn len(&self) -> usize {
-        Store::len(self)
+    fn sweep(&self, hash: u64, id: u32, now: u64, epoch: u64) -> Sweep {
+        Store::sweep(self, hash, id, now, epoch)
     }
 
-    fn evict_one(&self, now: u64, epoch: u64, keep: &str) -> bool {
-        Store::evict_one(self, now, epoch, keep)
+    fn contains(&self, hash: u64, id: u32) -> bool {
+        Store::contains(self, hash, id)
+    }
+
+    fn evict(&self, hash: u64, id: u32) -> bool {
+        Store::evict(self, hash, id)
     }
 }

@@ -1,16 +1,19 @@
 //! The L1 stage: probing and filling the typed stores, the validity stamps that make an entry
 //! invisible after a `clear` (epoch) or a tag invalidation (tag generations), whether L1 may
-//! be used at all (coherence turns it off while the backplane is down), and the capacity bound.
+//! be used at all (coherence turns it off while the backplane is down), and the budget (which
+//! entries stay is the policy's choice, `policy.rs`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::clock::{deadline, millis, now_ms};
-use crate::entry::{Entry, Stamps, access_time};
-use crate::store::Store;
+use crate::entry::{Access, Entry, Stamps};
+use crate::stats::Counters;
+use crate::store::{Inserted, Occupancy, Store};
 use crate::tags::TagRegistry;
 
+use super::policy::{Budget, Handle, Policy, Ring};
 use super::registry::Registry;
 use super::{EntryKey, ResolvedOptions};
 
@@ -30,7 +33,8 @@ pub(crate) struct ReadStart {
 
 /// The L1 stage's state.
 pub(crate) struct L1 {
-    capacity: usize,
+    budget: Limits,
+    policy: Policy,
     stale_if_error: Option<Duration>,
     tags: TagRegistry,
     /// Bumped by `clear`: entries stamped with an older epoch are invalid.
@@ -40,29 +44,49 @@ pub(crate) struct L1 {
     tag_invalidations: AtomicU64,
     /// False while the L2 backplane is down: L1 is neither read nor filled.
     enabled: AtomicBool,
-    len: Arc<AtomicUsize>,
+}
+
+/// The cache's L1 budget and what it holds.
+struct Limits {
+    max_entries: usize,
+    max_weight: u64,
+    occupancy: Arc<Occupancy>,
+}
+
+impl Budget for Limits {
+    fn over(&self) -> bool {
+        self.occupancy.entries() > self.max_entries || self.occupancy.weight() > self.max_weight
+    }
 }
 
 impl L1 {
-    pub(crate) fn new(capacity: u64, stale_if_error: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        capacity: u64,
+        max_weight: Option<u64>,
+        stale_if_error: Option<Duration>,
+    ) -> Self {
         Self {
-            capacity: usize::try_from(capacity).unwrap_or(usize::MAX),
+            budget: Limits {
+                max_entries: usize::try_from(capacity).unwrap_or(usize::MAX),
+                max_weight: max_weight.unwrap_or(u64::MAX),
+                occupancy: Arc::default(),
+            },
+            policy: Policy::new(capacity),
             stale_if_error,
             tags: TagRegistry::default(),
             epoch: AtomicU64::new(0),
             tag_invalidations: AtomicU64::new(0),
             enabled: AtomicBool::new(true),
-            len: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    /// The shared entry count every store updates.
-    pub(crate) fn len_counter(&self) -> Arc<AtomicUsize> {
-        Arc::clone(&self.len)
+    /// What every store of the cache accounts its entries in.
+    pub(crate) fn occupancy(&self) -> Arc<Occupancy> {
+        Arc::clone(&self.budget.occupancy)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        self.budget.occupancy.entries()
     }
 
     pub(crate) fn set_enabled(&self, enabled: bool) {
@@ -86,7 +110,7 @@ impl L1 {
             if !entry.is_fresh(now, epoch) {
                 return None;
             }
-            entry.touch(now);
+            entry.access.hit();
             Some(Hit {
                 value: entry.value.clone(),
                 refresh: entry.claim_refresh(now),
@@ -151,12 +175,12 @@ impl L1 {
     }
 
     /// Puts a loaded value in L1 unless `poisoned` says an invalidation hit its load (checked
-    /// under the shard's write lock), then enforces the capacity.
+    /// under the shard's write lock), then lets the policy queue it and evict.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn fill<K, V>(
         &self,
         registry: &Registry,
-        evictions: &AtomicU64,
+        counters: &Counters,
         store: &Store<K, V>,
         key: EntryKey<K>,
         (value, ttl): (V, Duration),
@@ -188,11 +212,25 @@ impl L1 {
             epoch: stamps.epoch,
             tags: stamps.tags,
             refreshing: AtomicBool::new(false),
-            last_access: AtomicU32::new(access_time(now)),
+            access: Access::default(),
+            id: self.policy.next_id(),
+            weight: 1,
         };
-        let text = Arc::clone(&key.text);
-        if store.insert(key.hash, key.typed, key.text, entry, poisoned) {
-            self.enforce_capacity(registry, evictions, now, &text);
+        let handle = Handle {
+            hash: key.hash,
+            store: store.index(),
+            id: entry.id,
+        };
+        if let Inserted::New = store.insert(key.hash, key.typed, key.text, entry, poisoned) {
+            let epoch = self.epoch.load(Ordering::Acquire);
+            let hits = counters.l1_hits.sum();
+            let evicted = registry.with_all(|stores| {
+                let ring = Ring::new(stores, now, epoch);
+                self.policy.admit(&ring, &self.budget, handle, hits)
+            });
+            if evicted > 0 {
+                counters.evictions.fetch_add(evicted, Ordering::Relaxed);
+            }
         }
     }
 
@@ -202,7 +240,7 @@ impl L1 {
     pub(crate) fn fill_from_l2<K, V>(
         &self,
         registry: &Registry,
-        evictions: &AtomicU64,
+        counters: &Counters,
         store: &Store<K, V>,
         key: EntryKey<K>,
         (value, ttl, mut tags): (V, Duration, Vec<String>),
@@ -224,7 +262,7 @@ impl L1 {
         };
         self.fill(
             registry,
-            evictions,
+            counters,
             store,
             key,
             (value, ttl),
@@ -232,23 +270,6 @@ impl L1 {
             stamps,
             moved,
         );
-    }
-
-    /// Evicts until the cache holds at most its capacity (a few entries per insert at most),
-    /// counting each eviction.
-    fn enforce_capacity(&self, registry: &Registry, evictions: &AtomicU64, now: u64, keep: &str) {
-        let epoch = self.epoch.load(Ordering::Acquire);
-        for _ in 0..4 {
-            if self.len.load(Ordering::Relaxed) <= self.capacity {
-                return;
-            }
-            match registry.largest() {
-                Some(store) if store.evict_one(now, epoch, keep) => {
-                    evictions.fetch_add(1, Ordering::Relaxed);
-                }
-                _ => return,
-            }
-        }
     }
 
     /// Hides every entry carrying one of `tags` (O(1) per tag).

@@ -96,9 +96,9 @@ impl Inner {
                 bump(&self.counters.l2_hits);
                 let found = (hit.value, hit.ttl, hit.tags);
                 let poisoned = || guard.flight().is_poisoned();
-                let (registry, evictions) = (&self.registry, &self.counters.evictions);
+                let (registry, counters) = (&self.registry, &self.counters);
                 self.l1.fill_from_l2(
-                    registry, evictions, store, key, found, options, start, poisoned,
+                    registry, counters, store, key, found, options, start, poisoned,
                 );
                 guard.complete(&value);
             }
@@ -165,7 +165,7 @@ impl Inner {
                 let poisoned = || guard.flight().is_poisoned();
                 self.l1.fill(
                     &self.registry,
-                    &self.counters.evictions,
+                    &self.counters,
                     store,
                     key,
                     loaded,
@@ -221,9 +221,9 @@ impl Inner {
                     let value = hit.value.clone();
                     let found = (hit.value, hit.ttl, hit.tags);
                     let poisoned = || guard.flight().is_poisoned();
-                    let (registry, evictions) = (&self.registry, &self.counters.evictions);
+                    let (registry, counters) = (&self.registry, &self.counters);
                     self.l1.fill_from_l2(
-                        registry, evictions, store, key, found, options, start, poisoned,
+                        registry, counters, store, key, found, options, start, poisoned,
                     );
                     guard.complete(&value);
                     return Some(value);
@@ -253,7 +253,7 @@ impl Inner {
         let stored = (value, options.ttl);
         self.l1.fill(
             &self.registry,
-            &self.counters.evictions,
+            &self.counters,
             store,
             key,
             stored,

@@ -3,7 +3,9 @@
 //! | file | stage |
 //! | --- | --- |
 //! | `registry.rs` | where each function's (or value type's) typed store lives |
-//! | `l1.rs` | probing and filling L1, validity stamps (epoch, tags), enablement, capacity |
+//! | `l1.rs` | probing and filling L1, validity stamps (epoch, tags), enablement, the budget |
+//! | `policy.rs` | which entries L1 keeps: admission and eviction (W-TinyLFU over CLOCK rings) |
+//! | `sketch.rs` | the frequency sketch the policy consults |
 //! | `l2_access.rs` | L2 reads, decoding, write-through, invalidation fan-out, error counting |
 //! | `load.rs` | the load algorithm: `load` after a miss, `reload` for refresh-ahead, `get`, `set` |
 //! | `invalidation.rs` | invalidation, and how "no stale resurrection" is enforced |
@@ -20,7 +22,9 @@ mod l1;
 mod l2_access;
 mod load;
 mod mode;
+mod policy;
 mod registry;
+mod sketch;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,8 +91,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Inner {
     pub(crate) fn new(config: Config, l2: Option<Arc<dyn L2>>) -> Self {
-        let l1 = L1::new(config.capacity, config.stale_if_error);
-        let registry = Registry::new(l1.len_counter());
+        let l1 = L1::new(config.capacity, None, config.stale_if_error);
+        let registry = Registry::new(l1.occupancy());
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             namespace: config.namespace,

@@ -9,34 +9,34 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 
 use crate::__private::ValueSerde;
 use crate::cache::Cache;
-use crate::store::{ErasedStore, SerdeFns, Store};
-
-/// A registered store, typed (for lookups) and erased (for invalidation and eviction).
-struct Registered {
-    typed: Arc<dyn Any + Send + Sync>,
-    erased: Arc<dyn ErasedStore>,
-}
+use crate::store::{ErasedStore, Occupancy, SerdeFns, Store};
 
 /// The stores of one cache, by (site, key and value types); hashed with foldhash, as the
 /// keyed API looks a store up on every call.
 pub(crate) struct Registry {
-    stores: RwLock<HashMap<(usize, TypeId), Registered, foldhash::fast::RandomState>>,
-    /// Entries in all stores (the cache's L1 size).
-    len: Arc<AtomicUsize>,
+    stores: RwLock<Stores>,
+    /// What all stores hold together (the cache's L1 size and weight).
+    occupancy: Arc<Occupancy>,
+}
+
+/// The stores by id, and by index (the eviction policy's handles name stores by index).
+#[derive(Default)]
+struct Stores {
+    by_id: HashMap<(usize, TypeId), Arc<dyn Any + Send + Sync>, foldhash::fast::RandomState>,
+    by_index: Vec<Arc<dyn ErasedStore>>,
 }
 
 impl Registry {
-    pub(crate) fn new(len: Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(occupancy: Arc<Occupancy>) -> Self {
         Self {
-            stores: RwLock::new(HashMap::default()),
-            len,
+            stores: RwLock::default(),
+            occupancy,
         }
     }
 
@@ -51,20 +51,21 @@ impl Registry {
         V: Clone + Send + Sync + 'static,
     {
         let id = (site, TypeId::of::<(K, V)>());
-        if let Some(found) = self.stores.read().get(&id)
-            && let Ok(store) = Arc::clone(&found.typed).downcast::<Store<K, V>>()
+        if let Some(found) = self.stores.read().by_id.get(&id)
+            && let Ok(store) = Arc::clone(found).downcast::<Store<K, V>>()
         {
             return store;
         }
         let mut stores = self.stores.write();
-        let found = stores.entry(id).or_insert_with(|| {
-            let store = Arc::new(Store::<K, V>::new(Arc::clone(&self.len), serde()));
-            Registered {
-                typed: Arc::clone(&store) as Arc<dyn Any + Send + Sync>,
-                erased: store,
-            }
+        let Stores { by_id, by_index } = &mut *stores;
+        let found = by_id.entry(id).or_insert_with(|| {
+            let index = u32::try_from(by_index.len()).expect("fewer than 2^32 stores");
+            let occupancy = Arc::clone(&self.occupancy);
+            let store = Arc::new(Store::<K, V>::new(index, occupancy, serde()));
+            by_index.push(Arc::clone(&store) as Arc<dyn ErasedStore>);
+            store as Arc<dyn Any + Send + Sync>
         });
-        Arc::clone(&found.typed)
+        Arc::clone(found)
             .downcast::<Store<K, V>>()
             .expect("registry ids include the store's types")
     }
@@ -82,24 +83,20 @@ impl Registry {
         V: 'static,
     {
         let stores = self.stores.read();
-        let found = stores.get(&(site, TypeId::of::<(K, V)>()))?;
-        let store = (*found.typed).downcast_ref::<Store<K, V>>()?;
+        let found = stores.by_id.get(&(site, TypeId::of::<(K, V)>()))?;
+        let store = (**found).downcast_ref::<Store<K, V>>()?;
         Some(f(store))
     }
 
-    /// The store holding the most entries (the one that evicts).
-    pub(crate) fn largest(&self) -> Option<Arc<dyn ErasedStore>> {
-        self.stores
-            .read()
-            .values()
-            .max_by_key(|found| found.erased.len())
-            .map(|found| Arc::clone(&found.erased))
+    /// Runs `f` on the stores, by index, under the registry's read lock.
+    pub(crate) fn with_all<R>(&self, f: impl FnOnce(&[Arc<dyn ErasedStore>]) -> R) -> R {
+        f(&self.stores.read().by_index)
     }
 
     /// Runs `f` on every store under the registry's read lock.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&dyn ErasedStore)) {
-        for found in self.stores.read().values() {
-            f(found.erased.as_ref());
+        for store in &self.stores.read().by_index {
+            f(store.as_ref());
         }
     }
 }

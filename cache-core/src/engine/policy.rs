@@ -1,0 +1,269 @@
+//! Which entries L1 keeps: one admission and eviction policy per cache, over the entries of
+//! every function, so the budget is shared by popularity (a hot small function keeps its
+//! entries against a cold large one).
+//!
+//! The policy is W-TinyLFU (Einziger et al.; Caffeine, moka) adapted so that a hit never
+//! writes shared state:
+//! - a new entry enters a small *window* queue; when it leaves the window and the cache is
+//!   over budget it must beat the *main* queue's victim on recent frequency (the [`Sketch`],
+//!   which also remembers keys not in L1), else it is the one evicted. This is what keeps a hot
+//!   set through scans and loops larger than the cache;
+//! - both queues are CLOCK rings instead of LRU lists: a hit only bumps the entry's own access
+//!   byte (at most a relaxed store, none once it saturates), and the clock hand folds those hits
+//!   into the sketch when it passes. Entries hit twice since the hand's last pass earn credit
+//!   (up to 3 passes), approximating the protected segment of an SLRU;
+//! - the window's share of the budget adapts by hill climbing on the hit ratio (as Caffeine
+//!   does): recency-heavy workloads grow it, frequency-heavy ones shrink it;
+//! - expired and invalidated entries are evicted as soon as the hand reaches them, before any
+//!   live entry competes with them.
+//!
+//! Measured on the traces of `benches/traces` against moka, quick_cache, LRU and the optimum:
+//! see `BENCHMARKS.md` ("Hit ratio").
+//!
+//! The queues hold handles (store, hash, id); an entry removed by an invalidation leaves a
+//! stale handle that is skipped when reached, so the policy never needs to be told.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use parking_lot::Mutex;
+
+use super::sketch::Sketch;
+use crate::store::{ErasedStore, Sweep};
+
+/// Where an entry is: its store's index in the registry, its hash and its id.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Handle {
+    pub(crate) hash: u64,
+    pub(crate) store: u32,
+    pub(crate) id: u32,
+}
+
+/// How full L1 is, as the stores account it.
+pub(crate) trait Budget {
+    /// True while L1 holds more entries (or weight) than allowed.
+    fn over(&self) -> bool;
+}
+
+/// The policy's state, behind one lock taken on inserts only (never on a hit).
+struct State {
+    window: VecDeque<Handle>,
+    main: VecDeque<Handle>,
+    sketch: Sketch,
+    /// The window's target length, in entries.
+    window_target: f64,
+    climber: Climber,
+}
+
+/// Adapts the window's share of the budget by hill climbing on the hit ratio.
+struct Climber {
+    /// Accesses per sample.
+    period: u64,
+    hits_at_start: u64,
+    misses: u64,
+    previous_ratio: f64,
+    /// Signed step, in entries.
+    step: f64,
+}
+
+/// One cache's admission and eviction policy.
+pub(crate) struct Policy {
+    state: Mutex<State>,
+    capacity: f64,
+    next_id: AtomicU32,
+}
+
+/// An initial window of 1% of the capacity, as W-TinyLFU starts.
+const INITIAL_WINDOW: f64 = 0.01;
+/// The window never takes more than this share of the capacity.
+const MAX_WINDOW: f64 = 0.8;
+/// A candidate must be this much more frequent than the victim to replace it: ties and
+/// near-ties (the sketch's halving shifts counts by one) keep the incumbent, which is what
+/// holds a stable set on loops.
+const ADMISSION_MARGIN: u8 = 1;
+/// Entries queued per live entry before stale handles are purged.
+const STALE_SLACK: usize = 2;
+
+impl Policy {
+    /// A policy for a cache of `capacity` entries.
+    pub(crate) fn new(capacity: u64) -> Self {
+        let capacity_f = capacity as f64;
+        Self {
+            state: Mutex::new(State {
+                window: VecDeque::new(),
+                main: VecDeque::new(),
+                sketch: Sketch::new(capacity),
+                window_target: (capacity_f * INITIAL_WINDOW).max(1.0),
+                climber: Climber {
+                    period: capacity.saturating_mul(10).max(1_000),
+                    hits_at_start: 0,
+                    misses: 0,
+                    previous_ratio: 0.0,
+                    step: capacity_f * 0.0625,
+                },
+            }),
+            capacity: capacity_f,
+            next_id: AtomicU32::new(0),
+        }
+    }
+
+    /// A fresh id for a new entry (handles compare it to tell a reinserted key apart).
+    pub(crate) fn next_id(&self) -> u32 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Queues a new entry and evicts while the cache is over budget. `ring` reaches the
+    /// entries; `hits` is the cache's L1 hit count so far (for the window's climber).
+    /// Returns the number of entries evicted.
+    pub(crate) fn admit(
+        &self,
+        ring: &Ring<'_>,
+        budget: &dyn Budget,
+        handle: Handle,
+        hits: u64,
+    ) -> u64 {
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        state.climb(hits, self.capacity);
+        // The miss that loaded this entry counts towards its key's frequency.
+        state.sketch.record(handle.hash, 1);
+        state.window.push_back(handle);
+        let mut evicted = 0;
+        while state.window.len() as f64 > state.window_target.max(1.0) {
+            let Some(candidate) = state.window.pop_front() else {
+                break;
+            };
+            match ring.sweep(candidate) {
+                Sweep::Gone => continue,
+                Sweep::Dead => {
+                    evicted += ring.evict(candidate);
+                    continue;
+                }
+                Sweep::Live { hits, .. } => state.sketch.record(candidate.hash, hits),
+            }
+            if !budget.over() {
+                state.main.push_back(candidate);
+                continue;
+            }
+            match state.main_victim(ring) {
+                Some((victim, dead))
+                    if dead
+                        || state.sketch.frequency(candidate.hash)
+                            > state.sketch.frequency(victim.hash) + ADMISSION_MARGIN =>
+                {
+                    state.main.pop_front();
+                    evicted += ring.evict(victim);
+                    state.main.push_back(candidate);
+                }
+                _ => evicted += ring.evict(candidate),
+            }
+        }
+        // Still over budget (the window shrank, or weights): evict main's victims, then the
+        // window's oldest.
+        while budget.over() {
+            if let Some((victim, _)) = state.main_victim(ring) {
+                state.main.pop_front();
+                evicted += ring.evict(victim);
+            } else if let Some(oldest) = state.window.pop_front() {
+                evicted += ring.evict(oldest);
+            } else {
+                break;
+            }
+        }
+        let live = (self.capacity as usize).max(1);
+        if state.window.len() + state.main.len() > live.saturating_mul(STALE_SLACK) + 64 {
+            state.purge_stale(ring);
+        }
+        evicted
+    }
+}
+
+/// The cache's stores (by index) as the clock hand sees them: at one clock reading and epoch.
+pub(crate) struct Ring<'a> {
+    stores: &'a [Arc<dyn ErasedStore>],
+    now: u64,
+    epoch: u64,
+}
+
+impl<'a> Ring<'a> {
+    pub(crate) fn new(stores: &'a [Arc<dyn ErasedStore>], now: u64, epoch: u64) -> Self {
+        Self { stores, now, epoch }
+    }
+
+    fn sweep(&self, handle: Handle) -> Sweep {
+        match self.stores.get(handle.store as usize) {
+            Some(store) => store.sweep(handle.hash, handle.id, self.now, self.epoch),
+            None => Sweep::Gone,
+        }
+    }
+
+    /// Evicts the entry; 1 if it was still there.
+    fn evict(&self, handle: Handle) -> u64 {
+        let removed = self
+            .stores
+            .get(handle.store as usize)
+            .is_some_and(|store| store.evict(handle.hash, handle.id));
+        u64::from(removed)
+    }
+}
+
+impl State {
+    /// Moves the clock hand over main until it finds a victim: a dead entry, or a live one
+    /// with no hit and no credit since the hand's last pass. The victim stays at the front;
+    /// `true` if it is dead.
+    fn main_victim(&mut self, ring: &Ring<'_>) -> Option<(Handle, bool)> {
+        loop {
+            let handle = *self.main.front()?;
+            match ring.sweep(handle) {
+                Sweep::Gone => {
+                    self.main.pop_front();
+                }
+                Sweep::Dead => return Some((handle, true)),
+                Sweep::Live { hits, credit } => {
+                    self.sketch.record(handle.hash, hits);
+                    if hits == 0 && !credit {
+                        return Some((handle, false));
+                    }
+                    self.main.rotate_left(1);
+                }
+            }
+        }
+    }
+
+    /// Drops the handles of entries that are gone.
+    fn purge_stale(&mut self, ring: &Ring<'_>) {
+        let alive = |handle: &Handle| {
+            ring.stores
+                .get(handle.store as usize)
+                .is_some_and(|store| store.contains(handle.hash, handle.id))
+        };
+        self.window.retain(alive);
+        self.main.retain(alive);
+    }
+
+    /// Counts a miss; at the end of each sample, moves the window's target in the direction
+    /// that improved the hit ratio (and reverses when it got worse), in shrinking steps.
+    fn climb(&mut self, hits: u64, capacity: f64) {
+        let climber = &mut self.climber;
+        climber.misses += 1;
+        let sample_hits = hits.saturating_sub(climber.hits_at_start);
+        let accesses = sample_hits + climber.misses;
+        if accesses < climber.period {
+            return;
+        }
+        let ratio = sample_hits as f64 / accesses as f64;
+        if ratio < climber.previous_ratio {
+            climber.step = -climber.step;
+        }
+        climber.previous_ratio = ratio;
+        self.window_target = (self.window_target + climber.step).clamp(1.0, capacity * MAX_WINDOW);
+        climber.step *= 0.98;
+        let floor = (capacity * 0.01).max(1.0);
+        if climber.step.abs() < floor {
+            climber.step = floor.copysign(climber.step);
+        }
+        climber.hits_at_start = hits;
+        climber.misses = 0;
+    }
+}
