@@ -19,19 +19,31 @@ use crate::blocking::{Blocking, run_here};
 use crate::cache::Cache;
 use crate::engine::{Async, CallMode, EntryKey, ResolvedOptions, Site, StoreRef};
 use crate::refresh;
-use crate::store::SerdeFns;
+use crate::store::{SerdeFns, ValueFns};
 
 /// How a function's values reach L2: serde functions, or none for `level = "l1"`.
-pub struct ValueSerde<V>(pub(crate) Option<SerdeFns<V>>);
+pub struct ValueSerde<V>(pub(crate) ValueFns<V>);
 
 /// Values of a `level = "both"` function: encoded with the cache's codec.
 pub fn serde_value<V: serde::Serialize + serde::de::DeserializeOwned>() -> ValueSerde<V> {
-    ValueSerde(Some(SerdeFns::new()))
+    ValueSerde(ValueFns {
+        serde: Some(SerdeFns::new()),
+        weigher: None,
+    })
 }
 
 /// Values of a `level = "l1"` function: never serialized, no serde bounds.
 pub fn l1_value<V>() -> ValueSerde<V> {
-    ValueSerde(None)
+    ValueSerde(ValueFns {
+        serde: None,
+        weigher: None,
+    })
+}
+
+/// Values weighed by `#[cached(weight = ...)]` (in bytes, or any unit of `l1_max_weight`).
+pub fn weighed<V>(mut fns: ValueSerde<V>, weigher: fn(&V) -> usize) -> ValueSerde<V> {
+    fns.0.weigher = Some(weigher);
+    fns
 }
 
 /// Everything fixed about one `#[cached]` function, in one `static` the macro writes: where its

@@ -38,6 +38,7 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
 pub struct CacheBuilder {
     namespace: Option<String>,
     l1_max_capacity: Option<u64>,
+    l1_max_weight: Option<u64>,
     default_ttl: Option<Duration>,
     refresh_ahead: Option<f64>,
     stale_if_error: Option<Duration>,
@@ -59,6 +60,32 @@ impl CacheBuilder {
     /// Maximum number of L1 entries (default 10,000); must be non-zero.
     pub fn l1_max_capacity(mut self, entries: u64) -> Self {
         self.l1_max_capacity = Some(entries);
+        self
+    }
+
+    /// Maximum total weight of L1 entries, on top of the entry count (default: no weight
+    /// limit); must be non-zero. An entry weighs what its function's weigher says
+    /// (`#[cached(weight = ...)]`, e.g. a value's size in bytes), or `size_of` its value type
+    /// without one. One budget for the whole cache: which entries stay is decided by their
+    /// use, across functions.
+    ///
+    /// ```
+    /// use cache_core::{Cache, cached};
+    ///
+    /// static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(|| {
+    ///     Cache::builder().l1_max_weight(64 * 1024 * 1024).build().unwrap()
+    /// });
+    ///
+    /// #[cached(cache = CACHE, level = "l1", weight = |page: &String| page.len())]
+    /// fn render(id: u64) -> String {
+    ///     format!("<h1>page {id}</h1>")
+    /// }
+    ///
+    /// assert_eq!(render(1), "<h1>page 1</h1>");
+    /// assert!(Cache::builder().l1_max_weight(0).build().is_err());
+    /// ```
+    pub fn l1_max_weight(mut self, weight: u64) -> Self {
+        self.l1_max_weight = Some(weight);
         self
     }
 
@@ -128,6 +155,9 @@ impl CacheBuilder {
         if capacity == 0 {
             return Err(Error::config("l1_max_capacity", "must be at least 1"));
         }
+        if self.l1_max_weight == Some(0) {
+            return Err(Error::config("l1_max_weight", "must be at least 1"));
+        }
         let default_ttl = self.default_ttl.unwrap_or(DEFAULT_TTL);
         if default_ttl.is_zero() {
             return Err(Error::config("default_ttl", "must be longer than zero"));
@@ -146,6 +176,7 @@ impl CacheBuilder {
         Ok(Config {
             namespace: self.namespace.clone(),
             capacity,
+            max_weight: self.l1_max_weight,
             default_ttl,
             refresh_ahead: self.refresh_ahead,
             stale_if_error: self.stale_if_error,
@@ -158,6 +189,7 @@ impl CacheBuilder {
         let config = Config {
             namespace: None,
             capacity: DEFAULT_L1_CAPACITY,
+            max_weight: None,
             default_ttl: DEFAULT_TTL,
             refresh_ahead: None,
             stale_if_error: None,

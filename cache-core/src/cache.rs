@@ -14,7 +14,7 @@ use crate::l2::Invalidation;
 use crate::options::EntryOptions;
 use crate::refresh;
 use crate::stats::Stats;
-use crate::store::{SerdeFns, Store};
+use crate::store::{SerdeFns, Store, ValueFns};
 
 /// What a value needs to be cached through the keyed API: cloneable, shareable, serializable
 /// (it may go to L2). Implemented for every such type.
@@ -75,9 +75,10 @@ impl Cache {
 
     /// The keyed API's store of `V` and the key's entry in it (the miss path).
     fn keyed<V: CacheValue>(&self, key: &str) -> (Arc<Store<(), V>>, EntryKey<()>) {
-        let store = self
-            .inner
-            .store::<(), V>(KEYED_SITE, || Some(SerdeFns::new()));
+        let store = self.inner.store::<(), V>(KEYED_SITE, || ValueFns {
+            serde: Some(SerdeFns::new()),
+            weigher: None,
+        });
         let key = EntryKey {
             hash: store.hash_str(key),
             typed: (),
@@ -182,6 +183,11 @@ impl Cache {
     /// Number of entries in L1 (all functions and value types).
     pub fn l1_len(&self) -> u64 {
         self.inner.l1_len() as u64
+    }
+
+    /// Total weight of the L1 entries (see [`CacheBuilder::l1_max_weight`]).
+    pub fn l1_weight(&self) -> u64 {
+        self.inner.l1_weight()
     }
 
     /// The namespace, if one was set.

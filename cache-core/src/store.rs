@@ -67,6 +67,13 @@ where
     }
 }
 
+/// Per value type: encoding for L2 (absent for L1-only stores) and the weigher.
+pub(crate) struct ValueFns<V> {
+    pub(crate) serde: Option<SerdeFns<V>>,
+    /// A value's weight against `l1_max_weight`; without one, `size_of::<V>()`.
+    pub(crate) weigher: Option<fn(&V) -> usize>,
+}
+
 /// How much L1 holds, over all the stores of a cache.
 #[derive(Default)]
 pub(crate) struct Occupancy {
@@ -128,6 +135,7 @@ pub(crate) struct Store<K, V> {
     index: u32,
     pub(crate) flights: Flights<V>,
     pub(crate) serde: Option<SerdeFns<V>>,
+    weigher: Option<fn(&V) -> usize>,
 }
 
 fn shard_count() -> usize {
@@ -136,7 +144,7 @@ fn shard_count() -> usize {
 }
 
 impl<K, V> Store<K, V> {
-    pub(crate) fn new(index: u32, occupancy: Arc<Occupancy>, serde: Option<SerdeFns<V>>) -> Self {
+    pub(crate) fn new(index: u32, occupancy: Arc<Occupancy>, fns: ValueFns<V>) -> Self {
         Self {
             shards: (0..shard_count())
                 .map(|_| ShardedLock::new(HashTable::new()))
@@ -146,13 +154,23 @@ impl<K, V> Store<K, V> {
             occupancy,
             index,
             flights: Flights::default(),
-            serde,
+            serde: fns.serde,
+            weigher: fns.weigher,
         }
     }
 
     /// This store's index in its cache's registry.
     pub(crate) fn index(&self) -> u32 {
         self.index
+    }
+
+    /// The weight of `value` against the cache's `l1_max_weight`.
+    pub(crate) fn weight_of(&self, value: &V) -> u32 {
+        let weight = match self.weigher {
+            Some(weigher) => weigher(value),
+            None => std::mem::size_of::<V>(),
+        };
+        u32::try_from(weight).unwrap_or(u32::MAX)
     }
 
     /// The hasher callers use to hash their key parts.
@@ -283,6 +301,13 @@ impl<K, V> Store<K, V> {
         }
     }
 
+    /// Whether entry `id` of `hash` is gone or dead (no side effect).
+    pub(crate) fn is_dead_or_gone(&self, hash: u64, id: u32, now: u64, epoch: u64) -> bool {
+        read(self.shard(hash))
+            .find(hash, |slot| slot.hash == hash && slot.entry.id == id)
+            .is_none_or(|slot| slot.entry.is_dead(now, epoch))
+    }
+
     /// Whether entry `id` of `hash` is still here.
     pub(crate) fn contains(&self, hash: u64, id: u32) -> bool {
         read(self.shard(hash))
@@ -315,6 +340,8 @@ pub(crate) trait ErasedStore: Send + Sync {
     fn invalidate_all(&self);
     /// See [`Store::sweep`].
     fn sweep(&self, hash: u64, id: u32, now: u64, epoch: u64) -> Sweep;
+    /// See [`Store::is_dead_or_gone`].
+    fn is_dead_or_gone(&self, hash: u64, id: u32, now: u64, epoch: u64) -> bool;
     /// See [`Store::contains`].
     fn contains(&self, hash: u64, id: u32) -> bool;
     /// See [`Store::evict`].
@@ -344,6 +371,10 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
 
     fn contains(&self, hash: u64, id: u32) -> bool {
         Store::contains(self, hash, id)
+    }
+
+    fn is_dead_or_gone(&self, hash: u64, id: u32, now: u64, epoch: u64) -> bool {
+        Store::is_dead_or_gone(self, hash, id, now, epoch)
     }
 
     fn evict(&self, hash: u64, id: u32) -> bool {

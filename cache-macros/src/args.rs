@@ -21,6 +21,8 @@ pub(crate) struct CachedArgs {
     pub(crate) cache_none: bool,
     pub(crate) level: Option<LevelArg>,
     pub(crate) cache: Option<Expr>,
+    /// `weight = <fn(&V) -> usize>`: a path or a closure.
+    pub(crate) weight: Option<Expr>,
     #[darling(rename = "crate")]
     pub(crate) krate: Option<syn::Path>,
 }
@@ -44,9 +46,61 @@ pub(crate) struct InvalidateArgs {
 }
 
 /// Parses an attribute's arguments.
-pub(crate) fn parse<T: FromMeta>(args: TokenStream) -> syn::Result<T> {
+pub(crate) fn parse<T: Arguments>(args: TokenStream) -> syn::Result<T> {
+    let known = T::NAMES;
     let items = NestedMeta::parse_meta_list(args)?;
-    T::from_list(&items).map_err(syn::Error::from)
+    T::from_list(&items).map_err(|errors| {
+        let mut combined: Option<syn::Error> = None;
+        for error in errors {
+            let error = with_known_arguments(error, known);
+            match &mut combined {
+                Some(all) => all.combine(error),
+                None => combined = Some(error),
+            }
+        }
+        combined.unwrap_or_else(|| syn::Error::new(proc_macro2::Span::call_site(), "bad arguments"))
+    })
+}
+
+/// An attribute's arguments, with the names it accepts (for the unknown-argument error).
+pub(crate) trait Arguments: FromMeta {
+    const NAMES: &'static [&'static str];
+}
+
+impl Arguments for CachedArgs {
+    const NAMES: &'static [&'static str] = &[
+        "ttl",
+        "key_prefix",
+        "key",
+        "tags",
+        "refresh_ahead",
+        "cache_none",
+        "level",
+        "weight",
+        "cache",
+        "crate",
+    ];
+}
+
+impl Arguments for InvalidateArgs {
+    const NAMES: &'static [&'static str] =
+        &["pattern", "keys", "tags", "all", "before", "cache", "crate"];
+}
+
+/// darling lists the accepted names of an unknown argument only when there are few of them;
+/// this lists them always (a misspelt argument is the most common mistake).
+fn with_known_arguments(error: darling::Error, known: &[&str]) -> syn::Error {
+    let message = error.to_string();
+    if message.starts_with("Unknown field") && !message.contains("Available") {
+        let span = error.span();
+        let known: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
+        let message = message.replacen("Unknown field", "unknown argument", 1);
+        return syn::Error::new(
+            span,
+            format!("{message}; expected one of {}", known.join(", ")),
+        );
+    }
+    syn::Error::from(error)
 }
 
 /// The path of `cache_core` in generated code: `::cache_core` unless `crate = "..."`.

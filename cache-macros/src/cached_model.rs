@@ -31,6 +31,8 @@ pub(crate) struct CachedModel {
     pub(crate) ttl: Option<Ttl>,
     pub(crate) refresh_ahead: Option<Fraction>,
     pub(crate) level: LevelArg,
+    /// The `weight = ...` weigher, if any.
+    pub(crate) weight: Option<Expr>,
     pub(crate) ret: Ret,
     /// How a refresh runs in the background, when the function allows it (see
     /// `background.rs`); `None`: inline.
@@ -96,6 +98,7 @@ impl CachedModel {
             ttl: args.ttl,
             refresh_ahead: args.refresh_ahead,
             level: args.level.unwrap_or(LevelArg::Both),
+            weight: args.weight,
             ret,
             background: args.refresh_ahead.and_then(|_| background::plan(function)),
         })

@@ -259,6 +259,13 @@ fn generate(model: &CachedModel, function: &LightFn) -> TokenStream {
             quote_spanned!(value_ty.span()=> #krate::__private::serde_value_of::<#value_ty>)
         }
     };
+    let serde = match &model.weight {
+        Some(weigher) => {
+            let weigher = quote_spanned!(weigher.span()=> #weigher);
+            quote!(|| #krate::__private::weighed::<#value_ty>(#serde(), #weigher))
+        }
+        None => serde,
+    };
     let lookup = value_fn(model, "lookup", 1);
     let prefix = model.prefix_tokens();
     let pieces = model.key.pieces();

@@ -55,6 +55,7 @@ mod ttl;
 /// | `refresh_ahead` | fraction of the TTL (strictly between 0 and 1) after which a hit reloads | the cache's setting |
 /// | `cache_none` | also cache `None` (negative caching) | `false` |
 /// | `level` | `"l1"` (in process only, no serde bounds) or `"both"` (L1 and the L2) | `"both"` |
+/// | `weight` | a function or closure `fn(&V) -> usize`: the value's weight against the cache's `l1_max_weight` (e.g. its size in bytes) | `size_of::<V>()` |
 /// | `cache` | expression giving the cache, evaluated on each call inside the function | `cache_core::global()` |
 /// | `crate` | path of `cache_core`, for crates that re-export it | `::cache_core` |
 ///
@@ -88,6 +89,10 @@ mod ttl;
 /// // level = "l1": values never leave the process and need no serde impls.
 /// #[cached(level = "l1")]
 /// fn compiled(pattern: &str) -> Arc<Regex> { /* .. */ }
+///
+/// // weight: what an entry counts against `CacheBuilder::l1_max_weight`.
+/// #[cached(level = "l1", weight = |page: &String| page.len())]
+/// fn render(id: u64) -> String { /* .. */ }
 ///
 /// // cache: a cache of your own: a static, a field, anything that derefs to a `Cache`;
 /// // in an async fn the expression may `.await`.

@@ -89,6 +89,10 @@ impl L1 {
         self.budget.occupancy.entries()
     }
 
+    pub(crate) fn weight(&self) -> u64 {
+        self.budget.occupancy.weight()
+    }
+
     pub(crate) fn set_enabled(&self, enabled: bool) {
         self.enabled.store(enabled, Ordering::Release);
     }
@@ -204,6 +208,7 @@ impl L1 {
             Some(window) => deadline(expires_at, window),
             None => expires_at,
         };
+        let weight = store.weight_of(&value);
         let entry = Entry {
             value,
             expires_at,
@@ -214,7 +219,7 @@ impl L1 {
             refreshing: AtomicBool::new(false),
             access: Access::default(),
             id: self.policy.next_id(),
-            weight: 1,
+            weight,
         };
         let handle = Handle {
             hash: key.hash,

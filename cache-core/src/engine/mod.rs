@@ -39,7 +39,7 @@ use crate::codec::Codec;
 use crate::l2::{L2, L2Error};
 use crate::options::{EntryOptions, Level};
 use crate::stats::{Counters, Stats};
-use crate::store::{SerdeFns, Store};
+use crate::store::{Store, ValueFns};
 
 use l1::L1;
 use l2_access::L2Access;
@@ -49,6 +49,7 @@ use registry::Registry;
 pub(crate) struct Config {
     pub(crate) namespace: Option<String>,
     pub(crate) capacity: u64,
+    pub(crate) max_weight: Option<u64>,
     pub(crate) default_ttl: Duration,
     pub(crate) refresh_ahead: Option<f64>,
     pub(crate) stale_if_error: Option<Duration>,
@@ -91,7 +92,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Inner {
     pub(crate) fn new(config: Config, l2: Option<Arc<dyn L2>>) -> Self {
-        let l1 = L1::new(config.capacity, None, config.stale_if_error);
+        let l1 = L1::new(config.capacity, config.max_weight, config.stale_if_error);
         let registry = Registry::new(l1.occupancy());
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -122,6 +123,10 @@ impl Inner {
         self.l1.len()
     }
 
+    pub(crate) fn l1_weight(&self) -> u64 {
+        self.l1.weight()
+    }
+
     pub(crate) fn has_l2(&self) -> bool {
         self.l2.is_configured()
     }
@@ -138,13 +143,13 @@ impl Inner {
     pub(crate) fn store<K, V>(
         &self,
         site: usize,
-        serde: impl FnOnce() -> Option<SerdeFns<V>>,
+        fns: impl FnOnce() -> ValueFns<V>,
     ) -> Arc<Store<K, V>>
     where
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        self.registry.store(site, serde)
+        self.registry.store(site, fns)
     }
 
     /// An entry's options with the builder's defaults applied.

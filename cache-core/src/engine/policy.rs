@@ -82,6 +82,9 @@ const MAX_WINDOW: f64 = 0.8;
 /// near-ties (the sketch's halving shifts counts by one) keep the incumbent, which is what
 /// holds a stable set on loops.
 const ADMISSION_MARGIN: u8 = 1;
+/// Before a live entry is evicted, this many entries after it are checked for a dead one to
+/// evict instead (so expired and invalidated entries go first).
+const DEAD_LOOKAHEAD: usize = 16;
 /// Entries queued per live entry before stale handles are purged.
 const STALE_SLACK: usize = 2;
 
@@ -198,6 +201,13 @@ impl<'a> Ring<'a> {
         }
     }
 
+    /// Whether the entry is gone or dead, without counting as a pass of the hand.
+    fn is_dead_or_gone(&self, handle: Handle) -> bool {
+        self.stores
+            .get(handle.store as usize)
+            .is_none_or(|store| store.is_dead_or_gone(handle.hash, handle.id, self.now, self.epoch))
+    }
+
     /// Evicts the entry; 1 if it was still there.
     fn evict(&self, handle: Handle) -> u64 {
         let removed = self
@@ -210,8 +220,8 @@ impl<'a> Ring<'a> {
 
 impl State {
     /// Moves the clock hand over main until it finds a victim: a dead entry, or a live one
-    /// with no hit and no credit since the hand's last pass. The victim stays at the front;
-    /// `true` if it is dead.
+    /// with no hit and no credit since the hand's last pass (unless a dead entry follows it
+    /// closely). The victim is moved to the front; `true` if it is dead.
     fn main_victim(&mut self, ring: &Ring<'_>) -> Option<(Handle, bool)> {
         loop {
             let handle = *self.main.front()?;
@@ -223,12 +233,24 @@ impl State {
                 Sweep::Live { hits, credit } => {
                     self.sketch.record(handle.hash, hits);
                     if hits == 0 && !credit {
+                        if let Some(dead) = self.dead_after_front(ring) {
+                            return Some((dead, true));
+                        }
                         return Some((handle, false));
                     }
                     self.main.rotate_left(1);
                 }
             }
         }
+    }
+
+    /// A dead (or gone) entry among the few after main's front, brought to the front by
+    /// moving the hand past the live ones before it (as if they had been passed).
+    fn dead_after_front(&mut self, ring: &Ring<'_>) -> Option<Handle> {
+        let found = (1..self.main.len().min(DEAD_LOOKAHEAD + 1))
+            .find(|&at| ring.is_dead_or_gone(self.main[at]))?;
+        self.main.rotate_left(found);
+        self.main.front().copied()
     }
 
     /// Drops the handles of entries that are gone.

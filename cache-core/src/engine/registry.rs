@@ -15,7 +15,7 @@ use parking_lot::RwLock;
 
 use crate::__private::ValueSerde;
 use crate::cache::Cache;
-use crate::store::{ErasedStore, Occupancy, SerdeFns, Store};
+use crate::store::{ErasedStore, Occupancy, Store, ValueFns};
 
 /// The stores of one cache, by (site, key and value types); hashed with foldhash, as the
 /// keyed API looks a store up on every call.
@@ -44,7 +44,7 @@ impl Registry {
     pub(crate) fn store<K, V>(
         &self,
         site: usize,
-        serde: impl FnOnce() -> Option<SerdeFns<V>>,
+        fns: impl FnOnce() -> ValueFns<V>,
     ) -> Arc<Store<K, V>>
     where
         K: Send + Sync + 'static,
@@ -61,7 +61,7 @@ impl Registry {
         let found = by_id.entry(id).or_insert_with(|| {
             let index = u32::try_from(by_index.len()).expect("fewer than 2^32 stores");
             let occupancy = Arc::clone(&self.occupancy);
-            let store = Arc::new(Store::<K, V>::new(index, occupancy, serde()));
+            let store = Arc::new(Store::<K, V>::new(index, occupancy, fns()));
             by_index.push(Arc::clone(&store) as Arc<dyn ErasedStore>);
             store as Arc<dyn Any + Send + Sync>
         });

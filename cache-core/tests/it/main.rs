@@ -9,6 +9,7 @@ mod blocking;
 mod builder;
 mod invalidation;
 mod invalidation_races;
+mod l1_policy;
 mod l2_errors;
 mod macros_cached;
 mod macros_invalidate;

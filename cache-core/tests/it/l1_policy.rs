@@ -1,0 +1,255 @@
+//! What L1 keeps: the entry and weight bounds under concurrent inserts, scan resistance,
+//! frequency, dead entries first, and one budget shared fairly between functions. Each test
+//! counts loads (a miss runs the body) or reads values back; none depends on timing except
+//! the one that waits for a TTL to pass.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use cache_core::{Cache, EntryOptions, cached};
+
+use crate::common::DbError;
+
+/// Runs `f` on `threads` threads and waits for them (at most 60 s each).
+fn on_threads(threads: u64, f: impl Fn(u64) + Send + Sync + 'static) {
+    let f = Arc::new(f);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for thread in 0..threads {
+        let (f, done_tx) = (Arc::clone(&f), done_tx.clone());
+        std::thread::spawn(move || {
+            f(thread);
+            let _ = done_tx.send(());
+        });
+    }
+    for _ in 0..threads {
+        done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a thread panicked or hung");
+    }
+}
+
+#[test]
+fn the_entry_bound_holds_under_concurrent_inserts() {
+    const CAPACITY: u64 = 200;
+    const THREADS: u64 = 4;
+    let cache = Cache::builder().l1_max_capacity(CAPACITY).build().unwrap();
+    let seen_over = Arc::new(AtomicU64::new(0));
+    {
+        let (cache, seen_over) = (cache.clone(), Arc::clone(&seen_over));
+        on_threads(THREADS, move |thread| {
+            for i in 0..5_000 {
+                let key = format!("t{thread}:{i}");
+                let value = cache
+                    .get_or_load_blocking(&key, &EntryOptions::new(), move || Ok::<_, DbError>(i));
+                assert_eq!(value, Ok(i));
+                // Each thread may have one insert between the store and the policy.
+                seen_over.fetch_max(cache.l1_len(), Ordering::Relaxed);
+            }
+        });
+    }
+    assert!(
+        seen_over.load(Ordering::Relaxed) <= CAPACITY + THREADS,
+        "at most one pending insert per thread over the bound, saw {}",
+        seen_over.load(Ordering::Relaxed)
+    );
+    assert_eq!(
+        cache.l1_len(),
+        CAPACITY,
+        "the bound holds once inserts are done"
+    );
+    assert_eq!(cache.stats().evictions, THREADS * 5_000 - CAPACITY);
+}
+
+#[test]
+fn the_weight_bound_holds_under_concurrent_inserts() {
+    const MAX_WEIGHT: u64 = 50_000;
+    const THREADS: u64 = 4;
+    static CACHE: LazyLock<Cache> = LazyLock::new(|| {
+        Cache::builder()
+            .l1_max_weight(MAX_WEIGHT)
+            .l1_max_capacity(1_000_000)
+            .build()
+            .unwrap()
+    });
+
+    #[cached(cache = CACHE, level = "l1", weight = |page: &Vec<u8>| page.len())]
+    fn page(thread: u64, i: u64) -> Vec<u8> {
+        vec![0; 100 + (i as usize * 37) % 900]
+    }
+
+    let seen_over = Arc::new(AtomicU64::new(0));
+    {
+        let seen_over = Arc::clone(&seen_over);
+        on_threads(THREADS, move |thread| {
+            for i in 0..2_000 {
+                assert_eq!(page(thread, i).len(), 100 + (i as usize * 37) % 900);
+                seen_over.fetch_max(CACHE.l1_weight(), Ordering::Relaxed);
+            }
+        });
+    }
+    assert!(
+        seen_over.load(Ordering::Relaxed) <= MAX_WEIGHT + THREADS * 1_000,
+        "at most one pending insert per thread over the bound, saw {}",
+        seen_over.load(Ordering::Relaxed)
+    );
+    assert!(CACHE.l1_weight() <= MAX_WEIGHT, "{}", CACHE.l1_weight());
+    assert!(
+        CACHE.l1_weight() > MAX_WEIGHT / 2,
+        "the budget is used, not wasted: {}",
+        CACHE.l1_weight()
+    );
+    assert!(
+        CACHE.l1_len() < 1_000,
+        "the weight, not the count, bounds this cache"
+    );
+}
+
+#[test]
+fn a_hot_set_survives_a_scan() {
+    static CACHE: LazyLock<Cache> =
+        LazyLock::new(|| Cache::builder().l1_max_capacity(1_000).build().unwrap());
+    static LOADS: AtomicU64 = AtomicU64::new(0);
+
+    #[cached(cache = CACHE, level = "l1")]
+    fn item(id: u64) -> u64 {
+        LOADS.fetch_add(1, Ordering::Relaxed);
+        id
+    }
+
+    for _ in 0..10 {
+        for id in 0..200 {
+            assert_eq!(item(id), id);
+        }
+    }
+    assert_eq!(LOADS.load(Ordering::Relaxed), 200);
+    // One pass over 20,000 keys never seen before nor again.
+    for id in 1_000_000..1_020_000 {
+        assert_eq!(item(id), id);
+    }
+    let before = LOADS.load(Ordering::Relaxed);
+    for id in 0..200 {
+        assert_eq!(item(id), id);
+    }
+    let reloaded = LOADS.load(Ordering::Relaxed) - before;
+    assert!(
+        reloaded <= 10,
+        "at least 95% of the hot set still hits after the scan; {reloaded} of 200 reloaded"
+    );
+}
+
+#[test]
+fn a_frequent_key_survives_a_flood_of_one_time_keys() {
+    static CACHE: LazyLock<Cache> =
+        LazyLock::new(|| Cache::builder().l1_max_capacity(100).build().unwrap());
+    static HOT_LOADS: AtomicU64 = AtomicU64::new(0);
+
+    #[cached(cache = CACHE, level = "l1")]
+    fn item(id: u64) -> u64 {
+        if id == 0 {
+            HOT_LOADS.fetch_add(1, Ordering::Relaxed);
+        }
+        id
+    }
+
+    // The hot key is read once every 300 one-time keys: three times the capacity apart, so
+    // recency alone (LRU) would lose it every time; its frequency keeps it.
+    for _ in 0..10 {
+        assert_eq!(item(0), 0);
+    }
+    for id in 1..30_000 {
+        assert_eq!(item(id), id);
+        if id % 300 == 0 {
+            assert_eq!(item(0), 0);
+        }
+    }
+    assert_eq!(
+        HOT_LOADS.load(Ordering::Relaxed),
+        1,
+        "the hot key never left L1"
+    );
+}
+
+#[tokio::test]
+async fn expired_entries_are_evicted_before_live_ones() {
+    let cache = Cache::builder().l1_max_capacity(100).build().unwrap();
+    let short = EntryOptions::new().ttl(Duration::from_millis(50));
+    let long = EntryOptions::new().ttl(Duration::from_secs(3600));
+    for i in 0..50u32 {
+        cache.set(&format!("short{i}"), i, &short).await;
+        cache.set(&format!("long{i}"), i, &long).await;
+    }
+    // Past the short TTL (a wait for expiry, not an assertion of speed).
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    for i in 0..50u32 {
+        cache.set(&format!("new{i}"), i, &long).await;
+    }
+    for i in 0..50u32 {
+        assert_eq!(cache.get::<u32>(&format!("long{i}")).await, Some(i));
+        assert_eq!(cache.get::<u32>(&format!("new{i}")).await, Some(i));
+    }
+    assert_eq!(cache.l1_len(), 100);
+    assert_eq!(
+        cache.stats().evictions,
+        50,
+        "exactly the expired entries were evicted"
+    );
+}
+
+#[tokio::test]
+async fn invalidated_entries_are_evicted_before_live_ones() {
+    let cache = Cache::builder().l1_max_capacity(100).build().unwrap();
+    let old = EntryOptions::new().tags(["old"]);
+    for i in 0..50u32 {
+        cache.set(&format!("old{i}"), i, &old).await;
+        cache
+            .set(&format!("kept{i}"), i, &EntryOptions::new())
+            .await;
+    }
+    // Tag invalidation hides the entries at once and leaves them to the policy.
+    cache.invalidate_tags(&["old"]).await;
+    for i in 0..50u32 {
+        cache.set(&format!("new{i}"), i, &EntryOptions::new()).await;
+    }
+    for i in 0..50u32 {
+        assert_eq!(cache.get::<u32>(&format!("old{i}")).await, None);
+        assert_eq!(cache.get::<u32>(&format!("kept{i}")).await, Some(i));
+        assert_eq!(cache.get::<u32>(&format!("new{i}")).await, Some(i));
+    }
+    assert_eq!(cache.stats().evictions, 50);
+}
+
+#[test]
+fn a_hot_small_function_keeps_its_entries_against_a_cold_large_one() {
+    static CACHE: LazyLock<Cache> =
+        LazyLock::new(|| Cache::builder().l1_max_capacity(500).build().unwrap());
+    static HOT_LOADS: AtomicU64 = AtomicU64::new(0);
+
+    #[cached(cache = CACHE, level = "l1")]
+    fn hot(id: u64) -> u64 {
+        HOT_LOADS.fetch_add(1, Ordering::Relaxed);
+        id
+    }
+
+    #[cached(cache = CACHE, level = "l1")]
+    fn cold(id: u64) -> String {
+        format!("report {id}")
+    }
+
+    // Each round: the hot function's 50 keys, then 1,000 cold keys never read again (the cold
+    // function holds far more distinct keys than the whole cache).
+    for round in 0..20u64 {
+        for id in 0..50 {
+            assert_eq!(hot(id), id);
+        }
+        for id in 0..1_000 {
+            let id = round * 1_000 + id;
+            assert_eq!(cold(id), format!("report {id}"));
+        }
+    }
+    let loads = HOT_LOADS.load(Ordering::Relaxed);
+    assert!(
+        loads <= 50 + 50,
+        "the hot function's entries stay: {loads} loads for 1,000 calls on 50 keys"
+    );
+}
