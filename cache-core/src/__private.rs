@@ -111,13 +111,13 @@ where
     V: CachedValue,
     P: KeyParts,
 {
-    let store = function.site.store::<P::Owned, V>(cache, serde);
+    let store = function
+        .site
+        .store::<P::Owned, V>(cache, serde, || parts.owned_text(&function.key));
     let mut hasher = store.hasher().build_hasher();
     parts.hash_parts(&mut hasher);
     let hash = std::hash::Hasher::finish(&hasher);
-    let hit = cache
-        .inner
-        .probe(&store, hash, |owned, _| parts.equals(owned));
+    let hit = cache.inner.probe(&store, hash, |owned| parts.equals(owned));
     let refresh = match hit {
         Some(hit) if !hit.refresh => return Lookup::Hit(hit.value),
         Some(hit) => Some(hit.value),

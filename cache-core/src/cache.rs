@@ -74,14 +74,18 @@ impl Cache {
     }
 
     /// The keyed API's store of `V` and the key's entry in it (the miss path).
-    fn keyed<V: CacheValue>(&self, key: &str) -> (Arc<Store<(), V>>, EntryKey<()>) {
-        let store = self.inner.store::<(), V>(KEYED_SITE, || ValueFns {
-            serde: Some(SerdeFns::new()),
-            weigher: None,
-        });
+    fn keyed<V: CacheValue>(&self, key: &str) -> (Arc<Store<Box<str>, V>>, EntryKey<Box<str>>) {
+        let store = self.inner.store::<Box<str>, V>(
+            KEYED_SITE,
+            || ValueFns {
+                serde: Some(SerdeFns::new()),
+                weigher: None,
+            },
+            || Box::new(|key: &Box<str>| key.to_string()),
+        );
         let key = EntryKey {
             hash: store.hash_str(key),
-            typed: (),
+            typed: key.into(),
             text: key.into(),
         };
         (store, key)

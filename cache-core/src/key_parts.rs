@@ -44,11 +44,16 @@ impl KeyTemplate {
     /// Renders the key of `parts`, hashed when it is longer than
     /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) (see [`KeyBuilder::finish`]).
     pub fn render(&self, parts: &impl RenderParts) -> String {
+        self.render_with(|index, out| parts.render_part(index, out))
+    }
+
+    /// Renders the key with `render_part(index, out)` appending part `index`.
+    fn render_with(&self, render_part: impl Fn(usize, &mut String)) -> String {
         let mut key = KeyBuilder::new(self.prefix);
         for piece in self.pieces {
             match piece {
                 Piece::Text(text) => key.push_literal(text),
-                Piece::Part(index) => parts.render_part(*index, key.buffer()),
+                Piece::Part(index) => render_part(*index, key.buffer()),
             }
         }
         key.finish()
@@ -85,6 +90,11 @@ pub trait KeyParts: RenderParts {
     fn equals(&self, owned: &Self::Owned) -> bool;
     /// The owned tuple.
     fn to_owned_parts(&self) -> Self::Owned;
+    /// Renders owned parts with `template` (the store keeps this instead of each key's text).
+    fn owned_text(
+        &self,
+        template: &'static KeyTemplate,
+    ) -> Box<dyn Fn(&Self::Owned) -> String + Send + Sync>;
 }
 
 /// One checked key part: a reference and the operations its type supports, captured by
@@ -96,6 +106,7 @@ pub struct Part<'a, T: ?Sized, O> {
     equals: fn(&T, &O) -> bool,
     to_owned: fn(&T) -> O,
     render: fn(&T, &mut String),
+    render_owned: fn(&O, &mut String),
 }
 
 impl<'a, T> Part<'a, T, T::Owned>
@@ -111,6 +122,10 @@ where
             equals: |value, owned| owned.borrow() == value,
             to_owned: T::to_owned,
             render: |value, out| escape_key_part(out, &value),
+            render_owned: |owned, out| {
+                let value: &T = owned.borrow();
+                escape_key_part(out, &value);
+            },
         }
     }
 }
@@ -137,6 +152,12 @@ impl KeyParts for () {
     }
     #[inline]
     fn to_owned_parts(&self) {}
+    fn owned_text(
+        &self,
+        template: &'static KeyTemplate,
+    ) -> Box<dyn Fn(&()) -> String + Send + Sync> {
+        Box::new(move |_| template.render_with(|_, _| {}))
+    }
 }
 
 macro_rules! tuple_parts {
@@ -171,6 +192,18 @@ macro_rules! tuple_parts {
             }
             fn to_owned_parts(&self) -> Self::Owned {
                 ($((self.$index.to_owned)(self.$index.value),)+)
+            }
+            fn owned_text(
+                &self,
+                template: &'static KeyTemplate,
+            ) -> Box<dyn Fn(&Self::Owned) -> String + Send + Sync> {
+                let fns = ($(self.$index.render_owned,)+);
+                Box::new(move |owned: &Self::Owned| {
+                    template.render_with(|index, out| match index {
+                        $($index => (fns.$index)(&owned.$index, out),)+
+                        _ => {}
+                    })
+                })
             }
         }
     };
@@ -209,6 +242,14 @@ mod tests {
         let built = KeyBuilder::new("p").part(&7u64).part(&"a:b").finish();
         assert_eq!(TWO.render(&parts), built);
         assert_eq!(TWO.render(&parts), "p:7:a%3Ab");
+    }
+
+    #[test]
+    fn owned_parts_render_as_the_borrowed_ones() {
+        static TEMPLATE: KeyTemplate = TWO;
+        let parts = (Part::new(&7u64), Part::new("a:b"));
+        let text_of = parts.owned_text(&TEMPLATE);
+        assert_eq!(text_of(&parts.to_owned_parts()), TWO.render(&parts));
     }
 
     #[test]

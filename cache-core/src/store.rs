@@ -4,7 +4,8 @@
 //! figures that chose it over moka). Reads take a shard's read lock, compare keys in place and
 //! clone only the value; no allocation, no string formatting. Each entry is found by a
 //! caller-computed hash and an equality closure, so a function's key can be looked up from
-//! borrowed arguments (`&str`) while the table owns `String`s.
+//! borrowed arguments (`&str`) while the table owns `String`s. The key's text is not stored:
+//! it is rendered from the typed key when an invalidation names a text (see [`KeyText`]).
 //!
 //! Which entries stay is not decided here: the cache's policy (`engine/policy.rs`) holds a
 //! handle per entry and asks the store to sweep (read and reset an entry's access byte) and to
@@ -15,8 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
-use dashmap::DashMap;
 use hashbrown::HashTable;
+use parking_lot::Mutex;
 
 use crate::codec::{Codec, CodecError};
 use crate::entry::Entry;
@@ -26,10 +27,8 @@ use crate::l2::StoredValue;
 
 struct Slot<K, V> {
     hash: u64,
-    /// The typed key (compared on a hit).
+    /// The typed key (compared on a hit; rendered to text when an invalidation names texts).
     key: K,
-    /// The rendered key (single-flight, L2, invalidation by key or pattern).
-    text: Arc<str>,
     entry: Entry<V>,
 }
 
@@ -125,10 +124,19 @@ pub(crate) enum Sweep {
     Live { hits: u8, credit: bool },
 }
 
+/// Renders a typed key as its text (for invalidation by key or pattern, which name texts).
+pub(crate) type KeyText<K> = Box<dyn Fn(&K) -> String + Send + Sync>;
+
+/// Which entry a key text names: the text's hash and the entry's (typed) hash. A multimap (two
+/// texts may share a hash); the text itself is not kept, it is rendered from the typed key to
+/// confirm a match. This replaces a `text -> hash` map that cost about 100 bytes per entry.
+type TextIndex = Mutex<HashTable<(u64, u64)>>;
+
 /// One typed store: a function's entries, or the keyed API's entries of one value type.
 pub(crate) struct Store<K, V> {
     shards: Box<[Shard<K, V>]>,
-    by_key: DashMap<Arc<str>, u64, foldhash::fast::RandomState>,
+    texts: Box<[TextIndex]>,
+    text_of: KeyText<K>,
     hasher: foldhash::fast::RandomState,
     occupancy: Arc<Occupancy>,
     /// This store's index in its cache's registry (the policy's handles name it).
@@ -144,12 +152,19 @@ fn shard_count() -> usize {
 }
 
 impl<K, V> Store<K, V> {
-    pub(crate) fn new(index: u32, occupancy: Arc<Occupancy>, fns: ValueFns<V>) -> Self {
+    pub(crate) fn new(
+        index: u32,
+        occupancy: Arc<Occupancy>,
+        fns: ValueFns<V>,
+        text_of: KeyText<K>,
+    ) -> Self {
+        let shards = shard_count();
         Self {
-            shards: (0..shard_count())
+            shards: (0..shards)
                 .map(|_| ShardedLock::new(HashTable::new()))
                 .collect(),
-            by_key: DashMap::default(),
+            texts: (0..shards).map(|_| Mutex::new(HashTable::new())).collect(),
+            text_of,
             hasher: foldhash::fast::RandomState::default(),
             occupancy,
             index,
@@ -179,7 +194,7 @@ impl<K, V> Store<K, V> {
         &self.hasher
     }
 
-    /// Hash of a whole string key (for stores keyed by string).
+    /// Hash of a whole string key (for stores keyed by string, and key texts).
     pub(crate) fn hash_str(&self, key: &str) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -190,17 +205,45 @@ impl<K, V> Store<K, V> {
         &self.shards[(hash >> 48) as usize & (self.shards.len() - 1)]
     }
 
-    /// Runs `f` on the entry under the shard's read lock.
+    fn text_index(&self, text_hash: u64) -> parking_lot::MutexGuard<'_, HashTable<(u64, u64)>> {
+        self.texts[(text_hash >> 48) as usize & (self.texts.len() - 1)].lock()
+    }
+
+    fn index_text(&self, text_hash: u64, hash: u64) {
+        self.text_index(text_hash)
+            .insert_unique(text_hash, (text_hash, hash), |pair| pair.0);
+    }
+
+    fn unindex_text(&self, text_hash: u64, hash: u64) {
+        if let Ok(found) = self
+            .text_index(text_hash)
+            .find_entry(text_hash, |pair| *pair == (text_hash, hash))
+        {
+            found.remove();
+        }
+    }
+
+    /// Runs `f` on the entry under the shard's read lock; `eq` compares the typed keys.
     #[inline]
     pub(crate) fn read<R>(
         &self,
         hash: u64,
-        eq: impl Fn(&K, &str) -> bool,
+        eq: impl Fn(&K) -> bool,
         f: impl FnOnce(&Entry<V>) -> Option<R>,
     ) -> Option<R> {
         let shard = read(self.shard(hash));
-        let slot = shard.find(hash, |slot| slot.hash == hash && eq(&slot.key, &slot.text))?;
+        let slot = shard.find(hash, |slot| slot.hash == hash && eq(&slot.key))?;
         f(&slot.entry)
+    }
+
+    /// Runs `f` on the entry of the key whose text is `text` (the miss path's look-ups).
+    pub(crate) fn read_text<R>(
+        &self,
+        hash: u64,
+        text: &str,
+        f: impl FnOnce(&Entry<V>) -> Option<R>,
+    ) -> Option<R> {
+        self.read(hash, |key| (self.text_of)(key) == text, f)
     }
 
     /// Inserts or replaces the entry for `text`, unless `abort` says the load was invalidated.
@@ -210,7 +253,7 @@ impl<K, V> Store<K, V> {
         &self,
         hash: u64,
         key: K,
-        text: Arc<str>,
+        text: &str,
         mut entry: Entry<V>,
         abort: impl FnOnce() -> bool,
     ) -> Inserted {
@@ -218,7 +261,8 @@ impl<K, V> Store<K, V> {
         if abort() {
             return Inserted::Aborted;
         }
-        match shard.find_mut(hash, |slot| slot.hash == hash && *slot.text == *text) {
+        let same = |slot: &Slot<K, V>| slot.hash == hash && (self.text_of)(&slot.key) == text;
+        match shard.find_mut(hash, same) {
             Some(slot) => {
                 entry.id = slot.entry.id;
                 entry.access = slot.entry.access.carry();
@@ -229,18 +273,11 @@ impl<K, V> Store<K, V> {
                 Inserted::Replaced
             }
             None => {
-                self.by_key.insert(Arc::clone(&text), hash);
+                // Indexed under the shard's lock: an eviction or removal of this key (which
+                // takes the same lock first) cannot interleave.
+                self.index_text(self.hash_str(text), hash);
                 self.occupancy.add(entry.weight);
-                shard.insert_unique(
-                    hash,
-                    Slot {
-                        hash,
-                        key,
-                        text,
-                        entry,
-                    },
-                    |slot| slot.hash,
-                );
+                shard.insert_unique(hash, Slot { hash, key, entry }, |slot| slot.hash);
                 Inserted::New
             }
         }
@@ -250,33 +287,43 @@ impl<K, V> Store<K, V> {
         self.occupancy.sub(count, weight);
     }
 
-    /// Removes the entry of a string key.
+    /// Removes the entry of a key text.
     pub(crate) fn remove_key(&self, text: &str) -> bool {
-        let Some((_, hash)) = self.by_key.remove(text) else {
-            return false;
-        };
-        let mut shard = write(self.shard(hash));
-        if let Ok(found) = shard.find_entry(hash, |slot| slot.hash == hash && *slot.text == *text) {
-            let (slot, _) = found.remove();
-            self.removed(1, u64::from(slot.entry.weight));
-            return true;
+        let text_hash = self.hash_str(text);
+        let candidates: Vec<u64> = self
+            .text_index(text_hash)
+            .iter_hash(text_hash)
+            .filter(|pair| pair.0 == text_hash)
+            .map(|pair| pair.1)
+            .collect();
+        let mut removed = false;
+        for hash in candidates {
+            let mut shard = write(self.shard(hash));
+            let same = |slot: &Slot<K, V>| slot.hash == hash && (self.text_of)(&slot.key) == text;
+            if let Ok(found) = shard.find_entry(hash, same) {
+                let (slot, _) = found.remove();
+                self.unindex_text(text_hash, hash);
+                self.removed(1, u64::from(slot.entry.weight));
+                removed = true;
+            }
         }
-        false
+        removed
     }
 
-    /// Removes every entry whose key matches.
+    /// Removes every entry whose key text matches.
     pub(crate) fn remove_where(&self, matches: &dyn Fn(&str) -> bool) -> usize {
         let (mut total, mut weight) = (0, 0);
         for shard in self.shards.iter() {
             let mut shard = write(shard);
             shard.retain(|slot| {
-                let keep = !matches(&slot.text);
-                if !keep {
-                    self.by_key.remove(&slot.text);
-                    total += 1;
-                    weight += u64::from(slot.entry.weight);
+                let text = (self.text_of)(&slot.key);
+                if !matches(&text) {
+                    return true;
                 }
-                keep
+                self.unindex_text(self.hash_str(&text), slot.hash);
+                total += 1;
+                weight += u64::from(slot.entry.weight);
+                false
             });
         }
         self.removed(total, weight);
@@ -323,8 +370,8 @@ impl<K, V> Store<K, V> {
             return false;
         };
         let (slot, _) = found.remove();
-        // Under the shard's lock, as `insert` adds it: a reinsertion cannot lose its index.
-        self.by_key.remove(&slot.text);
+        // Under the shard's lock, as `insert` indexes it.
+        self.unindex_text(self.hash_str(&(self.text_of)(&slot.key)), hash);
         self.removed(1, u64::from(slot.entry.weight));
         true
     }

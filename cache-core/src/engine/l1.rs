@@ -103,7 +103,7 @@ impl L1 {
         &self,
         store: &Store<K, V>,
         hash: u64,
-        eq: impl Fn(&K, &str) -> bool,
+        eq: impl Fn(&K) -> bool,
     ) -> Option<Hit<V>> {
         if !self.enabled.load(Ordering::Relaxed) {
             return None;
@@ -146,11 +146,7 @@ impl L1 {
         f: impl FnOnce(&Entry<V>, u64, u64) -> Option<R>,
     ) -> Option<R> {
         let (now, epoch) = (now_ms(), self.epoch.load(Ordering::Acquire));
-        store.read(
-            key.hash,
-            |_, text| *text == *key.text,
-            |entry| f(entry, now, epoch),
-        )
+        store.read_text(key.hash, &key.text, |entry| f(entry, now, epoch))
     }
 
     /// A fresh entry, without counting a hit.
@@ -226,7 +222,7 @@ impl L1 {
             store: store.index(),
             id: entry.id,
         };
-        if let Inserted::New = store.insert(key.hash, key.typed, key.text, entry, poisoned) {
+        if let Inserted::New = store.insert(key.hash, key.typed, &key.text, entry, poisoned) {
             let epoch = self.epoch.load(Ordering::Acquire);
             let hits = counters.l1_hits.sum();
             let evicted = registry.with_all(|stores| {

@@ -39,7 +39,7 @@ use crate::codec::Codec;
 use crate::l2::{L2, L2Error};
 use crate::options::{EntryOptions, Level};
 use crate::stats::{Counters, Stats};
-use crate::store::{Store, ValueFns};
+use crate::store::{KeyText, Store, ValueFns};
 
 use l1::L1;
 use l2_access::L2Access;
@@ -144,12 +144,13 @@ impl Inner {
         &self,
         site: usize,
         fns: impl FnOnce() -> ValueFns<V>,
+        text_of: impl FnOnce() -> KeyText<K>,
     ) -> Arc<Store<K, V>>
     where
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        self.registry.store(site, fns)
+        self.registry.store(site, fns, text_of)
     }
 
     /// An entry's options with the builder's defaults applied.
@@ -179,7 +180,7 @@ impl Inner {
         &self,
         store: &Store<K, V>,
         hash: u64,
-        eq: impl Fn(&K, &str) -> bool,
+        eq: impl Fn(&K) -> bool,
     ) -> Option<Hit<V>> {
         let hit = self.l1.probe(store, hash, eq);
         if hit.is_some() {
@@ -195,8 +196,8 @@ impl Inner {
         V: Clone + Send + Sync + 'static,
     {
         self.registry
-            .with_store::<(), V, _>(site, |store| {
-                self.probe(store, store.hash_str(key), |_, text| *text == *key)
+            .with_store::<Box<str>, V, _>(site, |store| {
+                self.probe(store, store.hash_str(key), |stored| **stored == *key)
             })
             .flatten()
     }

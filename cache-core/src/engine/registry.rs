@@ -15,7 +15,7 @@ use parking_lot::RwLock;
 
 use crate::__private::ValueSerde;
 use crate::cache::Cache;
-use crate::store::{ErasedStore, Occupancy, Store, ValueFns};
+use crate::store::{ErasedStore, KeyText, Occupancy, Store, ValueFns};
 
 /// The stores of one cache, by (site, key and value types); hashed with foldhash, as the
 /// keyed API looks a store up on every call.
@@ -45,6 +45,7 @@ impl Registry {
         &self,
         site: usize,
         fns: impl FnOnce() -> ValueFns<V>,
+        text_of: impl FnOnce() -> KeyText<K>,
     ) -> Arc<Store<K, V>>
     where
         K: Send + Sync + 'static,
@@ -61,7 +62,7 @@ impl Registry {
         let found = by_id.entry(id).or_insert_with(|| {
             let index = u32::try_from(by_index.len()).expect("fewer than 2^32 stores");
             let occupancy = Arc::clone(&self.occupancy);
-            let store = Arc::new(Store::<K, V>::new(index, occupancy, fns()));
+            let store = Arc::new(Store::<K, V>::new(index, occupancy, fns(), text_of()));
             by_index.push(Arc::clone(&store) as Arc<dyn ErasedStore>);
             store as Arc<dyn Any + Send + Sync>
         });
@@ -163,6 +164,7 @@ impl Site {
         &'static self,
         cache: &Cache,
         serde: fn() -> ValueSerde<V>,
+        text_of: impl FnOnce() -> KeyText<K>,
     ) -> StoreRef<K, V>
     where
         K: Send + Sync + 'static,
@@ -180,7 +182,7 @@ impl Site {
             let store = unsafe { &*first.store.cast::<Store<K, V>>() };
             return StoreRef::Static(store);
         }
-        self.slow_store(cache, serde)
+        self.slow_store(cache, serde, text_of)
     }
 
     #[cold]
@@ -188,13 +190,14 @@ impl Site {
         &'static self,
         cache: &Cache,
         serde: fn() -> ValueSerde<V>,
+        text_of: impl FnOnce() -> KeyText<K>,
     ) -> StoreRef<K, V>
     where
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         let site = self as *const Site as usize;
-        let store = cache.inner.store::<K, V>(site, || serde().0);
+        let store = cache.inner.store::<K, V>(site, || serde().0, text_of);
         let _ = self.first.set(FirstStore {
             cache_id: cache.inner.id(),
             types: TypeId::of::<(K, V)>(),
