@@ -61,6 +61,9 @@ impl std::fmt::Debug for Cache {
     }
 }
 
+/// The keyed API's store of one value type: keyed by the key itself.
+type KeyedStore<V> = Store<Box<str>, V>;
+
 impl AsRef<Cache> for Cache {
     fn as_ref(&self) -> &Cache {
         self
@@ -74,14 +77,14 @@ impl Cache {
     }
 
     /// The keyed API's store of `V` and the key's entry in it (the miss path).
-    fn keyed<V: CacheValue>(&self, key: &str) -> (Arc<Store<Box<str>, V>>, EntryKey<Box<str>>) {
+    fn keyed<V: CacheValue>(&self, key: &str) -> (Arc<KeyedStore<V>>, EntryKey<Box<str>>) {
         let store = self.inner.store::<Box<str>, V>(
             KEYED_SITE,
             || ValueFns {
                 serde: Some(SerdeFns::new()),
                 weigher: None,
             },
-            || Box::new(|key: &Box<str>| key.to_string()),
+            || Box::new(|key| String::from(&**key)),
         );
         let key = EntryKey {
             hash: store.hash_str(key),

@@ -72,6 +72,9 @@ pub fn render_text(pieces: &[Piece], parts: &impl RenderParts) -> String {
     out
 }
 
+/// Renders a key's owned parts as its text.
+pub type OwnedText<O> = Box<dyn Fn(&O) -> String + Send + Sync>;
+
 /// Values interpolated into a template: a tuple of references to `Display` values.
 pub trait RenderParts {
     /// Appends the escaped rendering of part `index` to `out` (nothing for an index out of
@@ -91,10 +94,7 @@ pub trait KeyParts: RenderParts {
     /// The owned tuple.
     fn to_owned_parts(&self) -> Self::Owned;
     /// Renders owned parts with `template` (the store keeps this instead of each key's text).
-    fn owned_text(
-        &self,
-        template: &'static KeyTemplate,
-    ) -> Box<dyn Fn(&Self::Owned) -> String + Send + Sync>;
+    fn owned_text(&self, template: &'static KeyTemplate) -> OwnedText<Self::Owned>;
 }
 
 /// One checked key part: a reference and the operations its type supports, captured by
@@ -196,7 +196,7 @@ macro_rules! tuple_parts {
             fn owned_text(
                 &self,
                 template: &'static KeyTemplate,
-            ) -> Box<dyn Fn(&Self::Owned) -> String + Send + Sync> {
+            ) -> OwnedText<Self::Owned> {
                 let fns = ($(self.$index.render_owned,)+);
                 Box::new(move |owned: &Self::Owned| {
                     template.render_with(|index, out| match index {

@@ -125,7 +125,7 @@ pub(crate) enum Sweep {
 }
 
 /// Renders a typed key as its text (for invalidation by key or pattern, which name texts).
-pub(crate) type KeyText<K> = Box<dyn Fn(&K) -> String + Send + Sync>;
+pub(crate) type KeyText<K> = crate::key_parts::OwnedText<K>;
 
 /// Which entry a key text names: the text's hash and the entry's (typed) hash. A multimap (two
 /// texts may share a hash); the text itself is not kept, it is rendered from the typed key to
