@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::clock::{deadline, millis, now_ms};
-use crate::entry::{Access, Entry, Stamps};
+use crate::entry::{Deadlines, Entry, Stamps};
 use crate::stats::Counters;
 use crate::store::{Inserted, Occupancy, Store};
 use crate::tags::TagRegistry;
@@ -162,7 +162,7 @@ impl L1 {
     /// A still-valid entry within its `stale_if_error` window.
     pub(crate) fn stale<K, V: Clone>(&self, store: &Store<K, V>, key: &EntryKey<K>) -> Option<V> {
         self.read_entry(store, key, |entry, now, epoch| {
-            (entry.is_valid(epoch) && now < entry.stale_until).then(|| entry.value.clone())
+            (entry.is_valid(epoch) && now < entry.stale_until()).then(|| entry.value.clone())
         })
     }
 
@@ -193,30 +193,21 @@ impl L1 {
         }
         let now = now_ms();
         let expires_at = deadline(now, ttl);
-        let refresh_at = match options.refresh_ahead {
-            Some(fraction) => {
-                let early = millis(options.ttl.mul_f64(1.0 - fraction));
-                expires_at.saturating_sub(early).max(now)
-            }
-            None => u64::MAX,
-        };
+        let refresh_at = options.refresh_ahead.map(|fraction| {
+            let early = millis(options.ttl.mul_f64(1.0 - fraction));
+            expires_at.saturating_sub(early).max(now)
+        });
         let stale_until = match self.stale_if_error {
             Some(window) => deadline(expires_at, window),
             None => expires_at,
         };
         let weight = store.weight_of(&value);
-        let entry = Entry {
-            value,
+        let deadlines = Deadlines {
             expires_at,
             refresh_at,
             stale_until,
-            epoch: stamps.epoch,
-            tags: stamps.tags,
-            refreshing: AtomicBool::new(false),
-            access: Access::default(),
-            id: self.policy.next_id(),
-            weight,
         };
+        let entry = Entry::new(value, &deadlines, stamps, self.policy.next_id(), weight);
         let handle = Handle {
             hash: key.hash,
             store: store.index(),
