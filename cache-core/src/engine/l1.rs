@@ -213,16 +213,19 @@ impl L1 {
             store: store.index(),
             id: entry.id,
         };
-        if let Inserted::New = store.insert(key.hash, key.typed, &key.text, entry, poisoned) {
-            let epoch = self.epoch.load(Ordering::Acquire);
-            let hits = counters.l1_hits.sum();
-            let evicted = registry.with_all(|stores| {
-                let ring = Ring::new(stores, now, epoch);
-                self.policy.admit(&ring, &self.budget, handle, hits)
-            });
-            if evicted > 0 {
-                counters.evictions.fetch_add(evicted, Ordering::Relaxed);
-            }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let hits = counters.l1_hits.sum();
+        let evicted = registry.with_all(|stores| {
+            let ring = Ring::new(stores, now, epoch);
+            self.policy.insert(&ring, &self.budget, hits, || {
+                match store.insert(key.hash, key.typed, &key.text, entry, poisoned) {
+                    Inserted::New => Some(handle),
+                    Inserted::Replaced | Inserted::Aborted => None,
+                }
+            })
+        });
+        if evicted > 0 {
+            counters.evictions.fetch_add(evicted, Ordering::Relaxed);
         }
     }
 

@@ -116,17 +116,25 @@ impl Policy {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Queues a new entry and evicts while the cache is over budget. `ring` reaches the
-    /// entries; `hits` is the cache's L1 hit count so far (for the window's climber).
-    /// Returns the number of entries evicted.
-    pub(crate) fn admit(
+    /// Stores an entry with `insert` (which returns its handle if the key is new) and, if
+    /// new, queues it and evicts while the cache is over budget. `ring` reaches the entries;
+    /// `hits` is the cache's L1 hit count so far (for the window's climber). Returns the
+    /// number of entries evicted.
+    ///
+    /// The store's insert runs under the policy's lock: every entry counted in the budget has
+    /// been seen by the policy, so a concurrent insert can neither make room for another
+    /// entry (letting it skip the admission contest) nor be evicted unseen.
+    pub(crate) fn insert(
         &self,
         ring: &Ring<'_>,
         budget: &dyn Budget,
-        handle: Handle,
         hits: u64,
+        insert: impl FnOnce() -> Option<Handle>,
     ) -> u64 {
         let mut state = self.state.lock();
+        let Some(handle) = insert() else {
+            return 0;
+        };
         let state = &mut *state;
         state.climb(hits, self.capacity);
         // The miss that loaded this entry counts towards its key's frequency.
