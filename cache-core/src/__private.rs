@@ -143,6 +143,121 @@ where
     }
 }
 
+/// The load of `{name}_refresh`: runs the body now, skipping L1 and L2 (through the key's
+/// single-flight), and stores the result as a refresh does.
+pub fn refresh_load<'c, V, P>(
+    cache: &'c Cache,
+    function: &'static CachedFn,
+    serde: fn() -> ValueSerde<V>,
+    parts: P,
+    options: impl FnOnce() -> EntryOptions,
+) -> Load<'c, P::Owned, V>
+where
+    V: CachedValue,
+    P: KeyParts,
+{
+    let store = function
+        .site
+        .store::<P::Owned, V>(cache, serde, || parts.owned_text(&function.key));
+    let mut hasher = store.hasher().build_hasher();
+    parts.hash_parts(&mut hasher);
+    let mut options = cache.inner.resolve(&options());
+    options.errors_are_failures = function.errors_are_failures;
+    let key = EntryKey {
+        hash: std::hash::Hasher::finish(&hasher),
+        text: function.key.render(&parts).into(),
+        typed: parts.to_owned_parts(),
+    };
+    Load {
+        cache,
+        store,
+        key,
+        options,
+        refresh: true,
+    }
+}
+
+/// What a `#[cached]` function's companions ask of its shared implementation (the hidden
+/// function holding its static and its key checks, so each is written once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The cached call: L1, L2, then the body.
+    Get,
+    /// `{name}_refresh`: the body now, stored.
+    Refresh,
+    /// `{name}_invalidate`: remove the entry.
+    Invalidate,
+}
+
+/// What the shared implementation answers.
+pub enum Outcome<R> {
+    /// The function's return value ([`Mode::Get`] and [`Mode::Refresh`]).
+    Value(R),
+    /// The entry was removed ([`Mode::Invalidate`]).
+    Invalidated,
+}
+
+impl<R> Outcome<R> {
+    /// The return value; only called on the outcome of [`Mode::Get`] or [`Mode::Refresh`],
+    /// which is always a value.
+    #[inline(always)]
+    pub fn value(self) -> R {
+        match self {
+            Outcome::Value(value) => value,
+            Outcome::Invalidated => unreachable!("Mode::Invalidate is only asked by _invalidate"),
+        }
+    }
+}
+
+/// The key `#[cached]` uses for these parts (`{name}_invalidate`).
+pub fn key_of<P: KeyParts>(function: &'static CachedFn, parts: P) -> String {
+    function.key.render(&parts)
+}
+
+/// `#[cached(unless = ...)]`: a loaded value for which `unless` is true is returned but not
+/// stored (neither L1 nor L2).
+pub fn unless<V: CachedValue, K: 'static>(
+    mut load: Load<'_, K, V>,
+    unless: impl Fn(&V) -> bool + Send + Sync + 'static,
+) -> Load<'_, K, V> {
+    load.options.store_if = Some(Arc::new(move |value: &dyn std::any::Any| {
+        value.downcast_ref::<V>().is_none_or(|value| !unless(value))
+    }));
+    load
+}
+
+/// The receiver of a method refreshed in the background: the task gets a clone of it.
+#[diagnostic::on_unimplemented(
+    message = "refresh-ahead reloads in the background with a clone of the receiver, and `{Self}` is not `Clone + Send + Sync + 'static`",
+    label = "this receiver is cloned for the background reload",
+    note = "make the type cheap to clone (e.g. keep its state in an `Arc`) and derive `Clone`, or take `self: &Arc<Self>`"
+)]
+pub trait RefreshReceiver: Clone + Send + Sync + 'static {}
+
+impl<T: Clone + Send + Sync + 'static> RefreshReceiver for T {}
+
+/// A clone of the receiver for a background reload.
+#[inline]
+pub fn refresh_receiver<T: RefreshReceiver>(receiver: &T) -> T {
+    receiver.clone()
+}
+
+/// An argument of a function refreshed in the background: the task gets an owned copy.
+#[diagnostic::on_unimplemented(
+    message = "refresh-ahead reloads in the background with an owned copy of each argument, and `{Self}` has no owned form that is `Send + 'static`",
+    label = "this argument is copied for the background reload",
+    note = "`&str`, `&[T]` and `&T` work when `T: Clone`; otherwise pass an owned or `Arc` argument"
+)]
+pub trait RefreshArgument: ToOwned<Owned: Send + 'static> {}
+
+impl<T: ?Sized + ToOwned<Owned: Send + 'static>> RefreshArgument for T {}
+
+/// An owned copy of an argument for a background reload.
+#[inline]
+pub fn refresh_argument<T: ?Sized + RefreshArgument>(argument: &T) -> T::Owned {
+    argument.to_owned()
+}
+
 // The operations on a [`Load`] are free functions that name the value type as their first
 // generic argument: the generated code spells it at the return type, so an unfit value type is
 // reported once, there (as `lookup` reports it).

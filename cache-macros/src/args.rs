@@ -23,6 +23,12 @@ pub(crate) struct CachedArgs {
     pub(crate) cache: Option<Expr>,
     /// `weight = <fn(&V) -> usize>`: a path or a closure.
     pub(crate) weight: Option<Expr>,
+    /// `condition = <bool expression over the arguments>`: false bypasses the cache.
+    pub(crate) condition: Option<Expr>,
+    /// `unless = <Fn(&V) -> bool>`: true keeps a loaded value out of the cache.
+    pub(crate) unless: Option<Expr>,
+    /// `companions = false`: no `_uncached`, `_invalidate`, `_refresh` functions.
+    pub(crate) companions: Option<bool>,
     #[darling(rename = "crate")]
     pub(crate) krate: Option<syn::Path>,
 }
@@ -77,6 +83,9 @@ impl Arguments for CachedArgs {
         "cache_none",
         "level",
         "weight",
+        "condition",
+        "unless",
+        "companions",
         "cache",
         "crate",
     ];

@@ -10,6 +10,7 @@ use syn::{Expr, LitStr};
 
 use crate::args::{self, CachedArgs, Fraction, LevelArg, Str};
 use crate::background::{self, Background};
+use crate::companions::Companions;
 use crate::errors::Errors;
 use crate::item::LightFn;
 use crate::keys::Key;
@@ -33,6 +34,13 @@ pub(crate) struct CachedModel {
     pub(crate) level: LevelArg,
     /// The `weight = ...` weigher, if any.
     pub(crate) weight: Option<Expr>,
+    /// `condition = ...`: evaluated first; false runs the body without the cache.
+    pub(crate) condition: Option<Expr>,
+    /// `unless = ...`: a loaded value it is true for is not stored.
+    pub(crate) unless: Option<Expr>,
+    /// The companion functions, unless `companions = false` or an argument is not a plain
+    /// name.
+    pub(crate) companions: Option<Companions>,
     pub(crate) ret: Ret,
     /// How a refresh runs in the background, when the function allows it (see
     /// `background.rs`); `None`: inline.
@@ -99,6 +107,12 @@ impl CachedModel {
             refresh_ahead: args.refresh_ahead,
             level: args.level.unwrap_or(LevelArg::Both),
             weight: args.weight,
+            condition: args.condition,
+            unless: args.unless,
+            companions: match args.companions {
+                Some(false) => None,
+                _ => Companions::of(function),
+            },
             ret,
             background: args.refresh_ahead.and_then(|_| background::plan(function)),
         })

@@ -24,6 +24,7 @@ use crate::args::LevelArg;
 use crate::body::{Body, internal};
 use crate::cache_expr;
 use crate::cached_model::CachedModel;
+use crate::companions::Companions;
 use crate::item::LightFn;
 use crate::render;
 use crate::ret::Shape;
@@ -31,7 +32,10 @@ use crate::ret::Shape;
 /// Parses, checks, then generates.
 pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<TokenStream> {
     let model = CachedModel::parse(args, function)?;
-    Ok(generate(&model, function))
+    Ok(match &model.companions {
+        Some(companions) => generate_with_companions(&model, companions, function),
+        None => generate(&model, function),
+    })
 }
 
 /// Names the generated code uses (mixed-site: invisible to the body).
@@ -277,6 +281,18 @@ fn generate(model: &CachedModel, function: &LightFn) -> TokenStream {
     let run_load = run_load(model, is_async, &run_body, &names, &shape);
     let on_refresh = on_refresh(model, is_async, &names, &shape);
     let (hit, finish) = (&shape.hit, &shape.finish);
+    let unless = unless(model, &names);
+    let condition = model.condition.as_ref().map(|condition| {
+        let body = Body::of(function);
+        let (define, run) = (&body.define, &body.run);
+        let condition = checked_condition(condition);
+        quote! {
+            if !(#condition) {
+                #define
+                return #run;
+            }
+        }
+    });
 
     let LightFn {
         attrs, vis, sig, ..
@@ -284,6 +300,7 @@ fn generate(model: &CachedModel, function: &LightFn) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis #sig {
+            #condition
             #bind_cache
             static #function_static: #krate::__private::CachedFn = #krate::__private::CachedFn::new(
                 #krate::__private::KeyTemplate::new(#prefix, #pieces),
@@ -300,9 +317,190 @@ fn generate(model: &CachedModel, function: &LightFn) -> TokenStream {
                     | #krate::__private::Lookup::Load(#load) => #load,
                 }
             };
+            #unless
             #define_body
             let #result = #run_load;
             #finish
         }
     }
+}
+
+/// `let load = unless(load, expr);` for `unless = expr`.
+fn unless(model: &CachedModel, names: &Names) -> Option<TokenStream> {
+    let expr = model.unless.as_ref()?;
+    let load = &names.load;
+    let unless = value_fn(model, "unless", 1);
+    let expr = quote_spanned!(expr.span()=> #expr);
+    Some(quote!(let #load = #unless(#load, #expr);))
+}
+
+/// The value functions (`serde`, weigher) of the function's store.
+fn value_fns(model: &CachedModel) -> TokenStream {
+    let krate = &model.krate;
+    let value_ty = &model.ret.value;
+    let serde = match model.level {
+        LevelArg::L1 => quote_spanned!(value_ty.span()=> #krate::__private::l1_value::<#value_ty>),
+        LevelArg::Both => {
+            quote_spanned!(value_ty.span()=> #krate::__private::serde_value_of::<#value_ty>)
+        }
+    };
+    match &model.weight {
+        Some(weigher) => {
+            let weigher = quote_spanned!(weigher.span()=> #weigher);
+            quote!(|| #krate::__private::weighed::<#value_ty>(#serde(), #weigher))
+        }
+        None => serde,
+    }
+}
+
+/// `CachedFn::new(..)`: the function's static description.
+fn cached_fn(model: &CachedModel, errors_are_failures: bool, background: bool) -> TokenStream {
+    let krate = &model.krate;
+    let prefix = model.prefix_tokens();
+    let pieces = model.key.pieces();
+    quote! {
+        #krate::__private::CachedFn::new(
+            #krate::__private::KeyTemplate::new(#prefix, #pieces),
+            #errors_are_failures,
+            #background,
+        )
+    }
+}
+
+/// The function, its companions, and the hidden implementation they share (see
+/// `companions.rs`).
+fn generate_with_companions(
+    model: &CachedModel,
+    companions: &Companions,
+    function: &LightFn,
+) -> TokenStream {
+    let names = Names::new();
+    let krate = &model.krate;
+    let is_async = function.sig.asyncness.is_some();
+    let shape = shape(model, &names);
+    let Names {
+        cache,
+        value,
+        load,
+        result,
+        ret,
+        ..
+    } = &names;
+    let (mode, parts_var, key) = (
+        internal("__cache_mode"),
+        internal("__cache_parts"),
+        internal("__cache_key"),
+    );
+    let bind_cache = cache_expr::bind(model.cache.as_ref(), krate, cache);
+    let serde = value_fns(model);
+    let markers = model.key.markers();
+    let parts = model.key.parts();
+    let options = options(model);
+    let (hit, finish, to_result) = (&shape.hit, &shape.finish, &shape.to_result);
+    let background =
+        companions.can_own() && (model.refresh_ahead.is_some() || companions.owns_for_free());
+    let unless = unless(model, &names);
+    let call = companions.call_with_args(is_async);
+    let let_ret = match &Body::of(function).ret {
+        Some(ty) => quote!(let #ret: #ty = #call;),
+        None => quote!(let #ret = #call;),
+    };
+    let run_load = run_load(model, is_async, &let_ret, &names, &shape);
+    let outcome = quote!(#krate::__private::Outcome);
+
+    let on_refresh = background.then(|| {
+        let (copies, owned_call) = companions.owned_call(krate, is_async);
+        let spawn = if is_async {
+            let spawn = value_fn(model, "spawn", 3);
+            quote!(#spawn(#load, move || async move { let #ret = #owned_call; #to_result }))
+        } else {
+            let spawn = value_fn(model, "spawn_blocking", 2);
+            quote!(#spawn(#load, move || { let #ret = #owned_call; #to_result }))
+        };
+        quote! {
+            #krate::__private::Lookup::Refresh(#value, #load) => {
+                #copies
+                #spawn;
+                return #outcome::Value(#hit);
+            }
+        }
+    });
+    let lookup = value_fn(model, "lookup", 1);
+    let refresh_load = value_fn(model, "refresh_load", 1);
+    let cached_fn = cached_fn(model, shape.errors_are_failures, background);
+    let invalidate = if is_async {
+        quote!(#cache.invalidate(&#key).await)
+    } else {
+        quote!(#cache.invalidate_blocking(&#key))
+    };
+    let hidden_body = quote! {
+        #bind_cache
+        static FUNCTION: #krate::__private::CachedFn = #cached_fn;
+        #markers
+        let #parts_var = #parts;
+        if #mode == #krate::__private::Mode::Invalidate {
+            let #key = #krate::__private::key_of(&FUNCTION, #parts_var);
+            #invalidate;
+            return #outcome::Invalidated;
+        }
+        let #load = if #mode == #krate::__private::Mode::Refresh {
+            #refresh_load(#cache, &FUNCTION, #serde, #parts_var, || #options)
+        } else {
+            match #lookup(#cache, &FUNCTION, #serde, #parts_var, || #options) {
+                #krate::__private::Lookup::Hit(#value) => return #outcome::Value(#hit),
+                #on_refresh
+                #krate::__private::Lookup::Refresh(_, #load)
+                | #krate::__private::Lookup::Load(#load) => #load,
+            }
+        };
+        #unless
+        let #result = #run_load;
+        #outcome::Value(#finish)
+    };
+
+    let condition = model.condition.as_ref().map(|condition| {
+        let condition = checked_condition(condition);
+        quote! {
+            if !(#condition) {
+                return #call;
+            }
+        }
+    });
+    let get = companions.call_hidden(krate, is_async, "Get");
+    let refresh = companions.call_hidden(krate, is_async, "Refresh");
+    let invalidate_call = companions.call_hidden(krate, is_async, "Invalidate");
+    let attrs = crate::companions::inherited_attrs(function);
+    let LightFn {
+        attrs: fn_attrs,
+        vis,
+        sig,
+        ..
+    } = function;
+    let hidden_item = companions.hidden_item(function, krate, &mode, hidden_body);
+    let uncached_item = companions.uncached_item(function, &attrs);
+    let invalidate_item =
+        companions.invalidate_item(function, &attrs, quote!(let _ = #invalidate_call;));
+    let refresh_item = companions.refresh_item(function, &attrs, quote!(#refresh.value()));
+    quote! {
+        #(#fn_attrs)*
+        #vis #sig {
+            #condition
+            #get.value()
+        }
+
+        #hidden_item
+        #uncached_item
+        #invalidate_item
+        #refresh_item
+    }
+}
+
+/// `condition = expr` as a `bool` expression whose type error points at `expr`.
+fn checked_condition(condition: &syn::Expr) -> TokenStream {
+    let span = condition.span();
+    let var = internal("__cache_condition");
+    quote_spanned!(span=> {
+        let #var: bool = #condition;
+        #var
+    })
 }

@@ -14,6 +14,7 @@ mod background;
 mod body;
 mod cache_expr;
 mod cached_model;
+mod companions;
 mod errors;
 mod expand_cached;
 mod expand_invalidate;

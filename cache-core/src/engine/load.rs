@@ -67,7 +67,7 @@ impl Inner {
     ) -> Result<V, E>
     where
         M: CallMode,
-        V: Clone,
+        V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
         let leader = match self.join::<M, K, V>(store, &key).await {
@@ -120,7 +120,7 @@ impl Inner {
     ) -> Result<V, E>
     where
         M: CallMode,
-        V: Clone,
+        V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
         let leader = match self.join::<M, K, V>(store, &key).await {
@@ -145,7 +145,7 @@ impl Inner {
     ) -> Result<V, E>
     where
         M: CallMode,
-        V: Clone,
+        V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
         // Taken before the loader runs: an invalidation from here on hides its result.
@@ -156,6 +156,11 @@ impl Inner {
                 let Some(guard) = leader else {
                     return Ok(value);
                 };
+                if !options.may_store(&value) {
+                    // Returned to this caller (and the waiting ones), stored nowhere.
+                    guard.complete(&value);
+                    return Ok(value);
+                }
                 if !guard.flight().is_poisoned() {
                     self.l2
                         .write::<M, K, V>(&self.counters, store, &key.text, &value, options)

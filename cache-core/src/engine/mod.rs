@@ -78,6 +78,20 @@ pub(crate) struct ResolvedOptions {
     /// Whether a loader error counts as a failure (and may be answered with a stale value);
     /// false for the `None` of an `Option` function, which is just "nothing to cache".
     pub(crate) errors_are_failures: bool,
+    /// Whether a loaded value may be stored (`#[cached(unless = ...)]`); `None`: always.
+    pub(crate) store_if: Option<StoreIf>,
+}
+
+/// A predicate over a loaded value (of the store's value type, behind `Any`).
+pub(crate) type StoreIf = Arc<dyn Fn(&dyn std::any::Any) -> bool + Send + Sync>;
+
+impl ResolvedOptions {
+    /// Whether `value` may be stored in L1 and L2.
+    pub(crate) fn may_store<V: 'static>(&self, value: &V) -> bool {
+        self.store_if
+            .as_ref()
+            .is_none_or(|store_if| store_if(value))
+    }
 }
 
 /// The key of an entry being loaded: its hash and typed form in its store, and its text (the
@@ -171,6 +185,7 @@ impl Inner {
             level: options.level,
             tags: options.tags.clone(),
             errors_are_failures: true,
+            store_if: None,
         }
     }
 

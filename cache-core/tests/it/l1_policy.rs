@@ -74,7 +74,7 @@ fn the_weight_bound_holds_under_concurrent_inserts() {
     });
 
     #[cached(cache = CACHE, level = "l1", weight = |page: &Vec<u8>| page.len())]
-    fn page(thread: u64, i: u64) -> Vec<u8> {
+    fn page(_thread: u64, i: u64) -> Vec<u8> {
         vec![0; 100 + (i as usize * 37) % 900]
     }
 

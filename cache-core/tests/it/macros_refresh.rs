@@ -1,91 +1,176 @@
-//! Refresh-ahead through `#[cached]`, for a function whose argument is a reference: the first
-//! caller past the refresh point reloads inline (and gets the fresh value), concurrent callers
-//! keep getting the current value without waiting.
+//! Refresh-ahead through `#[cached]` never makes a caller wait, whatever the function's shape:
+//! borrowed arguments (`&str`, `&[T]`), methods on `&self` (the receiver is cloned), async and
+//! sync. Each reload is held at a gate until the test opens it, so "the caller did not wait"
+//! is asserted without timing: the refreshing call returns the current value while its reload
+//! cannot finish (a caller that waited would hang, and `within` would fail the test).
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use crate::common::within;
+use crate::common::{eventually, within};
 use cache_core::{Cache, cached};
+
+/// A gate a reload waits at (at most 10 s, so a bug fails instead of hanging).
+#[derive(Clone, Default)]
+struct Gate(Arc<AtomicBool>);
+
+impl Gate {
+    fn open(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn wait_blocking(&self) {
+        for _ in 0..10_000 {
+            if self.0.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        panic!("the gate was never opened");
+    }
+
+    async fn wait(&self) {
+        for _ in 0..10_000 {
+            if self.0.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("the gate was never opened");
+    }
+}
 
 static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::builder().build().unwrap());
 static LOADS: AtomicU32 = AtomicU32::new(0);
+static GATE: LazyLock<Gate> = LazyLock::new(Gate::default);
 
-/// Version 1, 2, 3... of the price; reloads take 300 ms, the first load is instant.
+/// Version 1, 2, 3... of the price; every reload waits at the gate.
 #[cached(cache = CACHE, ttl = "1s", refresh_ahead = 0.5)]
 async fn price(market: &str) -> Result<String, std::io::Error> {
     let version = LOADS.fetch_add(1, Ordering::SeqCst) + 1;
     if version > 1 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        GATE.wait().await;
     }
     Ok(format!("{market}@v{version}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_first_caller_past_the_refresh_point_reloads_and_others_do_not_wait() {
-    assert_eq!(within(price("eu")).await.unwrap(), "eu@v1");
+async fn a_borrowed_argument_refreshes_in_the_background() {
     assert_eq!(within(price("eu")).await.unwrap(), "eu@v1");
     // Past the refresh point (500 ms), before expiry (1 s).
     tokio::time::sleep(Duration::from_millis(550)).await;
 
-    let market = String::from("eu");
-    let refresher = {
-        let market = market.clone();
-        tokio::spawn(async move { price(&market).await.unwrap() })
-    };
-    // Let the refresher claim the refresh and start its 300 ms reload.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    // Concurrent callers get the current value: had they waited for the reload, they would
-    // have received v2.
+    // The refreshing call returns the current value while its reload is held at the gate.
+    assert_eq!(within(price("eu")).await.unwrap(), "eu@v1");
     for _ in 0..5 {
-        assert_eq!(within(price(&market)).await.unwrap(), "eu@v1");
+        assert_eq!(within(price("eu")).await.unwrap(), "eu@v1");
     }
-    // The refreshing caller waited for its reload and got the fresh value.
-    assert_eq!(within(refresher).await.unwrap(), "eu@v2");
-    assert_eq!(within(price(&market)).await.unwrap(), "eu@v2");
-
+    GATE.open();
+    eventually(|| CACHE.stats().refreshes == 1 && LOADS.load(Ordering::SeqCst) == 2).await;
+    let mut fresh = String::new();
+    for _ in 0..100 {
+        fresh = within(price("eu")).await.unwrap();
+        if fresh == "eu@v2" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fresh, "eu@v2", "a later call returns the reloaded value");
+    assert_eq!(LOADS.load(Ordering::SeqCst), 2, "exactly one reload");
     let stats = CACHE.stats();
-    assert_eq!(LOADS.load(Ordering::SeqCst), 2);
-    assert_eq!(stats.loads, 2);
-    assert_eq!(stats.refreshes, 1);
-    assert_eq!(stats.misses, 1);
-    // First hit, the refresher's hit, five concurrent hits, the final hit.
-    assert_eq!(stats.l1_hits, 8);
-
-    // The refreshed entry has a new TTL: still there after the old one would have expired.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(within(price(&market)).await.unwrap(), "eu@v2");
-    assert_eq!(CACHE.stats().loads, 2);
+    assert_eq!((stats.loads, stats.refreshes, stats.misses), (2, 1, 1));
 }
 
-/// A service holding a "connection pool" by reference: refresh-ahead needs no `'static`.
+/// A service whose state is shared (`Clone` is cheap): refresh-ahead clones it for the
+/// background reload.
+#[derive(Clone)]
 struct Service {
     cache: Cache,
     queries: Arc<AtomicU32>,
+    gate: Gate,
 }
 
 impl Service {
-    #[cached(cache = self.cache, ttl = "400ms", refresh_ahead = 0.5, key = "{name}")]
+    fn new() -> Self {
+        Self {
+            cache: Cache::builder().build().unwrap(),
+            queries: Arc::new(AtomicU32::new(0)),
+            gate: Gate::default(),
+        }
+    }
+
+    #[cached(cache = self.cache, ttl = "1s", refresh_ahead = 0.5, key = "{name}")]
     fn greeting(&self, name: &str) -> String {
         let n = self.queries.fetch_add(1, Ordering::SeqCst) + 1;
+        if n > 1 {
+            self.gate.wait_blocking();
+        }
         format!("hello {name} #{n}")
+    }
+
+    #[cached(cache = self.cache, ttl = "1s", refresh_ahead = 0.5, level = "l1", key = "{label}")]
+    async fn total(&self, label: &str, ids: &[u64]) -> u64 {
+        let n = self.queries.fetch_add(1, Ordering::SeqCst) + 1;
+        if n > 1 {
+            self.gate.wait().await;
+        }
+        ids.iter().sum::<u64>() * u64::from(n)
     }
 }
 
 #[test]
-fn refresh_ahead_on_a_sync_method_borrowing_self() {
-    let service = Service {
-        cache: Cache::builder().build().unwrap(),
-        queries: Arc::new(AtomicU32::new(0)),
-    };
+fn a_sync_method_on_self_refreshes_in_the_background() {
+    let service = Service::new();
+    assert_eq!(service.greeting("ada"), "hello ada #1");
+    std::thread::sleep(Duration::from_millis(550));
+    // Returns at once with the current value; the reload waits at the gate on another thread.
     assert_eq!(service.greeting("ada"), "hello ada #1");
     assert_eq!(service.greeting("ada"), "hello ada #1");
-    std::thread::sleep(Duration::from_millis(250));
-    assert_eq!(service.greeting("ada"), "hello ada #2");
-    assert_eq!(service.greeting("ada"), "hello ada #2");
+    service.gate.open();
+    let mut fresh = String::new();
+    for _ in 0..1_000 {
+        fresh = service.greeting("ada");
+        if fresh == "hello ada #2" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(fresh, "hello ada #2");
+    assert_eq!(
+        service.queries.load(Ordering::SeqCst),
+        2,
+        "exactly one reload"
+    );
     let stats = service.cache.stats();
-    assert_eq!(stats.refreshes, 1);
-    assert_eq!(stats.loads, 2);
-    assert_eq!(stats.l1_hits, 3);
+    assert_eq!((stats.loads, stats.refreshes), (2, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_method_with_a_slice_refreshes_in_the_background() {
+    let service = Service::new();
+    let ids = vec![1, 2, 3];
+    assert_eq!(within(service.total("abc", &ids)).await, 6);
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    assert_eq!(
+        within(service.total("abc", &ids)).await,
+        6,
+        "the current value, at once"
+    );
+    service.gate.open();
+    eventually(|| service.cache.stats().refreshes == 1).await;
+    let mut fresh = 0;
+    for _ in 0..100 {
+        fresh = within(service.total("abc", &ids)).await;
+        if fresh == 12 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fresh, 12, "a later call returns the reloaded value");
+    assert_eq!(
+        service.queries.load(Ordering::SeqCst),
+        2,
+        "exactly one reload"
+    );
 }

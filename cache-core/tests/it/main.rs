@@ -12,6 +12,7 @@ mod invalidation_races;
 mod l1_policy;
 mod l2_errors;
 mod macros_cached;
+mod macros_companions;
 mod macros_invalidate;
 mod macros_refresh;
 mod macros_refresh_background;
