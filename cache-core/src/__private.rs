@@ -17,7 +17,9 @@ pub use std::time::Duration;
 
 use crate::blocking::{Blocking, run_here};
 use crate::cache::Cache;
-use crate::engine::{Async, CallMode, EntryKey, ResolvedOptions, Site, StoreRef};
+use crate::engine::{
+    Async, CallMode, EntryKey, KEYED_L1_SITE, KEYED_SITE, ResolvedOptions, Site, StoreRef,
+};
 use crate::refresh;
 use crate::store::{SerdeFns, ValueFns};
 
@@ -207,6 +209,63 @@ impl<R> Outcome<R> {
             Outcome::Invalidated => unreachable!("Mode::Invalidate is only asked by _invalidate"),
         }
     }
+}
+
+/// `#[cache_put]`: writes `value` under `key` through to L2 (which tells other processes to
+/// drop their copies), drops this process's copies, and keeps it for the next read of the key:
+/// the matching `#[cached]` function returns it without running its body.
+pub async fn put<V: CachedValue + SerdeValue>(
+    cache: &Cache,
+    key: String,
+    value: V,
+    options: EntryOptions,
+) {
+    let options = cache.inner.resolve(&options);
+    cache
+        .inner
+        .put::<Async, V>(KEYED_SITE, || Some(SerdeFns::new()), &key, value, &options)
+        .await;
+}
+
+/// Blocking form of [`put`].
+pub fn put_blocking<V: CachedValue + SerdeValue>(
+    cache: &Cache,
+    key: String,
+    value: V,
+    options: EntryOptions,
+) {
+    let options = cache.inner.resolve(&options);
+    run_here(cache.inner.put::<Blocking, V>(
+        KEYED_SITE,
+        || Some(SerdeFns::new()),
+        &key,
+        value,
+        &options,
+    ));
+}
+
+/// [`put`] for `level = "l1"` values: this process only, no serde bounds.
+pub async fn put_l1<V: CachedValue>(cache: &Cache, key: String, value: V, options: EntryOptions) {
+    let options = cache.inner.resolve(&options);
+    cache
+        .inner
+        .put::<Async, V>(KEYED_L1_SITE, || None, &key, value, &options)
+        .await;
+}
+
+/// Blocking form of [`put_l1`].
+pub fn put_l1_blocking<V: CachedValue>(
+    cache: &Cache,
+    key: String,
+    value: V,
+    options: EntryOptions,
+) {
+    let options = cache.inner.resolve(&options);
+    run_here(
+        cache
+            .inner
+            .put::<Blocking, V>(KEYED_L1_SITE, || None, &key, value, &options),
+    );
 }
 
 /// The key `#[cached]` uses for these parts (`{name}_invalidate`).

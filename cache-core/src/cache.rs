@@ -8,22 +8,19 @@ use serde::de::DeserializeOwned;
 
 use crate::blocking::{Blocking, run_here};
 use crate::builder::CacheBuilder;
-use crate::engine::{Async, EntryKey, Inner};
+use crate::engine::{Async, EntryKey, Inner, KEYED_SITE, KeyedStore};
 use crate::error::Error;
 use crate::l2::Invalidation;
 use crate::options::EntryOptions;
 use crate::refresh;
 use crate::stats::Stats;
-use crate::store::{SerdeFns, Store, ValueFns};
+use crate::store::SerdeFns;
 
 /// What a value needs to be cached through the keyed API: cloneable, shareable, serializable
 /// (it may go to L2). Implemented for every such type.
 pub trait CacheValue: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {}
 
 impl<T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static> CacheValue for T {}
-
-/// Site number of the keyed API's stores (function sites use their static's address).
-const KEYED_SITE: usize = 0;
 
 /// A multi-level cache: typed in-process L1, optional shared L2.
 ///
@@ -61,9 +58,6 @@ impl std::fmt::Debug for Cache {
     }
 }
 
-/// The keyed API's store of one value type: keyed by the key itself.
-type KeyedStore<V> = Store<Box<str>, V>;
-
 impl AsRef<Cache> for Cache {
     fn as_ref(&self) -> &Cache {
         self
@@ -78,19 +72,10 @@ impl Cache {
 
     /// The keyed API's store of `V` and the key's entry in it (the miss path).
     fn keyed<V: CacheValue>(&self, key: &str) -> (Arc<KeyedStore<V>>, EntryKey<Box<str>>) {
-        let store = self.inner.store::<Box<str>, V>(
-            KEYED_SITE,
-            || ValueFns {
-                serde: Some(SerdeFns::new()),
-                weigher: None,
-            },
-            || Box::new(|key| String::from(&**key)),
-        );
-        let key = EntryKey {
-            hash: store.hash_str(key),
-            typed: key.into(),
-            text: key.into(),
-        };
+        let store = self
+            .inner
+            .keyed_store::<V>(KEYED_SITE, || Some(SerdeFns::new()));
+        let key = Inner::keyed_key(&store, key);
         (store, key)
     }
 

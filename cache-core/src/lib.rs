@@ -86,4 +86,4 @@ pub use options::{EntryOptions, Level};
 pub use stats::Stats;
 
 #[cfg(feature = "macros")]
-pub use cache_macros::{cached, invalidate};
+pub use cache_macros::{cache_put, cached, invalidate};

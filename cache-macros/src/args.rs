@@ -33,6 +33,20 @@ pub(crate) struct CachedArgs {
     pub(crate) krate: Option<syn::Path>,
 }
 
+/// Arguments of `#[cache_put(...)]`: the key arguments of `#[cached]`.
+#[derive(Debug, FromMeta)]
+pub(crate) struct PutArgs {
+    pub(crate) ttl: Option<Ttl>,
+    pub(crate) key_prefix: Option<Str>,
+    pub(crate) key: Option<Str>,
+    #[darling(default)]
+    pub(crate) tags: Templates,
+    pub(crate) level: Option<LevelArg>,
+    pub(crate) cache: Option<Expr>,
+    #[darling(rename = "crate")]
+    pub(crate) krate: Option<syn::Path>,
+}
+
 /// Arguments of `#[invalidate(...)]`.
 #[derive(Debug, FromMeta)]
 pub(crate) struct InvalidateArgs {
@@ -86,6 +100,18 @@ impl Arguments for CachedArgs {
         "condition",
         "unless",
         "companions",
+        "cache",
+        "crate",
+    ];
+}
+
+impl Arguments for PutArgs {
+    const NAMES: &'static [&'static str] = &[
+        "key_prefix",
+        "key",
+        "tags",
+        "ttl",
+        "level",
         "cache",
         "crate",
     ];

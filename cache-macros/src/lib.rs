@@ -18,10 +18,12 @@ mod companions;
 mod errors;
 mod expand_cached;
 mod expand_invalidate;
+mod expand_put;
 mod invalidate_model;
 mod item;
 mod keys;
 mod params;
+mod put_model;
 mod render;
 mod ret;
 mod template;
@@ -168,6 +170,42 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, "cached", expand_cached::expand)
 }
 
+/// Stores what a function returns under the key of a `#[cached]` function, so that its next
+/// read (on every process) returns it without running its body: the write-side twin of
+/// `#[cached]` (Spring's `@CachePut`).
+///
+/// ```ignore
+/// use cache_core::{cache_put, cached};
+///
+/// #[cached(key_prefix = "user", key = "{id}")]
+/// async fn user(id: u64) -> Result<User, DbError> { db::load_user(id).await }
+///
+/// #[cache_put(key_prefix = "user", key = "{id}")]
+/// async fn rename_user(id: u64, name: String) -> Result<User, DbError> {
+///     db::rename(id, &name).await // returns the updated user
+/// }
+/// ```
+///
+/// The body runs first; then its storable result (the `Ok` of a `Result`, the `Some` of an
+/// `Option`, or the value itself) is written through to L2, every process drops its L1 copy
+/// of the key, and this process keeps the value for its next read. An `Err` or `None` stores
+/// nothing. With `level = "l1"` (no L2) only this process sees the value.
+///
+/// # Arguments
+///
+/// The key arguments of `#[cached]`, which must name the same key as the `#[cached]` function
+/// whose entries this one writes: `key_prefix` (required), `key`, `tags`, `ttl`, `level`,
+/// `cache`, `crate`. Templates are rendered before the body runs (it may take the arguments).
+///
+/// # Errors at compile time
+///
+/// A missing `key_prefix`, a key or tag template naming a missing argument, or a function that
+/// returns nothing to store (`()`, `Result<(), E>`) is a compile error at the token at fault.
+#[proc_macro_attribute]
+pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args, item, "cache_put", expand_put::expand)
+}
+
 /// Invalidates cache entries when a function runs: by key, Redis glob pattern, tag, or all.
 ///
 /// ```ignore
@@ -265,9 +303,9 @@ fn expand(
 
 /// Parses the arguments alone, to report their errors along with a misplaced attribute.
 fn check_args(args: TokenStream, name: &str) -> syn::Result<()> {
-    if name == "cached" {
-        args::parse::<args::CachedArgs>(args.into()).map(drop)
-    } else {
-        args::parse::<args::InvalidateArgs>(args.into()).map(drop)
+    match name {
+        "cached" => args::parse::<args::CachedArgs>(args.into()).map(drop),
+        "cache_put" => args::parse::<args::PutArgs>(args.into()).map(drop),
+        _ => args::parse::<args::InvalidateArgs>(args.into()).map(drop),
     }
 }

@@ -85,6 +85,22 @@ impl Inner {
             }
             return Ok(value);
         }
+        // The key's value may have been written by key (`set`, `#[cache_put]`): taken as is,
+        // and kept in this store.
+        if let Some(value) = self.put_value::<V>(&key.text) {
+            bump(&self.counters.coalesced);
+            if let Some(guard) = leader {
+                let stamps = self.l1.stamps(&options.tags);
+                let poisoned = || guard.flight().is_poisoned();
+                let found = (value.clone(), options.ttl);
+                let (registry, counters) = (&self.registry, &self.counters);
+                self.l1.fill(
+                    registry, counters, store, key, found, options, stamps, poisoned,
+                );
+                guard.complete(&value);
+            }
+            return Ok(value);
+        }
         let start = self.l1.read_start();
         if let Some(hit) = self
             .l2

@@ -23,6 +23,7 @@ mod l2_access;
 mod load;
 mod mode;
 mod policy;
+mod put;
 mod registry;
 mod sketch;
 
@@ -33,6 +34,7 @@ use std::time::Duration;
 pub(crate) use coherence::BackplaneSink;
 pub(crate) use l1::Hit;
 pub(crate) use mode::{Async, CallMode};
+pub(crate) use put::{KEYED_L1_SITE, KEYED_SITE, KeyedStore};
 pub(crate) use registry::{Site, StoreRef};
 
 use crate::codec::Codec;

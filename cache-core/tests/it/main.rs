@@ -14,6 +14,7 @@ mod l2_errors;
 mod macros_cached;
 mod macros_companions;
 mod macros_invalidate;
+mod macros_put;
 mod macros_refresh;
 mod macros_refresh_background;
 mod macros_sync;

@@ -1,0 +1,108 @@
+//! `#[cache_put(...)]`: code generation from `put_model.rs`. The key and tags are rendered and
+//! the cache expression evaluated before the body runs (the body may take the arguments); the
+//! body's storable result is then written under the key.
+//!
+//! ```text
+//! fn f(args..) -> R {
+//!     let cache = &(cache expr);
+//!     let key = render_key(&KeyTemplate::new(prefix, &[pieces]), (&arg0, ..));
+//!     let options = EntryOptions::new().ttl(..).tags([..]);
+//!     let ret: R = <body>;
+//!     if let Ok(value) = &ret { put::<V>(cache, key, value.clone(), options).await }
+//!     ret
+//! }
+//! ```
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::args::LevelArg;
+use crate::body::{Body, internal};
+use crate::cache_expr;
+use crate::item::LightFn;
+use crate::put_model::PutModel;
+use crate::render;
+use crate::ret::Shape;
+
+/// Parses, checks, then generates.
+pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<TokenStream> {
+    let model = PutModel::parse(args, function)?;
+    Ok(generate(&model, function))
+}
+
+fn generate(model: &PutModel, function: &LightFn) -> TokenStream {
+    let krate = &model.krate;
+    let (cache, key, options, ret, value) = (
+        internal("__cache"),
+        internal("__cache_key"),
+        internal("__cache_options"),
+        internal("__cache_ret"),
+        internal("__cache_value"),
+    );
+    let bind_cache = cache_expr::bind(model.cache.as_ref(), krate, &cache);
+    let prefix = &model.prefix;
+    let (markers, parts, pieces) = (model.key.markers(), model.key.parts(), model.key.pieces());
+    let mut entry = quote!(#krate::__private::EntryOptions::new());
+    if let Some(ttl) = model.ttl {
+        let ttl = ttl.to_tokens();
+        entry.extend(quote!(.ttl(#ttl)));
+    }
+    if !model.tags.is_empty() {
+        let tags = model.tags.iter().map(|tag| render::string(tag, krate));
+        entry.extend(quote!(.tags([#(#tags),*])));
+    }
+    if model.level == LevelArg::L1 {
+        entry.extend(quote!(.level(#krate::__private::Level::L1)));
+    }
+    let is_async = function.sig.asyncness.is_some();
+    let value_ty = &model.ret.value;
+    let put = match (model.level, is_async) {
+        (LevelArg::Both, true) => "put",
+        (LevelArg::Both, false) => "put_blocking",
+        (LevelArg::L1, true) => "put_l1",
+        (LevelArg::L1, false) => "put_l1_blocking",
+    };
+    let put = syn::Ident::new(put, value_ty.span());
+    let put = quote_spanned!(value_ty.span()=> #krate::__private::#put::<#value_ty>);
+    let put_call = quote!(#put(#cache, #key, ::core::clone::Clone::clone(#value), #options));
+    let put_call = if is_async {
+        quote!(#put_call.await)
+    } else {
+        put_call
+    };
+    let store = match model.ret.shape {
+        Shape::Result => quote! {
+            if let ::core::result::Result::Ok(#value) = &#ret { #put_call; }
+        },
+        Shape::Option => quote! {
+            if let ::core::option::Option::Some(#value) = &#ret { #put_call; }
+        },
+        Shape::Plain => quote! {
+            { let #value = &#ret; #put_call; }
+        },
+    };
+    let body = Body::of(function);
+    let (define, run_into) = (&body.define, body.run_into(&ret));
+    let LightFn {
+        attrs, vis, sig, ..
+    } = function;
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #bind_cache
+            let #key = {
+                #markers
+                #krate::__private::render_key(
+                    &#krate::__private::KeyTemplate::new(#prefix, #pieces),
+                    #parts,
+                )
+            };
+            let #options = #entry;
+            #define
+            #run_into
+            #store
+            #ret
+        }
+    }
+}

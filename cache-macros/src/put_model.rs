@@ -1,0 +1,104 @@
+//! `#[cache_put]`, parsed and checked: the key arguments of `#[cached]` against the function's
+//! signature, every error collected.
+
+use proc_macro2::TokenStream;
+use syn::Expr;
+use syn::LitStr;
+use syn::spanned::Spanned;
+
+use crate::args::{self, LevelArg, PutArgs, Str};
+use crate::errors::Errors;
+use crate::item::LightFn;
+use crate::keys::Key;
+use crate::params::Params;
+use crate::ret::{Ret, Shape, has_impl_trait};
+use crate::template::Template;
+use crate::ttl::Ttl;
+
+/// A checked `#[cache_put]` function.
+pub(crate) struct PutModel {
+    pub(crate) krate: TokenStream,
+    pub(crate) cache: Option<Expr>,
+    pub(crate) prefix: LitStr,
+    pub(crate) key: Key,
+    pub(crate) tags: Vec<Template>,
+    pub(crate) ttl: Option<Ttl>,
+    pub(crate) level: LevelArg,
+    pub(crate) ret: Ret,
+}
+
+impl PutModel {
+    /// Parses and checks the attribute's arguments against `function`.
+    pub(crate) fn parse(args: TokenStream, function: &LightFn) -> syn::Result<Self> {
+        let args: PutArgs = args::parse(args)?;
+        let krate = args::crate_path(args.krate.as_ref());
+        let params = Params::of(&function.sig);
+        let ret = Ret::of(&function.sig.output, false);
+        let mut errors = Errors::default();
+
+        let nothing = matches!(&ret.ty, syn::Type::Tuple(tuple) if tuple.elems.is_empty())
+            || matches!(ret.shape, Shape::Result | Shape::Option)
+                && matches!(&ret.value, syn::Type::Tuple(tuple) if tuple.elems.is_empty());
+        if nothing {
+            let span = match (&function.sig.output, &ret.shape) {
+                (syn::ReturnType::Type(..), Shape::Result | Shape::Option) => ret.value.span(),
+                (syn::ReturnType::Type(_, ty), Shape::Plain) => ty.span(),
+                (syn::ReturnType::Default, _) => function.sig.ident.span(),
+            };
+            errors.push(syn::Error::new(
+                span,
+                "#[cache_put] stores what the function returns (the `Ok` of a `Result`, the \
+                 `Some` of an `Option`, or the value), and this function returns nothing to \
+                 store",
+            ));
+        }
+        if has_impl_trait(&ret.ty) {
+            errors.push(syn::Error::new(
+                ret.ty.span(),
+                "#[cache_put] cannot store a value of an `impl Trait` type: return a concrete type",
+            ));
+        }
+        let prefix = match &args.key_prefix {
+            Some(Str(prefix)) if prefix.value().is_empty() => {
+                errors.push(syn::Error::new(
+                    prefix.span(),
+                    "`key_prefix` must not be empty",
+                ));
+                None
+            }
+            Some(Str(prefix)) => Some(prefix.clone()),
+            None => {
+                errors.push(syn::Error::new(
+                    proc_macro2::Span::call_site(),
+                    "#[cache_put] needs the `key_prefix` of the `#[cached]` function whose \
+                     entries it writes, e.g. `#[cache_put(key_prefix = \"user\", key = \
+                     \"{id}\")]`",
+                ));
+                None
+            }
+        };
+        let key = match &args.key {
+            Some(Str(lit)) => errors
+                .take(Template::parse(lit, &params))
+                .map(|template| Key::from_template(template, &krate)),
+            None => errors.take(Key::default_key(&params, &krate)),
+        };
+        let tags: Vec<Template> = args
+            .tags
+            .0
+            .iter()
+            .filter_map(|lit| errors.take(Template::parse(lit, &params)))
+            .collect();
+        errors.finish()?;
+        Ok(Self {
+            krate,
+            cache: args.cache,
+            prefix: prefix.expect("no error means a prefix"),
+            key: key.expect("no error means a key"),
+            tags,
+            ttl: args.ttl,
+            level: args.level.unwrap_or(LevelArg::Both),
+            ret,
+        })
+    }
+}
