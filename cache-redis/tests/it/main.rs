@@ -8,4 +8,5 @@ mod cluster;
 mod coherence;
 mod faults;
 mod processes;
+mod put;
 mod write_through;
