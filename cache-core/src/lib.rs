@@ -25,6 +25,31 @@
 //! # fn main() {}
 //! ```
 //!
+//! Each `#[cached]` function `f` comes with `f_invalidate`, `f_refresh` and `f_uncached`
+//! (same arguments), and `#[cache_put]` writes a function's result as the value the matching
+//! `#[cached]` function reads next:
+//!
+//! ```
+//! use cache_core::{cache_put, cached};
+//!
+//! #[cached(key_prefix = "price", level = "l1")]
+//! fn price(sku: &str) -> u64 {
+//!     42 // the slow lookup
+//! }
+//!
+//! #[cache_put(key_prefix = "price", key = "{sku}", level = "l1")]
+//! fn set_price(sku: &str, cents: u64) -> u64 {
+//!     cents // the write; its result is what `price(sku)` returns next
+//! }
+//!
+//! assert_eq!(price("tea"), 42);
+//! assert_eq!(set_price("tea", 45), 45);
+//! assert_eq!(price("tea"), 45); // no lookup: the put value
+//! price_invalidate("tea"); // gone from every level and process
+//! assert_eq!(price_refresh("tea"), 42); // looked up now, and stored
+//! assert_eq!(price_uncached("tea"), 42); // the body alone
+//! ```
+//!
 //! The same engine is available directly through [`Cache`]:
 //!
 //! ```

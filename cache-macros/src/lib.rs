@@ -59,6 +59,9 @@ mod ttl;
 /// | `cache_none` | also cache `None` (negative caching) | `false` |
 /// | `level` | `"l1"` (in process only, no serde bounds) or `"both"` (L1 and the L2) | `"both"` |
 /// | `weight` | a function or closure `fn(&V) -> usize`: the value's weight against the cache's `l1_max_weight` (e.g. its size in bytes) | `size_of::<V>()` |
+/// | `condition` | a `bool` expression over the arguments; `false` runs the body without reading or writing the cache | always cached |
+/// | `unless` | a closure or function taking `&V`; `true` returns the loaded value without storing it | everything is stored |
+/// | `companions` | `false`: no companion functions (needed on methods of a trait impl, which cannot gain items) | `true` |
 /// | `cache` | expression giving the cache, evaluated on each call inside the function | `cache_core::global()` |
 /// | `crate` | path of `cache_core`, for crates that re-export it | `::cache_core` |
 ///
@@ -97,6 +100,14 @@ mod ttl;
 /// #[cached(level = "l1", weight = |page: &String| page.len())]
 /// fn render(id: u64) -> String { /* .. */ }
 ///
+/// // condition: `fresh = true` bypasses the cache (no read, no write).
+/// #[cached(key = "{id}", condition = !fresh)]
+/// async fn balance(id: u64, fresh: bool) -> Result<u64, DbError> { /* .. */ }
+///
+/// // unless: an empty result is returned but not stored.
+/// #[cached(unless = |hits: &Vec<Hit>| hits.is_empty())]
+/// async fn search(query: &str) -> Vec<Hit> { /* .. */ }
+///
 /// // cache: a cache of your own: a static, a field, anything that derefs to a `Cache`;
 /// // in an async fn the expression may `.await`.
 /// static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::builder().build().unwrap());
@@ -112,6 +123,28 @@ mod ttl;
 /// #[cached(crate = "my_platform::cache_core")]
 /// fn lookup(id: u64) -> String { /* .. */ }
 /// ```
+///
+/// # Companion functions
+///
+/// Next to `f`, with its visibility, receiver, generics and arguments, `#[cached]` generates:
+///
+/// | function | does |
+/// | --- | --- |
+/// | `f_invalidate(args)` | removes the entry of these arguments from this process's L1, from L2 and from every other process's L1 |
+/// | `f_refresh(args)` | runs the body now and stores its result as a refresh does (warming, priming); returns what `f` returns |
+/// | `f_uncached(args)` | runs the body without reading or writing the cache |
+///
+/// ```ignore
+/// #[cached(ttl = "10m", key_prefix = "user")]
+/// async fn user(id: u64) -> Result<User, DbError> { /* .. */ }
+///
+/// user_invalidate(42).await;           // the next user(42) loads
+/// user_refresh(7).await?;              // warm one entry now
+/// let direct = user_uncached(7).await; // bypass the cache
+/// ```
+///
+/// They are documented on the generated items (rustdoc lists them next to `f`). Functions with
+/// an argument bound by a pattern other than a plain name get no companions.
 ///
 /// # Return types
 ///
@@ -143,18 +176,20 @@ mod ttl;
 /// current value, and exactly one reload of the entry is started. How depends on what the body
 /// needs:
 ///
-/// - **Owned arguments, background reload.** When `refresh_ahead` is given in the attribute and
-///   the function takes no `self`, has no generics and every argument is a plain name with an
-///   owned type (`id: u64`, `name: String`, no reference, lifetime or `impl Trait`), the body
-///   moves into an inner function; the chosen hit clones the arguments (they must be `Clone`)
-///   into a task (an `async fn` on the current tokio runtime, whose future must then be `Send`;
-///   a plain `fn` on a helper thread) and returns the current value at once. No caller waits.
-/// - **Borrowed arguments, inline reload.** Otherwise (`&self` holding a pool, a `&str`, a
-///   generic function, or a refresh fraction that comes from the builder), nothing can outlive
-///   the call, so the chosen caller runs the body inline: it waits for the reload and gets the
-///   fresh value, while every concurrent caller keeps getting the current value without
-///   waiting. Nothing needs to be `'static`. To get background reloads for such a function,
-///   give it owned arguments (e.g. an `Arc` of the pool, a `String`) and `refresh_ahead`.
+/// - **In the background, no caller waits.** With `refresh_ahead` in the attribute, the chosen
+///   hit returns the current value at once and the reload runs in a task (an `async fn` on the
+///   current tokio runtime, whose future must then be `Send`; a plain `fn` on a helper
+///   thread) that calls `f_uncached` with owned copies: a clone of the receiver for `&self`
+///   (make the type cheap to clone, e.g. an `Arc` inside, or take `self: &Arc<Self>`), an owned
+///   copy of each borrowed argument (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`
+///   with `T: Clone`) and a clone of each owned one. What cannot be owned is a compile error at
+///   the receiver or argument, which explains the options. Free functions whose arguments are
+///   all owned also refresh in the background when the fraction comes from the cache's
+///   builder.
+/// - **Inline, for what cannot be owned.** Generic functions, `&mut` arguments or receivers,
+///   and (when the fraction comes only from the builder) methods and borrowed arguments: the
+///   chosen caller runs the reload inline and gets the fresh value, while every concurrent
+///   caller keeps getting the current value without waiting.
 ///
 /// If the reload fails, the current value stays until it expires and a later hit may try
 /// again.
@@ -164,7 +199,9 @@ mod ttl;
 /// An unknown argument, an unknown name or a bad field path in a template, a zero or
 /// unparsable `ttl`, a `refresh_ahead` outside (0, 1), an unknown `level`, an argument that
 /// cannot be part of the default key, a value type that cannot go to L2 without
-/// `level = "l1"`: each is a compile error pointing at the token at fault.
+/// `level = "l1"`, a receiver or argument a background refresh cannot own, a `condition` that
+/// is not a `bool`, an `unless` that does not take `&V`: each is a compile error pointing at
+/// the token at fault.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, "cached", expand_cached::expand)
