@@ -161,3 +161,34 @@ async fn unless_keeps_a_value_out_of_the_cache() {
     assert_eq!(LOADS.load(Ordering::SeqCst), 3);
     assert_eq!(CACHE.l1_len(), 1);
 }
+
+/// A trait whose implementation caches a method: a trait impl cannot gain the companion
+/// functions, so `companions = false` keeps everything inside the method.
+trait Catalog {
+    fn title(&self, id: u64) -> String;
+}
+
+struct Books {
+    cache: Cache,
+    queries: AtomicU32,
+}
+
+impl Catalog for Books {
+    #[cached(cache = self.cache, level = "l1", companions = false)]
+    fn title(&self, id: u64) -> String {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        format!("book {id}")
+    }
+}
+
+#[test]
+fn trait_impl_methods_are_cached_without_companions() {
+    let books = Books {
+        cache: new_cache(),
+        queries: AtomicU32::new(0),
+    };
+    assert_eq!(books.title(1), "book 1");
+    assert_eq!(books.title(1), "book 1");
+    assert_eq!(books.queries.load(Ordering::SeqCst), 1);
+    assert_eq!(books.cache.stats().l1_hits, 1);
+}
