@@ -134,13 +134,23 @@ mod ttl;
 /// | `f_refresh(args)` | runs the body now and stores its result as a refresh does (warming, priming); returns what `f` returns |
 /// | `f_uncached(args)` | runs the body without reading or writing the cache |
 ///
-/// ```ignore
-/// #[cached(ttl = "10m", key_prefix = "user")]
-/// async fn user(id: u64) -> Result<User, DbError> { /* .. */ }
+/// ```
+/// use cache_core::cached;
 ///
-/// user_invalidate(42).await;           // the next user(42) loads
-/// user_refresh(7).await?;              // warm one entry now
-/// let direct = user_uncached(7).await; // bypass the cache
+/// #[cached(ttl = "10m", key_prefix = "user")]
+/// async fn user(id: u64) -> Result<String, std::io::Error> {
+///     Ok(format!("user {id}")) // the slow query
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), std::io::Error> {
+/// user(42).await?;
+/// user_invalidate(42).await; // the next user(42) loads
+/// user_refresh(7).await?; // warm one entry now
+/// assert_eq!(user_uncached(7).await?, "user 7"); // bypass the cache
+/// assert_eq!(cache_core::global().stats().loads, 2);
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// They are documented on the generated items (rustdoc lists them next to `f`). Functions with
