@@ -230,15 +230,17 @@ impl Companions {
         self.call_uncached(is_async, quote!(self), &args)
     }
 
-    /// Whether a background refresh can own everything: no `&mut`, no generics.
+    /// Whether a background refresh can own everything: no `&mut`.
     pub(crate) fn can_own(&self) -> bool {
-        !self.generic && !matches!(self.recv, Recv::Mut) && !self.args.iter().any(|a| a.mut_ref)
+        !matches!(self.recv, Recv::Mut) && !self.args.iter().any(|a| a.mut_ref)
     }
 
-    /// Whether a background refresh needs no bound beyond what every function has: a free
-    /// function whose arguments are all owned.
+    /// Whether a background refresh needs no bound beyond what every function has: a
+    /// non-generic free function whose arguments are all owned.
     pub(crate) fn owns_for_free(&self) -> bool {
-        matches!(self.recv, Recv::None) && self.args.iter().all(|a| !a.shared_ref && !a.mut_ref)
+        !self.generic
+            && matches!(self.recv, Recv::None)
+            && self.args.iter().all(|a| !a.shared_ref && !a.mut_ref)
     }
 
     /// Owned copies of the receiver and arguments (`let` statements), and the call of

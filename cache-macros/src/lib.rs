@@ -196,10 +196,13 @@ mod ttl;
 ///   the receiver or argument, which explains the options. Free functions whose arguments are
 ///   all owned also refresh in the background when the fraction comes from the cache's
 ///   builder.
-/// - **Inline, for what cannot be owned.** Generic functions, `&mut` arguments or receivers,
-///   and (when the fraction comes only from the builder) methods and borrowed arguments: the
-///   chosen caller runs the reload inline and gets the fresh value, while every concurrent
-///   caller keeps getting the current value without waiting.
+///   Generic functions too: the task calls `f_uncached::<T>` (so `T` must be
+///   `Send + 'static`).
+/// - **Inline, for what cannot be owned.** `&mut` arguments or receivers, functions without
+///   companions, and (when the fraction comes only from the builder) methods, borrowed
+///   arguments and generic functions: the chosen caller runs the reload inline and gets the
+///   fresh value, while every concurrent caller keeps getting the current value without
+///   waiting.
 ///
 /// If the reload fails, the current value stays until it expires and a later hit may try
 /// again.

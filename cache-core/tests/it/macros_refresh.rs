@@ -174,3 +174,45 @@ async fn an_async_method_with_a_slice_refreshes_in_the_background() {
         "exactly one reload"
     );
 }
+
+static GENERIC_LOADS: AtomicU32 = AtomicU32::new(0);
+static GENERIC_GATE: LazyLock<Gate> = LazyLock::new(Gate::default);
+
+/// A generic function: the background reload calls `label_uncached::<T>`.
+#[cached(cache = CACHE, ttl = "1s", refresh_ahead = 0.5, key_prefix = "label", level = "l1")]
+async fn label<T>(value: T) -> String
+where
+    T: std::fmt::Display + std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+{
+    let n = GENERIC_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    if n > 1 {
+        GENERIC_GATE.wait().await;
+    }
+    format!("{value}#{n}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generic_function_refreshes_in_the_background() {
+    assert_eq!(within(label(7u64)).await, "7#1");
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    assert_eq!(
+        within(label(7u64)).await,
+        "7#1",
+        "the current value, at once"
+    );
+    GENERIC_GATE.open();
+    let mut fresh = String::new();
+    for _ in 0..100 {
+        fresh = within(label(7u64)).await;
+        if fresh == "7#2" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fresh, "7#2");
+    assert_eq!(
+        GENERIC_LOADS.load(Ordering::SeqCst),
+        2,
+        "exactly one reload"
+    );
+}
