@@ -113,32 +113,14 @@ where
     V: CachedValue,
     P: KeyParts,
 {
-    let store = function
-        .site
-        .store::<P::Owned, V>(cache, serde, || parts.owned_text(&function.key));
-    let mut hasher = store.hasher().build_hasher();
-    parts.hash_parts(&mut hasher);
-    let hash = std::hash::Hasher::finish(&hasher);
+    let (store, hash) = function.store_and_hash(cache, serde, &parts);
     let hit = cache.inner.probe(&store, hash, |owned| parts.equals(owned));
     let refresh = match hit {
         Some(hit) if !hit.refresh => return Lookup::Hit(hit.value),
         Some(hit) => Some(hit.value),
         None => None,
     };
-    let mut options = cache.inner.resolve(&options());
-    options.errors_are_failures = function.errors_are_failures;
-    let key = EntryKey {
-        hash,
-        text: function.key.render(&parts).into(),
-        typed: parts.to_owned_parts(),
-    };
-    let load = Load {
-        cache,
-        store,
-        key,
-        options,
-        refresh: refresh.is_some(),
-    };
+    let load = function.load(cache, store, hash, &parts, options, refresh.is_some());
     match refresh {
         Some(value) if function.background_refresh => Lookup::Refresh(value, load),
         _ => Lookup::Load(load),
@@ -158,24 +140,52 @@ where
     V: CachedValue,
     P: KeyParts,
 {
-    let store = function
-        .site
-        .store::<P::Owned, V>(cache, serde, || parts.owned_text(&function.key));
-    let mut hasher = store.hasher().build_hasher();
-    parts.hash_parts(&mut hasher);
-    let mut options = cache.inner.resolve(&options());
-    options.errors_are_failures = function.errors_are_failures;
-    let key = EntryKey {
-        hash: std::hash::Hasher::finish(&hasher),
-        text: function.key.render(&parts).into(),
-        typed: parts.to_owned_parts(),
-    };
-    Load {
-        cache,
-        store,
-        key,
-        options,
-        refresh: true,
+    let (store, hash) = function.store_and_hash(cache, serde, &parts);
+    function.load(cache, store, hash, &parts, options, true)
+}
+
+impl CachedFn {
+    /// The function's store in `cache` and the hash of `parts` in it.
+    #[inline(always)]
+    fn store_and_hash<V: CachedValue, P: KeyParts>(
+        &'static self,
+        cache: &Cache,
+        serde: fn() -> ValueSerde<V>,
+        parts: &P,
+    ) -> (StoreRef<P::Owned, V>, u64) {
+        let store = self
+            .site
+            .store::<P::Owned, V>(cache, serde, || parts.owned_text(&self.key));
+        let mut hasher = store.hasher().build_hasher();
+        parts.hash_parts(&mut hasher);
+        let hash = std::hash::Hasher::finish(&hasher);
+        (store, hash)
+    }
+
+    /// The guard of a miss (or refresh) of `parts`: the rendered key, the resolved options.
+    fn load<'c, V: CachedValue, P: KeyParts>(
+        &self,
+        cache: &'c Cache,
+        store: StoreRef<P::Owned, V>,
+        hash: u64,
+        parts: &P,
+        options: impl FnOnce() -> EntryOptions,
+        refresh: bool,
+    ) -> Load<'c, P::Owned, V> {
+        let mut options = cache.inner.resolve(&options());
+        options.errors_are_failures = self.errors_are_failures;
+        let key = EntryKey {
+            hash,
+            text: self.key.render(parts).into(),
+            typed: parts.to_owned_parts(),
+        };
+        Load {
+            cache,
+            store,
+            key,
+            options,
+            refresh,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Expr, LitStr};
 
-use crate::args::{self, CachedArgs, Fraction, LevelArg, Str};
+use crate::args::{self, CachedArgs, Fraction, LevelArg, Str, Templates};
 use crate::background::{self, Background};
 use crate::companions::Companions;
 use crate::errors::Errors;
@@ -54,6 +54,29 @@ pub(crate) enum Prefix {
     Default(String),
 }
 
+/// The key (from `key = "..."`, or every argument) and the tag templates, checked against
+/// the function's arguments; `None` for a key with errors (collected in `errors`).
+pub(crate) fn key_and_tags(
+    key: Option<&Str>,
+    tags: &Templates,
+    params: &Params,
+    krate: &TokenStream,
+    errors: &mut Errors,
+) -> (Option<Key>, Vec<Template>) {
+    let key = match key {
+        Some(Str(lit)) => errors
+            .take(Template::parse(lit, params))
+            .map(|template| Key::from_template(template, krate)),
+        None => errors.take(Key::default_key(params, krate)),
+    };
+    let tags = tags
+        .0
+        .iter()
+        .filter_map(|lit| errors.take(Template::parse(lit, params)))
+        .collect();
+    (key, tags)
+}
+
 impl CachedModel {
     /// Parses and checks the attribute's arguments against `function`, reporting every
     /// problem at once.
@@ -79,18 +102,7 @@ impl CachedModel {
                  function name)",
             ));
         }
-        let key = match &args.key {
-            Some(Str(lit)) => errors
-                .take(Template::parse(lit, &params))
-                .map(|template| Key::from_template(template, &krate)),
-            None => errors.take(Key::default_key(&params, &krate)),
-        };
-        let tags: Vec<Template> = args
-            .tags
-            .0
-            .iter()
-            .filter_map(|lit| errors.take(Template::parse(lit, &params)))
-            .collect();
+        let (key, tags) = key_and_tags(args.key.as_ref(), &args.tags, &params, &krate, &mut errors);
         errors.finish()?;
 
         let prefix = match args.key_prefix {

@@ -20,7 +20,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::args::LevelArg;
+use crate::args::{Fraction, LevelArg};
 use crate::body::{Body, internal};
 use crate::cache_expr;
 use crate::cached_model::CachedModel;
@@ -28,6 +28,8 @@ use crate::companions::Companions;
 use crate::item::LightFn;
 use crate::render;
 use crate::ret::Shape;
+use crate::template::Template;
+use crate::ttl::Ttl;
 
 /// Parses, checks, then generates.
 pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<TokenStream> {
@@ -111,21 +113,38 @@ fn shape(model: &CachedModel, names: &Names) -> ShapeTokens {
 
 /// The entry's options (evaluated on a miss only: tags render the arguments).
 fn options(model: &CachedModel) -> TokenStream {
-    let krate = &model.krate;
+    entry_options(
+        &model.krate,
+        model.ttl,
+        &model.tags,
+        model.refresh_ahead,
+        model.level,
+    )
+}
+
+/// `EntryOptions::new()` with the attribute's TTL, tags (rendered from the arguments),
+/// refresh fraction and level.
+pub(crate) fn entry_options(
+    krate: &TokenStream,
+    ttl: Option<Ttl>,
+    tags: &[Template],
+    refresh_ahead: Option<Fraction>,
+    level: LevelArg,
+) -> TokenStream {
     let mut options = quote!(#krate::__private::EntryOptions::new());
-    if let Some(ttl) = model.ttl {
+    if let Some(ttl) = ttl {
         let ttl = ttl.to_tokens();
         options.extend(quote!(.ttl(#ttl)));
     }
-    if !model.tags.is_empty() {
-        let tags = model.tags.iter().map(|tag| render::string(tag, krate));
+    if !tags.is_empty() {
+        let tags = tags.iter().map(|tag| render::string(tag, krate));
         options.extend(quote!(.tags([#(#tags),*])));
     }
-    if let Some(fraction) = model.refresh_ahead {
+    if let Some(fraction) = refresh_ahead {
         let fraction = proc_macro2::Literal::f64_unsuffixed(fraction.0);
         options.extend(quote!(.refresh_ahead(#fraction)));
     }
-    if model.level == LevelArg::L1 {
+    if level == LevelArg::L1 {
         options.extend(quote!(.level(#krate::__private::Level::L1)));
     }
     options
@@ -256,20 +275,7 @@ fn generate(model: &CachedModel, function: &LightFn) -> TokenStream {
     } = &names;
 
     let bind_cache = cache_expr::bind(model.cache.as_ref(), krate, cache);
-    let value_ty = &model.ret.value;
-    let serde = match model.level {
-        LevelArg::L1 => quote_spanned!(value_ty.span()=> #krate::__private::l1_value::<#value_ty>),
-        LevelArg::Both => {
-            quote_spanned!(value_ty.span()=> #krate::__private::serde_value_of::<#value_ty>)
-        }
-    };
-    let serde = match &model.weight {
-        Some(weigher) => {
-            let weigher = quote_spanned!(weigher.span()=> #weigher);
-            quote!(|| #krate::__private::weighed::<#value_ty>(#serde(), #weigher))
-        }
-        None => serde,
-    };
+    let serde = value_fns(model);
     let lookup = value_fn(model, "lookup", 1);
     let prefix = model.prefix_tokens();
     let pieces = model.key.pieces();

@@ -20,9 +20,9 @@ use syn::spanned::Spanned;
 use crate::args::LevelArg;
 use crate::body::{Body, internal};
 use crate::cache_expr;
+use crate::expand_cached::entry_options;
 use crate::item::LightFn;
 use crate::put_model::PutModel;
-use crate::render;
 use crate::ret::Shape;
 
 /// Parses, checks, then generates.
@@ -43,18 +43,7 @@ fn generate(model: &PutModel, function: &LightFn) -> TokenStream {
     let bind_cache = cache_expr::bind(model.cache.as_ref(), krate, &cache);
     let prefix = &model.prefix;
     let (markers, parts, pieces) = (model.key.markers(), model.key.parts(), model.key.pieces());
-    let mut entry = quote!(#krate::__private::EntryOptions::new());
-    if let Some(ttl) = model.ttl {
-        let ttl = ttl.to_tokens();
-        entry.extend(quote!(.ttl(#ttl)));
-    }
-    if !model.tags.is_empty() {
-        let tags = model.tags.iter().map(|tag| render::string(tag, krate));
-        entry.extend(quote!(.tags([#(#tags),*])));
-    }
-    if model.level == LevelArg::L1 {
-        entry.extend(quote!(.level(#krate::__private::Level::L1)));
-    }
+    let entry = entry_options(krate, model.ttl, &model.tags, None, model.level);
     let is_async = function.sig.asyncness.is_some();
     let value_ty = &model.ret.value;
     let put = match (model.level, is_async) {

@@ -7,6 +7,7 @@ use syn::LitStr;
 use syn::spanned::Spanned;
 
 use crate::args::{self, LevelArg, PutArgs, Str};
+use crate::cached_model::key_and_tags;
 use crate::errors::Errors;
 use crate::item::LightFn;
 use crate::keys::Key;
@@ -77,18 +78,7 @@ impl PutModel {
                 None
             }
         };
-        let key = match &args.key {
-            Some(Str(lit)) => errors
-                .take(Template::parse(lit, &params))
-                .map(|template| Key::from_template(template, &krate)),
-            None => errors.take(Key::default_key(&params, &krate)),
-        };
-        let tags: Vec<Template> = args
-            .tags
-            .0
-            .iter()
-            .filter_map(|lit| errors.take(Template::parse(lit, &params)))
-            .collect();
+        let (key, tags) = key_and_tags(args.key.as_ref(), &args.tags, &params, &krate, &mut errors);
         errors.finish()?;
         Ok(Self {
             krate,
