@@ -155,7 +155,9 @@ impl CachedFn {
     ) -> (StoreRef<P::Owned, V>, u64) {
         let store = self
             .site
-            .store::<P::Owned, V>(cache, serde, || parts.owned_text(&self.key));
+            .store::<P::Owned, V>(cache, self.key.prefix(), serde, || {
+                parts.owned_text(&self.key)
+            });
         let mut hasher = store.hasher().build_hasher();
         parts.hash_parts(&mut hasher);
         let hash = std::hash::Hasher::finish(&hasher);

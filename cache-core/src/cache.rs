@@ -172,6 +172,31 @@ impl Cache {
         self.inner.stats()
     }
 
+    /// Each function's counters, by key prefix (`#[cached]` functions; values written by key
+    /// are counted under `"<keyed>"`). The cache's [`stats`](Self::stats) are their sum plus
+    /// what belongs to no function (invalidations, L2 errors of invalidations).
+    ///
+    /// ```
+    /// use cache_core::{Cache, cached};
+    ///
+    /// static CACHE: std::sync::LazyLock<Cache> =
+    ///     std::sync::LazyLock::new(|| Cache::builder().build().unwrap());
+    ///
+    /// #[cached(cache = CACHE, key_prefix = "square", level = "l1")]
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// square(3);
+    /// square(3);
+    /// let stats = CACHE.stats_by_function();
+    /// assert_eq!(stats["square"].l1_hits, 1);
+    /// assert_eq!(stats["square"].loads, 1);
+    /// ```
+    pub fn stats_by_function(&self) -> std::collections::BTreeMap<String, Stats> {
+        self.inner.stats_by_function()
+    }
+
     /// Number of entries in L1 (all functions and value types).
     pub fn l1_len(&self) -> u64 {
         self.inner.l1_len() as u64

@@ -62,6 +62,35 @@ impl Stats {
     }
 }
 
+impl std::ops::Add for Stats {
+    type Output = Stats;
+
+    /// Field by field: the stats of two functions (or caches) together.
+    ///
+    /// ```
+    /// use cache_core::Stats;
+    /// let a = Stats { l1_hits: 3, misses: 1, ..Default::default() };
+    /// let b = Stats { l1_hits: 1, loads: 2, ..Default::default() };
+    /// assert_eq!((a + b).l1_hits, 4);
+    /// assert_eq!((a + b).loads, 2);
+    /// ```
+    fn add(self, other: Stats) -> Stats {
+        Stats {
+            l1_hits: self.l1_hits + other.l1_hits,
+            l2_hits: self.l2_hits + other.l2_hits,
+            misses: self.misses + other.misses,
+            loads: self.loads + other.loads,
+            load_errors: self.load_errors + other.load_errors,
+            coalesced: self.coalesced + other.coalesced,
+            refreshes: self.refreshes + other.refreshes,
+            stale_served: self.stale_served + other.stale_served,
+            l2_errors: self.l2_errors + other.l2_errors,
+            invalidations: self.invalidations + other.invalidations,
+            evictions: self.evictions + other.evictions,
+        }
+    }
+}
+
 /// Threads that get a counter slot of their own; later threads share an atomic overflow.
 const SLOTS: usize = 128;
 

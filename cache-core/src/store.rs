@@ -24,6 +24,7 @@ use crate::entry::Entry;
 use crate::flight::Flights;
 use crate::glob::glob_matches;
 use crate::l2::StoredValue;
+use crate::stats::Counters;
 
 struct Slot<K, V> {
     hash: u64,
@@ -141,6 +142,10 @@ pub(crate) struct Store<K, V> {
     occupancy: Arc<Occupancy>,
     /// This store's index in its cache's registry (the policy's handles name it).
     index: u32,
+    /// The function's key prefix (or the keyed API's name), for per-function statistics.
+    name: Arc<str>,
+    /// This store's share of the cache's counters.
+    pub(crate) counters: Counters,
     pub(crate) flights: Flights<V>,
     pub(crate) serde: Option<SerdeFns<V>>,
     weigher: Option<fn(&V) -> usize>,
@@ -154,6 +159,7 @@ fn shard_count() -> usize {
 impl<K, V> Store<K, V> {
     pub(crate) fn new(
         index: u32,
+        name: &str,
         occupancy: Arc<Occupancy>,
         fns: ValueFns<V>,
         text_of: KeyText<K>,
@@ -168,6 +174,8 @@ impl<K, V> Store<K, V> {
             hasher: foldhash::fast::RandomState::default(),
             occupancy,
             index,
+            name: name.into(),
+            counters: Counters::default(),
             flights: Flights::default(),
             serde: fns.serde,
             weigher: fns.weigher,
@@ -373,6 +381,7 @@ impl<K, V> Store<K, V> {
         // Under the shard's lock, as `insert` indexes it.
         self.unindex_text(self.hash_str(&(self.text_of)(&slot.key)), hash);
         self.removed(1, u64::from(slot.entry.weight));
+        self.counters.evictions.fetch_add(1, Ordering::Relaxed);
         true
     }
 }
@@ -393,6 +402,10 @@ pub(crate) trait ErasedStore: Send + Sync {
     fn contains(&self, hash: u64, id: u32) -> bool;
     /// See [`Store::evict`].
     fn evict(&self, hash: u64, id: u32) -> bool;
+    /// The function's key prefix (or the keyed API's name).
+    fn name(&self) -> &str;
+    /// This store's counters.
+    fn counters(&self) -> &Counters;
 }
 
 impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
@@ -426,5 +439,13 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
 
     fn evict(&self, hash: u64, id: u32) -> bool {
         Store::evict(self, hash, id)
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
     }
 }

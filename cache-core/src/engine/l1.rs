@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use crate::clock::{deadline, millis, now_ms};
 use crate::entry::{Deadlines, Entry, Stamps};
-use crate::stats::Counters;
 use crate::store::{Inserted, Occupancy, Store};
 use crate::tags::TagRegistry;
 
@@ -180,7 +179,6 @@ impl L1 {
     pub(crate) fn fill<K, V>(
         &self,
         registry: &Registry,
-        counters: &Counters,
         store: &Store<K, V>,
         key: EntryKey<K>,
         (value, ttl): (V, Duration),
@@ -214,19 +212,21 @@ impl L1 {
             id: entry.id,
         };
         let epoch = self.epoch.load(Ordering::Acquire);
-        let hits = counters.l1_hits.sum();
-        let evicted = registry.with_all(|stores| {
+        registry.with_all(|stores| {
             let ring = Ring::new(stores, now, epoch);
-            self.policy.insert(&ring, &self.budget, hits, || {
+            let hits = || {
+                stores
+                    .iter()
+                    .map(|store| store.counters().l1_hits.sum())
+                    .sum()
+            };
+            self.policy.insert(&ring, &self.budget, &hits, || {
                 match store.insert(key.hash, key.typed, &key.text, entry, poisoned) {
                     Inserted::New => Some(handle),
                     Inserted::Replaced | Inserted::Aborted => None,
                 }
             })
         });
-        if evicted > 0 {
-            counters.evictions.fetch_add(evicted, Ordering::Relaxed);
-        }
     }
 
     /// Puts a value read from L2 in L1 with the tags L2 returned (and the caller's), unless
@@ -235,7 +235,6 @@ impl L1 {
     pub(crate) fn fill_from_l2<K, V>(
         &self,
         registry: &Registry,
-        counters: &Counters,
         store: &Store<K, V>,
         key: EntryKey<K>,
         (value, ttl, mut tags): (V, Duration, Vec<String>),
@@ -255,16 +254,7 @@ impl L1 {
         let moved = || {
             poisoned() || self.tag_invalidations.load(Ordering::Acquire) != start.tag_invalidations
         };
-        self.fill(
-            registry,
-            counters,
-            store,
-            key,
-            (value, ttl),
-            options,
-            stamps,
-            moved,
-        );
+        self.fill(registry, store, key, (value, ttl), options, stamps, moved);
     }
 
     /// Hides every entry carrying one of `tags` (O(1) per tag).

@@ -72,14 +72,14 @@ impl Inner {
     {
         let leader = match self.join::<M, K, V>(store, &key).await {
             Joined::Done(value) => {
-                bump(&self.counters.coalesced);
+                bump(&store.counters.coalesced);
                 return Ok(value);
             }
             Joined::Leads(leader) => leader,
         };
         // Another leader may have filled the key between our probe and our flight.
         if let Some(value) = self.l1.fresh(store, &key) {
-            bump(&self.counters.coalesced);
+            bump(&store.counters.coalesced);
             if let Some(guard) = leader {
                 guard.complete(&value);
             }
@@ -88,15 +88,14 @@ impl Inner {
         // The key's value may have been written by key (`set`, `#[cache_put]`): taken as is,
         // and kept in this store.
         if let Some(value) = self.put_value::<V>(&key.text) {
-            bump(&self.counters.coalesced);
+            bump(&store.counters.coalesced);
             if let Some(guard) = leader {
                 let stamps = self.l1.stamps(&options.tags);
                 let poisoned = || guard.flight().is_poisoned();
                 let found = (value.clone(), options.ttl);
-                let (registry, counters) = (&self.registry, &self.counters);
-                self.l1.fill(
-                    registry, counters, store, key, found, options, stamps, poisoned,
-                );
+                let registry = &self.registry;
+                self.l1
+                    .fill(registry, store, key, found, options, stamps, poisoned);
                 guard.complete(&value);
             }
             return Ok(value);
@@ -104,23 +103,21 @@ impl Inner {
         let start = self.l1.read_start();
         if let Some(hit) = self
             .l2
-            .read::<M, K, V>(&self.counters, store, &key.text, options)
+            .read::<M, K, V>(&store.counters, store, &key.text, options)
             .await
         {
             let value = hit.value.clone();
             if let Some(guard) = leader {
-                bump(&self.counters.l2_hits);
+                bump(&store.counters.l2_hits);
                 let found = (hit.value, hit.ttl, hit.tags);
                 let poisoned = || guard.flight().is_poisoned();
-                let (registry, counters) = (&self.registry, &self.counters);
-                self.l1.fill_from_l2(
-                    registry, counters, store, key, found, options, start, poisoned,
-                );
+                self.l1
+                    .fill_from_l2(&self.registry, store, key, found, options, start, poisoned);
                 guard.complete(&value);
             }
             return Ok(value);
         }
-        bump(&self.counters.misses);
+        bump(&store.counters.misses);
         self.run_loader::<M, K, V, E, Fut>(store, key, options, leader, Reason::Miss, loader)
             .await
     }
@@ -143,7 +140,7 @@ impl Inner {
             Joined::Done(value) => return Ok(value),
             Joined::Leads(leader) => leader,
         };
-        bump(&self.counters.refreshes);
+        bump(&store.counters.refreshes);
         self.run_loader::<M, K, V, E, Fut>(store, key, options, leader, Reason::Refresh, loader)
             .await
     }
@@ -166,7 +163,7 @@ impl Inner {
     {
         // Taken before the loader runs: an invalidation from here on hides its result.
         let stamps = self.l1.stamps(&options.tags);
-        bump(&self.counters.loads);
+        bump(&store.counters.loads);
         match loader().await {
             Ok(value) => {
                 let Some(guard) = leader else {
@@ -179,14 +176,13 @@ impl Inner {
                 }
                 if !guard.flight().is_poisoned() {
                     self.l2
-                        .write::<M, K, V>(&self.counters, store, &key.text, &value, options)
+                        .write::<M, K, V>(&store.counters, store, &key.text, &value, options)
                         .await;
                 }
                 let loaded = (value.clone(), options.ttl);
                 let poisoned = || guard.flight().is_poisoned();
                 self.l1.fill(
                     &self.registry,
-                    &self.counters,
                     store,
                     key,
                     loaded,
@@ -201,7 +197,7 @@ impl Inner {
                 if !options.errors_are_failures {
                     return Err(error);
                 }
-                bump(&self.counters.load_errors);
+                bump(&store.counters.load_errors);
                 if reason == Reason::Refresh {
                     self.l1.release_refresh(store, &key);
                 }
@@ -209,7 +205,7 @@ impl Inner {
                     return Err(error);
                 };
                 if reason == Reason::Miss {
-                    bump(&self.counters.stale_served);
+                    bump(&store.counters.stale_served);
                 }
                 if let Some(guard) = leader {
                     guard.complete(&stale);
@@ -235,16 +231,21 @@ impl Inner {
                 let start = self.l1.read_start();
                 let hit = self
                     .l2
-                    .read::<M, K, V>(&self.counters, store, &key.text, options)
+                    .read::<M, K, V>(&store.counters, store, &key.text, options)
                     .await;
                 if let Some(hit) = hit {
-                    bump(&self.counters.l2_hits);
+                    bump(&store.counters.l2_hits);
                     let value = hit.value.clone();
                     let found = (hit.value, hit.ttl, hit.tags);
                     let poisoned = || guard.flight().is_poisoned();
-                    let (registry, counters) = (&self.registry, &self.counters);
                     self.l1.fill_from_l2(
-                        registry, counters, store, key, found, options, start, poisoned,
+                        &self.registry,
+                        store,
+                        key,
+                        found,
+                        options,
+                        start,
+                        poisoned,
                     );
                     guard.complete(&value);
                     return Some(value);
@@ -253,7 +254,7 @@ impl Inner {
             }
         };
         if found.is_none() {
-            bump(&self.counters.misses);
+            bump(&store.counters.misses);
         }
         found
     }
@@ -268,19 +269,13 @@ impl Inner {
     ) {
         let stamps = self.l1.stamps(&options.tags);
         self.l2
-            .write::<M, K, V>(&self.counters, store, &key.text, &value, options)
+            .write::<M, K, V>(&store.counters, store, &key.text, &value, options)
             .await;
         self.invalidate_local_key(&key.text);
         let stored = (value, options.ttl);
-        self.l1.fill(
-            &self.registry,
-            &self.counters,
-            store,
-            key,
-            stored,
-            options,
-            stamps,
-            || false,
-        );
+        self.l1
+            .fill(&self.registry, store, key, stored, options, stamps, || {
+                false
+            });
     }
 }

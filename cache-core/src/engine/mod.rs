@@ -131,8 +131,23 @@ impl Inner {
         self.namespace.as_deref()
     }
 
+    /// The cache's counters: its own (invalidations, L2 errors outside any function) and
+    /// every store's.
     pub(crate) fn stats(&self) -> Stats {
-        self.counters.snapshot()
+        let mut total = self.counters.snapshot();
+        self.registry
+            .for_each(|store| total = total + store.counters().snapshot());
+        total
+    }
+
+    /// Each function's counters, by key prefix (stores sharing a prefix add up).
+    pub(crate) fn stats_by_function(&self) -> std::collections::BTreeMap<String, Stats> {
+        let mut by_function = std::collections::BTreeMap::<String, Stats>::new();
+        self.registry.for_each(|store| {
+            let stats = by_function.entry(store.name().to_owned()).or_default();
+            *stats = *stats + store.counters().snapshot();
+        });
+        by_function
     }
 
     pub(crate) fn l1_len(&self) -> usize {
@@ -159,6 +174,7 @@ impl Inner {
     pub(crate) fn store<K, V>(
         &self,
         site: usize,
+        name: &str,
         fns: impl FnOnce() -> ValueFns<V>,
         text_of: impl FnOnce() -> KeyText<K>,
     ) -> Arc<Store<K, V>>
@@ -166,7 +182,7 @@ impl Inner {
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        self.registry.store(site, fns, text_of)
+        self.registry.store(site, name, fns, text_of)
     }
 
     /// An entry's options with the builder's defaults applied.
@@ -201,7 +217,7 @@ impl Inner {
     ) -> Option<Hit<V>> {
         let hit = self.l1.probe(store, hash, eq);
         if hit.is_some() {
-            self.counters.l1_hits.incr();
+            store.counters.l1_hits.incr();
         }
         hit
     }

@@ -85,6 +85,8 @@ const ADMISSION_MARGIN: u8 = 1;
 /// Before a live entry is evicted, this many entries after it are checked for a dead one to
 /// evict instead (so expired and invalidated entries go first).
 const DEAD_LOOKAHEAD: usize = 16;
+/// Misses between two looks at the hit counters by the hill climber.
+const CLIMB_CHECK: u64 = 32;
 /// Entries queued per live entry before stale handles are purged.
 const STALE_SLACK: usize = 2;
 
@@ -119,7 +121,7 @@ impl Policy {
     /// Stores an entry with `insert` (which returns its handle if the key is new) and, if
     /// new, queues it and evicts while the cache is over budget. `ring` reaches the entries;
     /// `hits` is the cache's L1 hit count so far (for the window's climber). Returns the
-    /// number of entries evicted.
+    /// number of entries evicted (each is also counted in its store's `evictions`).
     ///
     /// The store's insert runs under the policy's lock: every entry counted in the budget has
     /// been seen by the policy, so a concurrent insert can neither make room for another
@@ -128,7 +130,7 @@ impl Policy {
         &self,
         ring: &Ring<'_>,
         budget: &dyn Budget,
-        hits: u64,
+        hits: &dyn Fn() -> u64,
         insert: impl FnOnce() -> Option<Handle>,
     ) -> u64 {
         let mut state = self.state.lock();
@@ -274,9 +276,14 @@ impl State {
 
     /// Counts a miss; at the end of each sample, moves the window's target in the direction
     /// that improved the hit ratio (and reverses when it got worse), in shrinking steps.
-    fn climb(&mut self, hits: u64, capacity: f64) {
+    fn climb(&mut self, hits: &dyn Fn() -> u64, capacity: f64) {
         let climber = &mut self.climber;
         climber.misses += 1;
+        // Summing the hit counters costs a pass over every store: sample it now and then.
+        if climber.misses % CLIMB_CHECK != 0 {
+            return;
+        }
+        let hits = hits();
         let sample_hits = hits.saturating_sub(climber.hits_at_start);
         let accesses = sample_hits + climber.misses;
         if accesses < climber.period {

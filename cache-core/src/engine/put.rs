@@ -16,6 +16,9 @@ pub(crate) const KEYED_SITE: usize = 0;
 /// The store of values written by key that stay in process (`#[cache_put(level = "l1")]`).
 pub(crate) const KEYED_L1_SITE: usize = 1;
 
+/// The name under which values written by key are counted in `stats_by_function`.
+pub(crate) const KEYED_NAME: &str = "<keyed>";
+
 /// A store keyed by the key's text.
 pub(crate) type KeyedStore<V> = Store<Box<str>, V>;
 
@@ -31,6 +34,7 @@ impl Inner {
     {
         self.store::<Box<str>, V>(
             site,
+            KEYED_NAME,
             || ValueFns {
                 serde: serde(),
                 weigher: None,

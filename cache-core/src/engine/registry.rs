@@ -44,6 +44,7 @@ impl Registry {
     pub(crate) fn store<K, V>(
         &self,
         site: usize,
+        name: &str,
         fns: impl FnOnce() -> ValueFns<V>,
         text_of: impl FnOnce() -> KeyText<K>,
     ) -> Arc<Store<K, V>>
@@ -62,7 +63,7 @@ impl Registry {
         let found = by_id.entry(id).or_insert_with(|| {
             let index = u32::try_from(by_index.len()).expect("fewer than 2^32 stores");
             let occupancy = Arc::clone(&self.occupancy);
-            let store = Arc::new(Store::<K, V>::new(index, occupancy, fns(), text_of()));
+            let store = Arc::new(Store::<K, V>::new(index, name, occupancy, fns(), text_of()));
             by_index.push(Arc::clone(&store) as Arc<dyn ErasedStore>);
             store as Arc<dyn Any + Send + Sync>
         });
@@ -163,6 +164,7 @@ impl Site {
     pub(crate) fn store<K, V>(
         &'static self,
         cache: &Cache,
+        name: &'static str,
         serde: fn() -> ValueSerde<V>,
         text_of: impl FnOnce() -> KeyText<K>,
     ) -> StoreRef<K, V>
@@ -182,13 +184,14 @@ impl Site {
             let store = unsafe { &*first.store.cast::<Store<K, V>>() };
             return StoreRef::Static(store);
         }
-        self.slow_store(cache, serde, text_of)
+        self.slow_store(cache, name, serde, text_of)
     }
 
     #[cold]
     fn slow_store<K, V>(
         &'static self,
         cache: &Cache,
+        name: &'static str,
         serde: fn() -> ValueSerde<V>,
         text_of: impl FnOnce() -> KeyText<K>,
     ) -> StoreRef<K, V>
@@ -197,7 +200,7 @@ impl Site {
         V: Clone + Send + Sync + 'static,
     {
         let site = self as *const Site as usize;
-        let store = cache.inner.store::<K, V>(site, || serde().0, text_of);
+        let store = cache.inner.store::<K, V>(site, name, || serde().0, text_of);
         let _ = self.first.set(FirstStore {
             cache_id: cache.inner.id(),
             types: TypeId::of::<(K, V)>(),

@@ -20,4 +20,5 @@ mod macros_refresh_background;
 mod macros_sync;
 mod refresh_and_stale;
 mod single_flight;
+mod stats_by_function;
 mod trybuild;
