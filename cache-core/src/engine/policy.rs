@@ -280,7 +280,7 @@ impl State {
         let climber = &mut self.climber;
         climber.misses += 1;
         // Summing the hit counters costs a pass over every store: sample it now and then.
-        if climber.misses % CLIMB_CHECK != 0 {
+        if !climber.misses.is_multiple_of(CLIMB_CHECK) {
             return;
         }
         let hits = hits();
