@@ -133,6 +133,8 @@ impl CacheBuilder {
         };
         let inner = Arc::new(Inner::new(config, l2));
         sink.link(&inner);
+        #[cfg(feature = "metrics")]
+        crate::engine::metrics::start_publisher(Arc::downgrade(&inner));
         Ok(Cache { inner })
     }
 
@@ -195,8 +197,9 @@ impl CacheBuilder {
             stale_if_error: None,
             codec: Codec::default(),
         };
-        Cache {
-            inner: Arc::new(Inner::new(config, None)),
-        }
+        let inner = Arc::new(Inner::new(config, None));
+        #[cfg(feature = "metrics")]
+        crate::engine::metrics::start_publisher(Arc::downgrade(&inner));
+        Cache { inner }
     }
 }

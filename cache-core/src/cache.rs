@@ -197,6 +197,15 @@ impl Cache {
         self.inner.stats_by_function()
     }
 
+    /// Publishes this cache's counters and gauges through the `metrics` facade now (feature
+    /// `metrics`). A background thread also publishes them every second; call this from a
+    /// scrape handler to export up-to-the-moment values. The hit path never touches a metric:
+    /// counters are published from the counters [`stats`](Self::stats) reads.
+    #[cfg(feature = "metrics")]
+    pub fn publish_metrics(&self) {
+        crate::engine::metrics::publish(&self.inner);
+    }
+
     /// Number of entries in L1 (all functions and value types).
     pub fn l1_len(&self) -> u64 {
         self.inner.l1_len() as u64

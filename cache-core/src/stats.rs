@@ -183,7 +183,12 @@ pub(crate) struct Counters {
     pub(crate) l2_errors: AtomicU64,
     pub(crate) invalidations: AtomicU64,
     pub(crate) evictions: AtomicU64,
+    /// Invalidations by kind: keys, pattern, tags, all.
+    invalidations_by_kind: [AtomicU64; 4],
 }
+
+/// The kinds of invalidation, in the order of `Counters::invalidations_by_kind`.
+const INVALIDATION_KINDS: [&str; 4] = ["key", "pattern", "tags", "all"];
 
 /// Adds one to a plain counter.
 #[inline]
@@ -192,6 +197,29 @@ pub(crate) fn bump(counter: &AtomicU64) {
 }
 
 impl Counters {
+    /// Counts an invalidation by its kind.
+    pub(crate) fn count_invalidation(&self, invalidation: &crate::l2::Invalidation) {
+        use crate::l2::Invalidation;
+        let kind = match invalidation {
+            Invalidation::Keys(_) => 0,
+            Invalidation::Pattern(_) => 1,
+            Invalidation::Tags(_) => 2,
+            Invalidation::Clear => 3,
+        };
+        bump(&self.invalidations_by_kind[kind]);
+    }
+
+    /// Invalidations so far, by kind (`key`, `pattern`, `tags`, `all`).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn invalidations_by_kind(&self) -> [(&'static str, u64); 4] {
+        std::array::from_fn(|i| {
+            (
+                INVALIDATION_KINDS[i],
+                self.invalidations_by_kind[i].load(Ordering::Relaxed),
+            )
+        })
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Stats {

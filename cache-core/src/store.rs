@@ -187,6 +187,12 @@ impl<K, V> Store<K, V> {
         self.index
     }
 
+    /// The function's key prefix (or the keyed API's name).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The weight of `value` against the cache's `l1_max_weight`.
     pub(crate) fn weight_of(&self, value: &V) -> u32 {
         let weight = match self.weigher {

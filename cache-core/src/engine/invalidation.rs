@@ -33,6 +33,7 @@ impl Inner {
     /// Applies an invalidation to this process's L1 (local, or from another process).
     pub(crate) fn invalidate_local(&self, invalidation: &Invalidation) {
         bump(&self.counters.invalidations);
+        self.counters.count_invalidation(invalidation);
         match invalidation {
             Invalidation::Keys(keys) => keys.iter().for_each(|key| self.invalidate_local_key(key)),
             Invalidation::Pattern(pattern) => self

@@ -25,11 +25,30 @@ pub(crate) struct L2Hit<V> {
 pub(crate) struct L2Access {
     l2: Option<Arc<dyn L2>>,
     codec: Codec,
+    /// The cache's label in metrics.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    label: String,
+}
+
+/// When an L2 operation started (for its duration in metrics).
+struct Timing(#[cfg_attr(not(feature = "metrics"), allow(dead_code))] std::time::Instant);
+
+impl Timing {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
 }
 
 impl L2Access {
-    pub(crate) fn new(l2: Option<Arc<dyn L2>>, codec: Codec) -> Self {
-        Self { l2, codec }
+    pub(crate) fn new(l2: Option<Arc<dyn L2>>, codec: Codec, label: String) -> Self {
+        Self { l2, codec, label }
+    }
+
+    /// Records an operation's duration and outcome (feature `metrics`).
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    fn observe(&self, op: &'static str, timing: Timing, failed: bool) {
+        #[cfg(feature = "metrics")]
+        super::metrics::record_l2(&self.label, op, timing.0.elapsed(), failed);
     }
 
     pub(crate) fn is_configured(&self) -> bool {
@@ -58,7 +77,10 @@ impl L2Access {
         options: &ResolvedOptions,
     ) -> Option<L2Hit<V>> {
         let (l2, serde) = self.for_entry(store, options)?;
-        let entry = match M::l2(l2.get(key, &options.tags)).await {
+        let timing = Timing::start();
+        let read = M::l2(l2.get(key, &options.tags)).await;
+        self.observe("get", timing, read.is_err());
+        let entry = match read {
             Ok(entry) => entry?,
             Err(error) => {
                 bump(&counters.l2_errors);
@@ -109,7 +131,10 @@ impl L2Access {
             ttl: options.ttl,
             tags: &options.tags,
         };
-        if let Err(error) = M::l2(l2.set(key, write)).await {
+        let timing = Timing::start();
+        let written = M::l2(l2.set(key, write)).await;
+        self.observe("set", timing, written.is_err());
+        if let Err(error) = written {
             bump(&counters.l2_errors);
             tracing::warn!(key, %error, "L2 write failed");
         }
@@ -125,6 +150,7 @@ impl L2Access {
         let Some(l2) = &self.l2 else {
             return;
         };
+        let timing = Timing::start();
         let result = match invalidation {
             Invalidation::Keys(keys) => {
                 let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -137,6 +163,7 @@ impl L2Access {
             }
             Invalidation::Clear => M::l2(l2.clear()).await,
         };
+        self.observe("invalidate", timing, result.is_err());
         if let Err(error) = result {
             bump(&counters.l2_errors);
             tracing::warn!(?invalidation, %error, "L2 invalidation failed; L1 invalidated anyway");

@@ -164,7 +164,12 @@ impl Inner {
         // Taken before the loader runs: an invalidation from here on hides its result.
         let stamps = self.l1.stamps(&options.tags);
         bump(&store.counters.loads);
-        match loader().await {
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let loaded = loader().await;
+        #[cfg(feature = "metrics")]
+        super::metrics::record_load(self.metrics_label(), store.name(), started.elapsed());
+        match loaded {
             Ok(value) => {
                 let Some(guard) = leader else {
                     return Ok(value);

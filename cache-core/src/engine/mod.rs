@@ -21,6 +21,8 @@ mod invalidation;
 mod l1;
 mod l2_access;
 mod load;
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics;
 mod mode;
 mod policy;
 mod put;
@@ -65,6 +67,8 @@ pub(crate) struct Inner {
     default_ttl: Duration,
     refresh_ahead: Option<f64>,
     counters: Counters,
+    /// The `cache` label of metrics: the namespace, or `default`.
+    metrics_label: String,
     l1: L1,
     l2: L2Access,
     registry: Registry,
@@ -110,14 +114,19 @@ impl Inner {
     pub(crate) fn new(config: Config, l2: Option<Arc<dyn L2>>) -> Self {
         let l1 = L1::new(config.capacity, config.max_weight, config.stale_if_error);
         let registry = Registry::new(l1.occupancy());
+        let label = config
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_owned());
         Self {
+            metrics_label: label.clone(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             namespace: config.namespace,
             default_ttl: config.default_ttl,
             refresh_ahead: config.refresh_ahead,
             counters: Counters::default(),
             l1,
-            l2: L2Access::new(l2, config.codec),
+            l2: L2Access::new(l2, config.codec, label),
             registry,
         }
     }
@@ -125,6 +134,24 @@ impl Inner {
     /// This cache's unique id (function sites remember the first cache they saw by it).
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The `cache` label of this cache's metrics.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn metrics_label(&self) -> &str {
+        &self.metrics_label
+    }
+
+    /// The counters that belong to no function.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn cache_counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Whether L1 is in use (false while the backplane is down).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn l1_enabled(&self) -> bool {
+        self.l1.enabled()
     }
 
     pub(crate) fn namespace(&self) -> Option<&str> {

@@ -18,6 +18,8 @@ mod macros_put;
 mod macros_refresh;
 mod macros_refresh_background;
 mod macros_sync;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod refresh_and_stale;
 mod single_flight;
 mod stats_by_function;
