@@ -2,7 +2,8 @@
 //! crate's `#[cached]` (unbounded, and with `ttl_secs = 600` like ours has a TTL), on the same one-`u64`-argument function, single-threaded and with two
 //! threads. Every variant cycles through the same 1,024 pre-filled keys.
 //!
-//! Run: `cargo bench -p benches --bench l1_hit`. Results: `BENCHMARKS.md`.
+//! Run: `cargo bench -p benches --bench l1_hit` (and `--features metrics` for the same with
+//! cache-core's metrics on and a recorder installed). Results: `BENCHMARKS.md`.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier, LazyLock};
@@ -13,8 +14,13 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 const KEYS: u64 = 1024;
 
-static CACHE: LazyLock<Cache> =
-    LazyLock::new(|| Cache::builder().l1_max_capacity(100_000).build().unwrap());
+static CACHE: LazyLock<Cache> = LazyLock::new(|| {
+    // With the `metrics` feature, a recorder is installed first, as a service would.
+    #[cfg(feature = "metrics")]
+    metrics::set_global_recorder(metrics_util::debugging::DebuggingRecorder::new())
+        .expect("the first recorder");
+    Cache::builder().l1_max_capacity(100_000).build().unwrap()
+});
 
 /// The function under test: a `u64` in, a `u64` out.
 fn slow_square(x: u64) -> u64 {
