@@ -43,6 +43,7 @@ pub struct CacheBuilder {
     refresh_ahead: Option<f64>,
     stale_if_error: Option<Duration>,
     codec: Option<Codec>,
+    log_keys: bool,
     l2: Option<AttachL2>,
 }
 
@@ -86,6 +87,18 @@ impl CacheBuilder {
     /// ```
     pub fn l1_max_weight(mut self, weight: u64) -> Self {
         self.l1_max_weight = Some(weight);
+        self
+    }
+
+    /// Whether logs may show full keys (default `false`: keys can carry personal data, so
+    /// warnings and spans name the function, i.e. the key prefix, and leave the key out).
+    ///
+    /// ```
+    /// let cache = cache_core::Cache::builder().log_keys(true).build().unwrap();
+    /// # drop(cache);
+    /// ```
+    pub fn log_keys(mut self, allowed: bool) -> Self {
+        self.log_keys = allowed;
         self
     }
 
@@ -183,6 +196,7 @@ impl CacheBuilder {
             refresh_ahead: self.refresh_ahead,
             stale_if_error: self.stale_if_error,
             codec: self.codec.unwrap_or_default(),
+            log_keys: self.log_keys,
         })
     }
 
@@ -196,6 +210,7 @@ impl CacheBuilder {
             refresh_ahead: None,
             stale_if_error: None,
             codec: Codec::default(),
+            log_keys: false,
         };
         let inner = Arc::new(Inner::new(config, None));
         #[cfg(feature = "metrics")]

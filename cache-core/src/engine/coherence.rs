@@ -53,6 +53,20 @@ impl BackplaneSink {
 }
 
 fn set_connected(inner: &Inner, connected: bool) {
+    // One event per change of state, never one per call.
+    if inner.l1.enabled() != connected {
+        if connected {
+            tracing::info!(
+                cache = inner.metrics_label(),
+                "backplane connected: L1 in use again"
+            );
+        } else {
+            tracing::warn!(
+                cache = inner.metrics_label(),
+                "backplane lost: L1 emptied and off until it is back"
+            );
+        }
+    }
     if !connected {
         inner.l1.set_enabled(false);
     }

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use crate::codec::Codec;
 use crate::l2::{Invalidation, L2, L2Error, L2Write};
 use crate::options::Level;
@@ -25,9 +27,11 @@ pub(crate) struct L2Hit<V> {
 pub(crate) struct L2Access {
     l2: Option<Arc<dyn L2>>,
     codec: Codec,
-    /// The cache's label in metrics.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    /// The cache's label in metrics and logs.
     label: String,
+    /// Whether logs may show full keys (they can carry personal data); otherwise they show
+    /// the function (key prefix) only.
+    log_keys: bool,
 }
 
 /// When an L2 operation started (for its duration in metrics).
@@ -40,8 +44,28 @@ impl Timing {
 }
 
 impl L2Access {
-    pub(crate) fn new(l2: Option<Arc<dyn L2>>, codec: Codec, label: String) -> Self {
-        Self { l2, codec, label }
+    pub(crate) fn new(
+        l2: Option<Arc<dyn L2>>,
+        codec: Codec,
+        label: String,
+        log_keys: bool,
+    ) -> Self {
+        Self {
+            l2,
+            codec,
+            label,
+            log_keys,
+        }
+    }
+
+    /// A key as logs may show it: `None` (the field is left out) unless full keys are allowed.
+    fn loggable<'a>(&self, key: &'a str) -> Option<&'a str> {
+        self.log_keys.then_some(key)
+    }
+
+    /// A debug span around one L2 operation.
+    fn span(&self, op: &'static str, function: &str) -> tracing::Span {
+        tracing::debug_span!("cache.l2", cache = %self.label, op, function)
     }
 
     /// Records an operation's duration and outcome (feature `metrics`).
@@ -78,13 +102,15 @@ impl L2Access {
     ) -> Option<L2Hit<V>> {
         let (l2, serde) = self.for_entry(store, options)?;
         let timing = Timing::start();
-        let read = M::l2(l2.get(key, &options.tags)).await;
+        let read = M::l2(l2.get(key, &options.tags))
+            .instrument(self.span("get", store.name()))
+            .await;
         self.observe("get", timing, read.is_err());
         let entry = match read {
             Ok(entry) => entry?,
             Err(error) => {
                 bump(&counters.l2_errors);
-                tracing::warn!(key, %error, "L2 read failed; falling back to the loader");
+                tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 read failed; falling back to the loader");
                 return None;
             }
         };
@@ -97,9 +123,9 @@ impl L2Access {
             Ok(None) => None,
             Err(error) => {
                 bump(&counters.l2_errors);
-                tracing::warn!(key, %error, "undecodable L2 value removed");
+                tracing::warn!(function = store.name(), key = self.loggable(key), %error, "undecodable L2 value removed");
                 if let Err(error) = M::l2(l2.invalidate(&[key])).await {
-                    tracing::warn!(key, %error, "could not remove undecodable L2 value");
+                    tracing::warn!(function = store.name(), key = self.loggable(key), %error, "could not remove undecodable L2 value");
                 }
                 None
             }
@@ -122,7 +148,7 @@ impl L2Access {
             Ok(stored) => stored,
             Err(error) => {
                 bump(&counters.l2_errors);
-                tracing::warn!(key, %error, "value could not be encoded for L2");
+                tracing::warn!(function = store.name(), key = self.loggable(key), %error, "value could not be encoded for L2");
                 return;
             }
         };
@@ -132,11 +158,13 @@ impl L2Access {
             tags: &options.tags,
         };
         let timing = Timing::start();
-        let written = M::l2(l2.set(key, write)).await;
+        let written = M::l2(l2.set(key, write))
+            .instrument(self.span("set", store.name()))
+            .await;
         self.observe("set", timing, written.is_err());
         if let Err(error) = written {
             bump(&counters.l2_errors);
-            tracing::warn!(key, %error, "L2 write failed");
+            tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 write failed");
         }
     }
 

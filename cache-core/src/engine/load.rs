@@ -8,6 +8,8 @@
 //! [`Inner::run_loader`], which stamps the load before the loader runs so that an invalidation
 //! from then on hides its result (see `invalidation.rs`).
 
+use tracing::Instrument;
+
 use std::future::Future;
 
 use crate::flight::{LeaderGuard, Outcome, Role};
@@ -18,7 +20,7 @@ use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
 
 /// Why the loader runs.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reason {
     /// Nothing usable in L1 or L2.
     Miss,
@@ -164,11 +166,21 @@ impl Inner {
         // Taken before the loader runs: an invalidation from here on hides its result.
         let stamps = self.l1.stamps(&options.tags);
         bump(&store.counters.loads);
-        #[cfg(feature = "metrics")]
         let started = std::time::Instant::now();
-        let loaded = loader().await;
+        let span = tracing::debug_span!(
+            "cache.load",
+            cache = self.metrics_label(),
+            function = store.name(),
+            reason = ?reason,
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let loaded = loader().instrument(span.clone()).await;
+        let elapsed = started.elapsed();
+        span.record("outcome", if loaded.is_ok() { "ok" } else { "error" });
+        span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
         #[cfg(feature = "metrics")]
-        super::metrics::record_load(self.metrics_label(), store.name(), started.elapsed());
+        super::metrics::record_load(self.metrics_label(), store.name(), elapsed);
         match loaded {
             Ok(value) => {
                 let Some(guard) = leader else {

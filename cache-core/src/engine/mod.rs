@@ -58,6 +58,7 @@ pub(crate) struct Config {
     pub(crate) refresh_ahead: Option<f64>,
     pub(crate) stale_if_error: Option<Duration>,
     pub(crate) codec: Codec,
+    pub(crate) log_keys: bool,
 }
 
 /// The shared state behind a [`Cache`](crate::Cache): its stages.
@@ -126,7 +127,7 @@ impl Inner {
             refresh_ahead: config.refresh_ahead,
             counters: Counters::default(),
             l1,
-            l2: L2Access::new(l2, config.codec, label),
+            l2: L2Access::new(l2, config.codec, label, config.log_keys),
             registry,
         }
     }
@@ -136,8 +137,7 @@ impl Inner {
         self.id
     }
 
-    /// The `cache` label of this cache's metrics.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    /// The `cache` label of this cache's metrics and logs.
     pub(crate) fn metrics_label(&self) -> &str {
         &self.metrics_label
     }

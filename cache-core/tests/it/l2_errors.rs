@@ -92,6 +92,11 @@ impl L2 for FaultyL2 {
     }
 }
 
+/// An L2 whose every operation fails (other tests use it to provoke warnings).
+pub fn failing_l2() -> impl L2 {
+    FaultyL2::new(Fault::Down)
+}
+
 /// A miss of "k" whose loader returns 5.
 async fn load_five(cache: &Cache) -> Result<u32, DbError> {
     cache

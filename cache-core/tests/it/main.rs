@@ -23,4 +23,5 @@ mod metrics;
 mod refresh_and_stale;
 mod single_flight;
 mod stats_by_function;
+mod tracing_spans;
 mod trybuild;
