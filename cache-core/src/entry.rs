@@ -139,6 +139,16 @@ impl<V> Entry<V> {
         }
     }
 
+    /// Clock millisecond at which the entry stops being fresh.
+    pub(crate) fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
+    /// How many tags the entry carries.
+    pub(crate) fn tag_count(&self) -> usize {
+        self.tags.0.as_deref().map_or(0, |stamps| stamps.len())
+    }
+
     /// Clock millisecond until which the entry may be served when a reload fails.
     #[inline]
     pub(crate) fn stale_until(&self) -> u64 {

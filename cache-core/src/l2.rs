@@ -184,6 +184,17 @@ pub trait L2: Send + Sync + 'static {
 
     /// Checks that the L2 answers.
     fn health(&self) -> BoxFuture<'_, Result<(), L2Error>>;
+
+    /// Up to `limit` cache keys matching a Redis glob (without the namespace), for operators
+    /// (`cache-http`'s `/keys`). An L2 that cannot list keys lists none (the default).
+    fn keys<'a>(
+        &'a self,
+        pattern: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<String>, L2Error>> {
+        let _ = (pattern, limit);
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 impl<T: L2 + ?Sized> L2 for Arc<T> {
@@ -211,5 +222,12 @@ impl<T: L2 + ?Sized> L2 for Arc<T> {
     }
     fn health(&self) -> BoxFuture<'_, Result<(), L2Error>> {
         (**self).health()
+    }
+    fn keys<'a>(
+        &'a self,
+        pattern: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<String>, L2Error>> {
+        (**self).keys(pattern, limit)
     }
 }

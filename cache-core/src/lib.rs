@@ -82,6 +82,7 @@ mod error;
 mod flight;
 mod glob;
 mod global;
+mod inspect;
 mod key;
 mod key_parts;
 mod l2;
@@ -102,6 +103,7 @@ pub use codec::{
 pub use error::Error;
 pub use glob::{glob_matches, glob_matches_bytes};
 pub use global::{global, install};
+pub use inspect::{EntryInfo, L1EntryInfo, L2EntryInfo};
 pub use key::{KeyBuilder, MAX_KEY_LEN, escape_key_part, escaped};
 pub use l2::{
     BoxError, BoxFuture, IntoL2, Invalidation, InvalidationSink, L2, L2Context, L2Entry, L2Error,

@@ -18,7 +18,7 @@ use crossbeam_utils::CachePadded;
 /// - `invalidations`: invalidation calls (key, pattern, tags, clear), local or from other
 ///   processes.
 /// - `evictions`: L1 entries removed to stay within the capacity.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Calls answered from L1.
     pub l1_hits: u64,

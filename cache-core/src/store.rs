@@ -344,6 +344,42 @@ impl<K, V> Store<K, V> {
         total
     }
 
+    /// Up to `limit` key texts `matches` accepts, appended to `out`.
+    pub(crate) fn texts_where(
+        &self,
+        matches: &dyn Fn(&str) -> bool,
+        limit: usize,
+        out: &mut Vec<String>,
+    ) {
+        for shard in self.shards.iter() {
+            for slot in read(shard).iter() {
+                if out.len() >= limit {
+                    return;
+                }
+                let text = (self.text_of)(&slot.key);
+                if matches(&text) {
+                    out.push(text);
+                }
+            }
+        }
+    }
+
+    /// What L1 holds for `text`: (expiry, weight, tag count), if present.
+    pub(crate) fn describe(&self, text: &str) -> Option<(u64, u32, usize)> {
+        let text_hash = self.hash_str(text);
+        let candidates: Vec<u64> = self
+            .text_index(text_hash)
+            .iter_hash(text_hash)
+            .filter(|pair| pair.0 == text_hash)
+            .map(|pair| pair.1)
+            .collect();
+        candidates.into_iter().find_map(|hash| {
+            self.read_text(hash, text, |entry| {
+                Some((entry.expires_at(), entry.weight, entry.tag_count()))
+            })
+        })
+    }
+
     /// Removes every entry.
     pub(crate) fn clear(&self) {
         self.remove_where(&|_| true);
@@ -410,6 +446,10 @@ pub(crate) trait ErasedStore: Send + Sync {
     fn evict(&self, hash: u64, id: u32) -> bool;
     /// The function's key prefix (or the keyed API's name).
     fn name(&self) -> &str;
+    /// See [`Store::texts_where`].
+    fn texts_where(&self, matches: &dyn Fn(&str) -> bool, limit: usize, out: &mut Vec<String>);
+    /// See [`Store::describe`].
+    fn describe(&self, text: &str) -> Option<(u64, u32, usize)>;
     /// This store's counters.
     fn counters(&self) -> &Counters;
 }
@@ -449,6 +489,14 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
 
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn texts_where(&self, matches: &dyn Fn(&str) -> bool, limit: usize, out: &mut Vec<String>) {
+        Store::texts_where(self, matches, limit, out);
+    }
+
+    fn describe(&self, text: &str) -> Option<(u64, u32, usize)> {
+        Store::describe(self, text)
     }
 
     fn counters(&self) -> &Counters {

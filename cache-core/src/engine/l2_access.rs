@@ -198,6 +198,22 @@ impl L2Access {
         }
     }
 
+    /// Keys of the L2 matching a glob (none without an L2).
+    pub(crate) async fn keys(&self, pattern: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        match &self.l2 {
+            Some(l2) => l2.keys(pattern, limit).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The L2 entry of a key, undecoded (`None` without an L2).
+    pub(crate) async fn entry(&self, key: &str) -> Result<Option<crate::l2::L2Entry>, L2Error> {
+        match &self.l2 {
+            Some(l2) => l2.get(key, &[]).await,
+            None => Ok(None),
+        }
+    }
+
     /// Whether the L2 (if any) answers.
     pub(crate) async fn health(&self) -> Result<(), L2Error> {
         match &self.l2 {

@@ -154,6 +154,30 @@ impl Inner {
         self.l1.enabled()
     }
 
+    /// The backplane's state as L1 sees it (`None` without an L2).
+    pub(crate) fn backplane_connected(&self) -> Option<bool> {
+        self.has_l2().then(|| self.l1.enabled())
+    }
+
+    /// Runs `f` on every store.
+    pub(crate) fn for_each_store(&self, f: impl FnMut(&dyn crate::store::ErasedStore)) {
+        self.registry.for_each(f);
+    }
+
+    /// Keys of the L2 matching a glob.
+    pub(crate) async fn l2_keys(
+        &self,
+        pattern: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, L2Error> {
+        self.l2.keys(pattern, limit).await
+    }
+
+    /// The L2 entry of a key, undecoded.
+    pub(crate) async fn l2_entry(&self, key: &str) -> Result<Option<crate::l2::L2Entry>, L2Error> {
+        self.l2.entry(key).await
+    }
+
     pub(crate) fn namespace(&self) -> Option<&str> {
         self.namespace.as_deref()
     }

@@ -1,0 +1,105 @@
+//! What operators can ask a cache (the admin API of `cache-http` is built on it): which keys it
+//! holds, what it holds for one key, whether its backplane is up.
+
+use serde::Serialize;
+
+use crate::cache::Cache;
+use crate::clock::now_ms;
+use crate::error::Error;
+use crate::glob::glob_matches;
+
+/// What the cache holds for one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryInfo {
+    /// The key asked about.
+    pub key: String,
+    /// This process's L1 copy, if any.
+    pub l1: Option<L1EntryInfo>,
+    /// The L2 copy, if any (and if the cache has an L2).
+    pub l2: Option<L2EntryInfo>,
+}
+
+/// An L1 entry, without its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct L1EntryInfo {
+    /// The function (key prefix) whose entry it is, or `<keyed>`.
+    pub function: String,
+    /// Milliseconds until it stops being fresh (0 once expired).
+    pub ttl_ms: u64,
+    /// Its weight against `l1_max_weight`.
+    pub weight: u32,
+    /// How many tags it carries.
+    pub tags: usize,
+}
+
+/// An L2 entry, without its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct L2EntryInfo {
+    /// Milliseconds it has left in L2.
+    pub ttl_ms: u64,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// Size of the stored value in bytes.
+    pub size: usize,
+}
+
+impl Cache {
+    /// Up to `limit` keys of this process's L1 matching a Redis glob `pattern`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let cache = cache_core::Cache::builder().build().unwrap();
+    /// cache.set("user:1", 1u32, &Default::default()).await;
+    /// cache.set("order:1", 2u32, &Default::default()).await;
+    /// assert_eq!(cache.l1_keys("user:*", 10), ["user:1"]);
+    /// # }
+    /// ```
+    pub fn l1_keys(&self, pattern: &str, limit: usize) -> Vec<String> {
+        let mut keys = Vec::new();
+        let matches = |key: &str| glob_matches(pattern, key);
+        self.inner
+            .for_each_store(|store| store.texts_where(&matches, limit, &mut keys));
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// Up to `limit` keys of the L2 matching a Redis glob `pattern` (none without an L2).
+    pub async fn l2_keys(&self, pattern: &str, limit: usize) -> Result<Vec<String>, Error> {
+        Ok(self.inner.l2_keys(pattern, limit).await?)
+    }
+
+    /// What L1 and L2 hold for `key`, without the value.
+    pub async fn inspect(&self, key: &str) -> Result<EntryInfo, Error> {
+        let now = now_ms();
+        let mut l1 = None;
+        self.inner.for_each_store(|store| {
+            if l1.is_none()
+                && let Some((expires_at, weight, tags)) = store.describe(key)
+            {
+                l1 = Some(L1EntryInfo {
+                    function: store.name().to_owned(),
+                    ttl_ms: expires_at.saturating_sub(now),
+                    weight,
+                    tags,
+                });
+            }
+        });
+        let l2 = self.inner.l2_entry(key).await?.map(|entry| L2EntryInfo {
+            ttl_ms: u64::try_from(entry.ttl.as_millis()).unwrap_or(u64::MAX),
+            tags: entry.tags,
+            size: entry.value.payload.len(),
+        });
+        Ok(EntryInfo {
+            key: key.to_owned(),
+            l1,
+            l2,
+        })
+    }
+
+    /// Whether the L2's backplane is connected (`None` without an L2): while it is not, L1 is
+    /// off.
+    pub fn backplane_connected(&self) -> Option<bool> {
+        self.inner.backplane_connected()
+    }
+}
