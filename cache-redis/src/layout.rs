@@ -48,6 +48,11 @@ impl Layout {
         self.value_key(pattern)
     }
 
+    /// The cache key a value key holds, if it is one of this namespace's.
+    pub(crate) fn cache_key<'a>(&self, value_key: &'a str) -> Option<&'a str> {
+        value_key.strip_prefix(self.value_prefix.as_str())
+    }
+
     /// The HASH with the namespace's generation counter and longest tagged TTL.
     pub(crate) fn gen_key(&self) -> String {
         format!("{}gen", self.meta_prefix)

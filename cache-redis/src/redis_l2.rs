@@ -438,6 +438,32 @@ impl L2 for AttachedRedisL2 {
         Box::pin(self.remove_all())
     }
 
+    fn keys<'a>(
+        &'a self,
+        pattern: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<String>, L2Error>> {
+        Box::pin(timed(
+            self.inner.settings.bulk_timeout,
+            "key listing",
+            async move {
+                let layout = &self.layout;
+                let found = self
+                    .scan()
+                    .list_matching(&layout.value_pattern(pattern), limit)
+                    .await?;
+                let mut keys: Vec<String> = found
+                    .iter()
+                    .filter_map(|raw| std::str::from_utf8(raw).ok())
+                    .filter_map(|key| layout.cache_key(key))
+                    .map(str::to_owned)
+                    .collect();
+                keys.sort();
+                Ok(keys)
+            },
+        ))
+    }
+
     fn health(&self) -> BoxFuture<'_, Result<(), L2Error>> {
         Box::pin(timed(
             self.inner.settings.operation_timeout,

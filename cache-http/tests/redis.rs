@@ -1,0 +1,83 @@
+//! The admin API of a cache with a real Redis L2: `/keys` lists L2 keys by SCAN, `/entry`
+//! shows the L2 copy, `/health` turns 503 when Redis is gone.
+
+use std::time::Duration;
+
+use cache_core::{Cache, EntryOptions};
+use cache_redis::RedisL2;
+use cache_redis::test_util::RedisServer;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn serve(cache: Cache) -> String {
+    let app = axum::Router::new().nest("/admin", cache_http::router(cache));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/admin")
+}
+
+async fn get(url: &str) -> (StatusCode, Value) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let response = client.get(url).send().await.unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn keys_entry_and_health_see_redis() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let mut server = RedisServer::start().unwrap();
+        let l2 = RedisL2::builder()
+            .url(server.url())
+            .operation_timeout(Duration::from_millis(300))
+            .build()
+            .await
+            .unwrap();
+        let cache = Cache::builder()
+            .namespace("admin")
+            .l2(l2.clone())
+            .build()
+            .unwrap();
+        assert!(l2.wait_for_backplane(Duration::from_secs(10)).await);
+        let tagged = EntryOptions::new()
+            .tags(["users"])
+            .ttl(Duration::from_secs(600));
+        cache.set("user:1", "ada".to_owned(), &tagged).await;
+        cache.set("user:2", "bob".to_owned(), &tagged).await;
+        cache.set("order:1", 1u64, &EntryOptions::new()).await;
+        let base = serve(cache.clone()).await;
+
+        let (status, keys) = get(&format!("{base}/keys?pattern=user:*")).await;
+        assert_eq!(status, StatusCode::OK, "{keys}");
+        assert_eq!(
+            keys["l2"],
+            json!(["user:1", "user:2"]),
+            "namespace stripped"
+        );
+
+        let (_, entry) = get(&format!("{base}/entry?key=user:1")).await;
+        assert_eq!(entry["l2"]["tags"], json!(["users"]));
+        let ttl = entry["l2"]["ttl_ms"].as_u64().unwrap();
+        assert!(ttl > 500_000 && ttl <= 600_000, "{entry}");
+        assert!(entry["l2"]["size"].as_u64().unwrap() > 0);
+
+        let (status, health) = get(&format!("{base}/health")).await;
+        assert_eq!(status, StatusCode::OK, "{health}");
+        assert_eq!(health["l2"], json!("ok"));
+        assert_eq!(health["backplane"], json!("connected"));
+
+        server.kill();
+        let (status, health) = get(&format!("{base}/health")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+        assert_eq!(health["status"], json!("degraded"));
+        assert!(
+            health["l2"].as_str().unwrap().starts_with("error"),
+            "{health}"
+        );
+    })
+    .await
+    .expect("the test finished within its limit");
+}
