@@ -2,6 +2,8 @@
 //! helper that prints how long a call took.
 #![forbid(unsafe_code)]
 
+pub mod service;
+
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{LazyLock, Mutex};
