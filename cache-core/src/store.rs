@@ -237,6 +237,15 @@ impl<K, V> Store<K, V> {
         }
     }
 
+    /// The entry hashes of the texts with hash `text_hash` (usually one).
+    fn hashes_of(&self, text_hash: u64) -> Vec<u64> {
+        self.text_index(text_hash)
+            .iter_hash(text_hash)
+            .filter(|pair| pair.0 == text_hash)
+            .map(|pair| pair.1)
+            .collect()
+    }
+
     /// Runs `f` on the entry under the shard's read lock; `eq` compares the typed keys.
     #[inline]
     pub(crate) fn read<R>(
@@ -304,12 +313,7 @@ impl<K, V> Store<K, V> {
     /// Removes the entry of a key text.
     pub(crate) fn remove_key(&self, text: &str) -> bool {
         let text_hash = self.hash_str(text);
-        let candidates: Vec<u64> = self
-            .text_index(text_hash)
-            .iter_hash(text_hash)
-            .filter(|pair| pair.0 == text_hash)
-            .map(|pair| pair.1)
-            .collect();
+        let candidates = self.hashes_of(text_hash);
         let mut removed = false;
         for hash in candidates {
             let mut shard = write(self.shard(hash));
@@ -366,13 +370,7 @@ impl<K, V> Store<K, V> {
 
     /// What L1 holds for `text`: (expiry, weight, tag count), if present.
     pub(crate) fn describe(&self, text: &str) -> Option<(u64, u32, usize)> {
-        let text_hash = self.hash_str(text);
-        let candidates: Vec<u64> = self
-            .text_index(text_hash)
-            .iter_hash(text_hash)
-            .filter(|pair| pair.0 == text_hash)
-            .map(|pair| pair.1)
-            .collect();
+        let candidates = self.hashes_of(self.hash_str(text));
         candidates.into_iter().find_map(|hash| {
             self.read_text(hash, text, |entry| {
                 Some((entry.expires_at(), entry.weight, entry.tag_count()))

@@ -1,27 +1,12 @@
 //! The admin API over real HTTP: a server on a free port, a real client, every route and the
 //! bad requests (400 with a JSON reason, nothing changed).
 
-use std::time::Duration;
-
 use cache_core::{Cache, EntryOptions};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Serves `cache`'s admin router under `/admin` on a free port; returns its base URL.
-async fn serve(cache: Cache) -> String {
-    let app = axum::Router::new().nest("/admin", cache_http::router(cache));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}/admin")
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
+mod common;
+use common::{client, get, serve};
 
 /// A cache holding `user:1`, `user:2` (tagged `users`) and `order:1`.
 async fn filled() -> Cache {
@@ -31,11 +16,6 @@ async fn filled() -> Cache {
     cache.set("user:2", "bob".to_owned(), &users).await;
     cache.set("order:1", 42u64, &EntryOptions::new()).await;
     cache
-}
-
-async fn get(url: &str) -> (StatusCode, Value) {
-    let response = client().get(url).send().await.unwrap();
-    (response.status(), response.json().await.unwrap())
 }
 
 async fn post(url: &str, body: &str) -> (StatusCode, Value) {

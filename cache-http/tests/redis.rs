@@ -7,24 +7,10 @@ use cache_core::{Cache, EntryOptions};
 use cache_redis::RedisL2;
 use cache_redis::test_util::RedisServer;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-async fn serve(cache: Cache) -> String {
-    let app = axum::Router::new().nest("/admin", cache_http::router(cache));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}/admin")
-}
-
-async fn get(url: &str) -> (StatusCode, Value) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let response = client.get(url).send().await.unwrap();
-    (response.status(), response.json().await.unwrap())
-}
+mod common;
+use common::{get, serve};
 
 #[tokio::test]
 async fn keys_entry_and_health_see_redis() {
