@@ -99,6 +99,8 @@ async fn setup(url: &str) -> Setup {
     let cache = Cache::builder()
         .namespace(NAMESPACE)
         .codec(codec)
+        // Reported as disconnected (`NoL1Sink`) and no degraded L1: L1 stays off.
+        .degraded_ttl(Duration::ZERO)
         .l2(NoL1 {
             l2: redis.clone(),
             attached: Arc::clone(&attached),

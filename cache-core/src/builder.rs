@@ -13,6 +13,8 @@ use crate::l2::{BoxError, IntoL2, L2, L2Context};
 pub const DEFAULT_L1_CAPACITY: u64 = 10_000;
 /// Default time to live.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+/// Default longest life of an L1 entry filled while the L2 backplane is down: 1 s.
+pub const DEFAULT_DEGRADED_TTL: Duration = Duration::from_secs(1);
 
 /// Builds a [`Cache`]. Every setting is optional; `build` rejects out-of-range values with an
 /// [`Error::InvalidConfig`], never a panic.
@@ -42,6 +44,7 @@ pub struct CacheBuilder {
     default_ttl: Option<Duration>,
     refresh_ahead: Option<f64>,
     stale_if_error: Option<Duration>,
+    degraded_ttl: Option<Duration>,
     codec: Option<Codec>,
     log_keys: bool,
     l2: Option<AttachL2>,
@@ -120,6 +123,31 @@ impl CacheBuilder {
         self
     }
 
+    /// Bounded staleness while the L2's backplane is down (default [`DEFAULT_DEGRADED_TTL`],
+    /// 1 s; `Duration::ZERO` turns L1 off meanwhile).
+    ///
+    /// When the backplane is lost, this process may miss other processes' invalidations: L1
+    /// is emptied at once, so nothing cached before the loss is served. Until the backplane
+    /// is back, values loaded (or read from L2) are kept in L1 for at most this long, without
+    /// refresh-ahead or a stale window, so an outage of Redis costs one load per key per
+    /// `degraded_ttl` instead of one per call. When the backplane is back, L1 is emptied
+    /// again. Guarantee while disconnected: a value is served from L1 at most `degraded_ttl`
+    /// after the load that produced it finished, whatever was invalidated elsewhere.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cache = cache_core::Cache::builder()
+    ///     .degraded_ttl(Duration::from_millis(200))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(cache);
+    /// ```
+    pub fn degraded_ttl(mut self, ttl: Duration) -> Self {
+        self.degraded_ttl = Some(ttl);
+        self
+    }
+
     /// The codec of L2 values (default [`Codec::bincode`]).
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = Some(codec);
@@ -195,6 +223,7 @@ impl CacheBuilder {
             default_ttl,
             refresh_ahead: self.refresh_ahead,
             stale_if_error: self.stale_if_error,
+            degraded_ttl: self.degraded_ttl.unwrap_or(DEFAULT_DEGRADED_TTL),
             codec: self.codec.unwrap_or_default(),
             log_keys: self.log_keys,
         })
@@ -209,6 +238,7 @@ impl CacheBuilder {
             default_ttl: DEFAULT_TTL,
             refresh_ahead: None,
             stale_if_error: None,
+            degraded_ttl: DEFAULT_DEGRADED_TTL,
             codec: Codec::default(),
             log_keys: false,
         };

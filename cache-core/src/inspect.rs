@@ -98,8 +98,19 @@ impl Cache {
     }
 
     /// Whether the L2's backplane is connected (`None` without an L2): while it is not, L1 is
-    /// off.
+    /// degraded (see [`CacheBuilder::degraded_ttl`](crate::CacheBuilder::degraded_ttl)).
     pub fn backplane_connected(&self) -> Option<bool> {
         self.inner.backplane_connected()
+    }
+
+    /// What the L2 reports about itself (`None` without an L2): backplane, circuit breaker,
+    /// invalidations waiting to be applied. No round trip.
+    ///
+    /// ```
+    /// let cache = cache_core::Cache::builder().build().unwrap();
+    /// assert!(cache.l2_status().is_none());
+    /// ```
+    pub fn l2_status(&self) -> Option<crate::L2Status> {
+        self.inner.l2_status()
     }
 }

@@ -71,6 +71,9 @@ pub enum L2ErrorKind {
     Connection,
     /// The server answered with something unexpected (e.g. a key of another Redis type).
     Protocol,
+    /// Not attempted: the L2's circuit breaker is open after repeated failures. The engine
+    /// counts it in `Stats::l2_skipped` (not `l2_errors`) and does not log it per call.
+    CircuitOpen,
     /// Any other failure.
     Other,
 }
@@ -91,6 +94,46 @@ impl L2Error {
         Self {
             kind,
             message: message.into(),
+        }
+    }
+}
+
+/// The state of an L2's circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Calls go to the L2.
+    Closed,
+    /// Calls skip the L2 until the cool-down ends.
+    Open,
+    /// One probe call is allowed through; its outcome closes or reopens the breaker.
+    HalfOpen,
+}
+
+/// What an L2 reports about itself, for health checks ([`L2::status`]). Parts an L2 does not
+/// have are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct L2Status {
+    /// Whether the backplane has proved its subscription recently (`None`: no backplane).
+    pub backplane_connected: Option<bool>,
+    /// The circuit breaker's state (`None`: no breaker).
+    pub breaker: Option<BreakerState>,
+    /// Invalidations that failed and wait to be applied when the L2 answers again.
+    pub pending_invalidations: usize,
+}
+
+impl L2Status {
+    /// A status with these parts.
+    pub fn new(
+        backplane_connected: Option<bool>,
+        breaker: Option<BreakerState>,
+        pending_invalidations: usize,
+    ) -> Self {
+        Self {
+            backplane_connected,
+            breaker,
+            pending_invalidations,
         }
     }
 }
@@ -195,6 +238,12 @@ pub trait L2: Send + Sync + 'static {
         let _ = (pattern, limit);
         Box::pin(async { Ok(Vec::new()) })
     }
+
+    /// The L2's own state (backplane, breaker, queued invalidations), without a round trip.
+    /// Default: nothing to report.
+    fn status(&self) -> L2Status {
+        L2Status::default()
+    }
 }
 
 impl<T: L2 + ?Sized> L2 for Arc<T> {
@@ -229,5 +278,8 @@ impl<T: L2 + ?Sized> L2 for Arc<T> {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<String>, L2Error>> {
         (**self).keys(pattern, limit)
+    }
+    fn status(&self) -> L2Status {
+        (**self).status()
     }
 }

@@ -95,7 +95,7 @@ mod tags;
 #[doc(hidden)]
 pub mod __private;
 
-pub use builder::{CacheBuilder, DEFAULT_L1_CAPACITY, DEFAULT_TTL};
+pub use builder::{CacheBuilder, DEFAULT_DEGRADED_TTL, DEFAULT_L1_CAPACITY, DEFAULT_TTL};
 pub use cache::{Cache, CacheValue};
 pub use codec::{
     Codec, CodecError, DEFAULT_COMPRESS_ABOVE, FORMAT_BINCODE, FORMAT_JSON, FORMAT_LZ4,
@@ -106,8 +106,8 @@ pub use global::{global, install};
 pub use inspect::{EntryInfo, L1EntryInfo, L2EntryInfo};
 pub use key::{KeyBuilder, MAX_KEY_LEN, escape_key_part, escaped};
 pub use l2::{
-    BoxError, BoxFuture, IntoL2, Invalidation, InvalidationSink, L2, L2Context, L2Entry, L2Error,
-    L2ErrorKind, L2Write, StoredValue,
+    BoxError, BoxFuture, BreakerState, IntoL2, Invalidation, InvalidationSink, L2, L2Context,
+    L2Entry, L2Error, L2ErrorKind, L2Status, L2Write, StoredValue,
 };
 pub use options::{EntryOptions, Level};
 pub use stats::Stats;

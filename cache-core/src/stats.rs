@@ -15,6 +15,7 @@ use crossbeam_utils::CachePadded;
 /// - `refreshes`: background refreshes started by refresh-ahead.
 /// - `stale_served`: failed loads answered with a stale value (`stale_if_error`).
 /// - `l2_errors`: L2 failures (unreachable, timeout, undecodable or foreign values).
+/// - `l2_skipped`: L2 operations not attempted because the L2's circuit breaker was open.
 /// - `invalidations`: invalidation calls (key, pattern, tags, clear), local or from other
 ///   processes.
 /// - `evictions`: L1 entries removed to stay within the capacity.
@@ -38,6 +39,8 @@ pub struct Stats {
     pub stale_served: u64,
     /// L2 failures, including values that could not be decoded.
     pub l2_errors: u64,
+    /// L2 operations skipped by an open circuit breaker.
+    pub l2_skipped: u64,
     /// Invalidations applied (key, pattern, tags, clear; local or remote).
     pub invalidations: u64,
     /// L1 entries removed to stay within the capacity.
@@ -85,6 +88,7 @@ impl std::ops::Add for Stats {
             refreshes: self.refreshes + other.refreshes,
             stale_served: self.stale_served + other.stale_served,
             l2_errors: self.l2_errors + other.l2_errors,
+            l2_skipped: self.l2_skipped + other.l2_skipped,
             invalidations: self.invalidations + other.invalidations,
             evictions: self.evictions + other.evictions,
         }
@@ -181,6 +185,7 @@ pub(crate) struct Counters {
     pub(crate) refreshes: AtomicU64,
     pub(crate) stale_served: AtomicU64,
     pub(crate) l2_errors: AtomicU64,
+    pub(crate) l2_skipped: AtomicU64,
     pub(crate) invalidations: AtomicU64,
     pub(crate) evictions: AtomicU64,
     /// Invalidations by kind: keys, pattern, tags, all.
@@ -232,6 +237,7 @@ impl Counters {
             refreshes: get(&self.refreshes),
             stale_served: get(&self.stale_served),
             l2_errors: get(&self.l2_errors),
+            l2_skipped: get(&self.l2_skipped),
             invalidations: get(&self.invalidations),
             evictions: get(&self.evictions),
         }

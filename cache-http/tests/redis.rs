@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 mod common;
-use common::{get, serve};
+use common::{client, get, serve};
 
 #[tokio::test]
 async fn keys_entry_and_health_see_redis() {
@@ -54,6 +54,8 @@ async fn keys_entry_and_health_see_redis() {
         assert_eq!(status, StatusCode::OK, "{health}");
         assert_eq!(health["l2"], json!("ok"));
         assert_eq!(health["backplane"], json!("connected"));
+        assert_eq!(health["breaker"], json!("closed"));
+        assert_eq!(health["pending_invalidations"], json!(0));
 
         server.kill();
         let (status, health) = get(&format!("{base}/health")).await;
@@ -63,6 +65,16 @@ async fn keys_entry_and_health_see_redis() {
             health["l2"].as_str().unwrap().starts_with("error"),
             "{health}"
         );
+        // An invalidation while Redis is away waits in the queue, and health says so.
+        let invalidated = client()
+            .post(format!("{base}/invalidate"))
+            .json(&json!({"keys": ["user:1"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(invalidated.status(), StatusCode::OK);
+        let (_, health) = get(&format!("{base}/health")).await;
+        assert_eq!(health["pending_invalidations"], json!(1), "{health}");
     })
     .await
     .expect("the test finished within its limit");

@@ -8,18 +8,33 @@
 //! {"origin":"5f0c...","op":"pattern","pattern":"user:*"}
 //! {"origin":"5f0c...","op":"tags","tags":["users"]}
 //! {"origin":"5f0c...","op":"clear"}
+//! {"origin":"5f0c...","op":"flush","generation":1732962000123456}
 //! ```
 //!
 //! Keys and patterns are cache keys (without the namespace). `origin` identifies the
 //! publishing `RedisL2`; it ignores its own messages. An unreadable message clears L1
-//! (it may have been an invalidation).
+//! (it may have been an invalidation). `flush` says every entry written before `generation`
+//! is gone (`pending.rs`).
+//!
+//! # Liveness from evidence
+//!
+//! The subscriber runs on a thread of its own (its own single-threaded runtime), so it does
+//! not die with the runtime that built the `RedisL2`. It proves the subscription works with a
+//! heartbeat `PING` answered through the subscribed connection (and by every message); the
+//! backplane counts as connected only while the last proof is younger than
+//! [`LIVENESS_HEARTBEATS`] heartbeats. A supervisor on the same thread reports the state to the
+//! engine on every change, whatever stopped the proofs (a closed connection, a frozen server,
+//! a subscriber task that ended or panicked, which it restarts).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use cache_core::{Invalidation, InvalidationSink};
 use futures_util::StreamExt;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 /// One backplane message.
@@ -53,6 +68,11 @@ pub(crate) enum Op {
     },
     /// Everything removed.
     Clear,
+    /// Every entry written before this generation hidden (sent by the flush script).
+    Flush {
+        /// The namespace's generation at the flush.
+        generation: u64,
+    },
 }
 
 impl Op {
@@ -61,9 +81,15 @@ impl Op {
             Op::Keys { keys } => Invalidation::Keys(keys),
             Op::Pattern { pattern } => Invalidation::Pattern(pattern),
             Op::Tags { tags } => Invalidation::Tags(tags),
-            Op::Clear => Invalidation::Clear,
+            Op::Clear | Op::Flush { .. } => Invalidation::Clear,
         }
     }
+}
+
+/// The start of a flush message; the flush script appends the generation and `}`.
+pub(crate) fn flush_message_prefix(origin: &str) -> String {
+    let origin = serde_json::to_string(origin).expect("a string serializes");
+    format!(r#"{{"origin":{origin},"op":"flush","generation":"#)
 }
 
 /// Encodes a message.
@@ -90,15 +116,152 @@ pub(crate) struct SubscriberConfig {
     pub(crate) max_backoff: Duration,
 }
 
-/// State shared between the `RedisL2` and its subscriber task.
-#[derive(Default)]
+/// The backplane counts as connected while its last proof is younger than this many
+/// heartbeats.
+pub(crate) const LIVENESS_HEARTBEATS: u32 = 3;
+
+/// State shared between the `RedisL2` and its subscriber.
 pub(crate) struct Status {
-    connected: AtomicBool,
+    /// Set while a subscription is established.
+    subscribed: AtomicBool,
+    /// When the subscription last proved it works (ms since `origin`; 0: never).
+    last_proof_ms: AtomicU64,
+    origin: Instant,
+    /// Oldest acceptable proof, in ms.
+    limit_ms: u64,
+    /// What the engine was last told, so it hears each change once.
+    reported: Mutex<Option<bool>>,
+    /// The namespace's last flush generation: entries written before it are invisible.
+    flushed: AtomicU64,
+    /// Bumped each time the subscription is made or lost: a flush may have been missed, so
+    /// readers read the flush generation again before trusting Redis.
+    changes: AtomicU64,
 }
 
 impl Status {
+    pub(crate) fn new(heartbeat: Duration) -> Self {
+        let limit = heartbeat * LIVENESS_HEARTBEATS;
+        Self {
+            subscribed: AtomicBool::new(false),
+            last_proof_ms: AtomicU64::new(0),
+            origin: Instant::now(),
+            limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+            reported: Mutex::new(None),
+            flushed: AtomicU64::new(0),
+            changes: AtomicU64::new(1),
+        }
+    }
+
+    /// How many times the subscription was made or lost (starts at 1).
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    fn now_ms(&self) -> u64 {
+        // Starts at 1, so 0 means "never".
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX) + 1
+    }
+
+    /// Records a proof that the subscription works.
+    fn prove(&self) {
+        self.last_proof_ms.store(self.now_ms(), Ordering::Release);
+    }
+
+    /// Whether the subscription is established and proved itself recently.
     pub(crate) fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Acquire)
+        let last = self.last_proof_ms.load(Ordering::Acquire);
+        self.subscribed.load(Ordering::Acquire)
+            && last != 0
+            && self.now_ms().saturating_sub(last) <= self.limit_ms
+    }
+
+    /// Tells the engine the current state if it changed since it was last told.
+    pub(crate) fn report(&self, sink: &dyn InvalidationSink) {
+        let mut reported = self.reported.lock();
+        let connected = self.is_connected();
+        if *reported != Some(connected) {
+            *reported = Some(connected);
+            sink.set_connected(connected);
+        }
+    }
+
+    fn set_subscribed(&self, subscribed: bool) {
+        self.subscribed.store(subscribed, Ordering::Release);
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        if subscribed {
+            self.prove();
+        }
+    }
+
+    /// The last flush generation known.
+    pub(crate) fn flushed(&self) -> u64 {
+        self.flushed.load(Ordering::Acquire)
+    }
+
+    /// Learns a flush generation (from a message, a read, or this process's own flush).
+    pub(crate) fn learn_flush(&self, generation: u64) {
+        self.flushed.fetch_max(generation, Ordering::AcqRel);
+    }
+}
+
+/// A boxed future of the backplane thread's maintenance step.
+pub(crate) type Maintenance = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What the supervisor runs on every tick besides watching the subscriber (replaying queued
+/// invalidations, reading the flush generation).
+pub(crate) type Maintain = Box<dyn Fn() -> Maintenance + Send + Sync>;
+
+/// The backplane's thread; dropping this stops it.
+pub(crate) struct Backplane {
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts the backplane's thread: the subscriber and its supervisor.
+pub(crate) fn start(
+    config: SubscriberConfig,
+    sink: Arc<dyn InvalidationSink>,
+    status: Arc<Status>,
+    maintain: Maintain,
+) -> std::io::Result<Backplane> {
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("cache-backplane".to_owned())
+        .spawn(move || runtime.block_on(supervise(config, sink, status, maintain, stopped)))?;
+    Ok(Backplane { _stop: stop })
+}
+
+/// Runs the subscriber, restarts it if it stops, reports the state on every tick, and runs
+/// the maintenance step; returns when the `Backplane` is dropped.
+async fn supervise(
+    config: SubscriberConfig,
+    sink: Arc<dyn InvalidationSink>,
+    status: Arc<Status>,
+    maintain: Maintain,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let spawn = || tokio::spawn(run(config.clone(), Arc::clone(&sink), Arc::clone(&status)));
+    let mut subscriber = spawn();
+    let mut ticker = tokio::time::interval(config.heartbeat / 2);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => {
+                subscriber.abort();
+                return;
+            }
+            _ = ticker.tick() => {
+                if subscriber.is_finished() {
+                    status.set_subscribed(false);
+                    tracing::warn!(channel = %config.channel, "backplane subscriber stopped; restarting it");
+                    subscriber = spawn();
+                }
+                status.report(sink.as_ref());
+                maintain().await;
+            }
+        }
     }
 }
 
@@ -119,13 +282,13 @@ pub(crate) async fn run(
         match subscribe(client, &config).await {
             Ok(pubsub) => {
                 backoff = MIN_BACKOFF;
-                sink.set_connected(true);
-                status.connected.store(true, Ordering::Release);
+                status.set_subscribed(true);
+                status.report(sink.as_ref());
                 tracing::debug!(channel = %config.channel, "backplane subscribed");
-                let reason = listen(pubsub, &config, sink.as_ref()).await;
-                sink.set_connected(false);
-                status.connected.store(false, Ordering::Release);
-                tracing::warn!(channel = %config.channel, reason, "backplane lost; L1 disabled until resubscribed");
+                let reason = listen(pubsub, &config, sink.as_ref(), &status).await;
+                status.set_subscribed(false);
+                status.report(sink.as_ref());
+                tracing::warn!(channel = %config.channel, reason, "backplane lost; L1 degraded until resubscribed");
             }
             Err(error) => {
                 tracing::debug!(channel = %config.channel, %error, "backplane subscription failed");
@@ -157,6 +320,7 @@ async fn listen(
     pubsub: redis::aio::PubSub,
     config: &SubscriberConfig,
     sink: &dyn InvalidationSink,
+    status: &Status,
 ) -> &'static str {
     let (mut control, mut stream) = pubsub.split();
     let mut ticker = tokio::time::interval(config.heartbeat);
@@ -165,13 +329,16 @@ async fn listen(
     loop {
         tokio::select! {
             message = stream.next() => match message {
-                Some(message) => apply(message.get_payload_bytes(), config, sink),
+                Some(message) => {
+                    status.prove();
+                    apply(message.get_payload_bytes(), config, sink, status);
+                }
                 None => return "connection closed",
             },
             _ = ticker.tick() => {
                 let ping = tokio::time::timeout(config.heartbeat, control.ping::<redis::Value>());
                 match ping.await {
-                    Ok(Ok(_)) => {}
+                    Ok(Ok(_)) => status.prove(),
                     Ok(Err(_)) => return "heartbeat failed",
                     Err(_) => return "heartbeat unanswered",
                 }
@@ -181,10 +348,13 @@ async fn listen(
 }
 
 /// Applies one message unless this process sent it.
-fn apply(payload: &[u8], config: &SubscriberConfig, sink: &dyn InvalidationSink) {
+fn apply(payload: &[u8], config: &SubscriberConfig, sink: &dyn InvalidationSink, status: &Status) {
     match serde_json::from_slice::<Message>(payload) {
         Ok(message) if message.origin == config.origin => {}
         Ok(message) => {
+            if let Op::Flush { generation } = message.op {
+                status.learn_flush(generation);
+            }
             sink.invalidate(message.op.into_invalidation());
         }
         Err(error) => {
@@ -237,6 +407,33 @@ mod tests {
             parsed.op.into_invalidation(),
             Invalidation::Pattern("u:*".into())
         );
+    }
+
+    #[test]
+    fn the_flush_script_writes_a_readable_message() {
+        let message = format!("{}1732962000123456}}", flush_message_prefix("o\"1"));
+        let parsed: Message = serde_json::from_str(&message).unwrap();
+        assert_eq!(parsed.origin, "o\"1");
+        assert_eq!(
+            parsed.op,
+            Op::Flush {
+                generation: 1_732_962_000_123_456
+            }
+        );
+    }
+
+    #[test]
+    fn liveness_needs_a_recent_proof() {
+        let status = Status::new(Duration::from_millis(10));
+        assert!(!status.is_connected(), "never subscribed");
+        status.set_subscribed(true);
+        assert!(status.is_connected());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(!status.is_connected(), "no proof for 4 heartbeats");
+        status.prove();
+        assert!(status.is_connected());
+        status.set_subscribed(false);
+        assert!(!status.is_connected());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use redis::cluster::{ClusterClientBuilder, ClusterConfig};
 use redis::io::tcp::TcpSettings;
 
 use crate::backplane::{Status, new_origin};
+use crate::breaker::{Breaker, BreakerSettings};
 use crate::connection::Connection;
 use crate::error::{Error, from_redis, timed};
 use crate::redis_l2::{Inner, RedisL2, Settings};
@@ -24,6 +25,14 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
 /// Default `COUNT` hint of each `SCAN` step: 500.
 pub const DEFAULT_SCAN_COUNT: usize = 500;
+/// Default number of consecutive failures (no answer, timeout) that opens the circuit
+/// breaker: 3.
+pub const DEFAULT_BREAKER_THRESHOLD: u32 = 3;
+/// Default time an open circuit breaker skips Redis before one probe: 1 s.
+pub const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
+/// Default bound of the queue of invalidations waiting for Redis: 10,000 (past it, one
+/// namespace flush replaces them).
+pub const DEFAULT_MAX_PENDING_INVALIDATIONS: usize = 10_000;
 /// Default URL when neither [`url`](RedisL2Builder::url) nor
 /// [`cluster`](RedisL2Builder::cluster) is given.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
@@ -49,6 +58,9 @@ enum Target {
 ///     .connect_timeout(Duration::from_secs(1))         // connecting, subscribing
 ///     .heartbeat(Duration::from_secs(1))               // backplane liveness check
 ///     .scan_count(500)                                 // SCAN ... COUNT
+///     .breaker_threshold(3)                            // failures that open the breaker
+///     .breaker_cooldown(Duration::from_secs(1))        // skip Redis this long, then probe
+///     .max_pending_invalidations(10_000)               // queued while Redis is away
 ///     .build()
 ///     .await?;
 /// let cache = Cache::builder().namespace("billing").l2(l2).build()?;
@@ -64,6 +76,9 @@ pub struct RedisL2Builder {
     heartbeat: Duration,
     max_backoff: Duration,
     scan_count: usize,
+    breaker_threshold: u32,
+    breaker_cooldown: Duration,
+    max_pending: usize,
 }
 
 impl Default for RedisL2Builder {
@@ -76,6 +91,9 @@ impl Default for RedisL2Builder {
             heartbeat: DEFAULT_HEARTBEAT,
             max_backoff: Duration::from_secs(2),
             scan_count: DEFAULT_SCAN_COUNT,
+            breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
+            breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
+            max_pending: DEFAULT_MAX_PENDING_INVALIDATIONS,
         }
     }
 }
@@ -120,9 +138,10 @@ impl RedisL2Builder {
         self
     }
 
-    /// How often the backplane checks its subscription with a `PING`, which must be answered
-    /// within the same interval. A lost subscription disables L1 until it is back (see the
-    /// crate docs). Default [`DEFAULT_HEARTBEAT`] (1 s).
+    /// How often the backplane checks its subscription with a `PING` answered through it,
+    /// which must come within the same interval. The backplane counts as connected while its
+    /// last proof is younger than three heartbeats; a lost subscription empties L1 and keeps
+    /// it degraded until it is back (see the crate docs). Default [`DEFAULT_HEARTBEAT`] (1 s).
     pub fn heartbeat(mut self, interval: Duration) -> Self {
         self.heartbeat = interval;
         self
@@ -142,6 +161,40 @@ impl RedisL2Builder {
         self
     }
 
+    /// Consecutive failures (no answer, no connection, a timeout; not errors Redis answers
+    /// with) after which the circuit breaker opens: calls then skip Redis, counted in
+    /// `Stats::l2_skipped`, for [`breaker_cooldown`](Self::breaker_cooldown), after which one
+    /// call probes Redis and closes or reopens it. An outage thus costs callers one timeout
+    /// per cool-down instead of one per call. Default [`DEFAULT_BREAKER_THRESHOLD`] (3).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let built = cache_redis::RedisL2::builder().breaker_threshold(0).build().await;
+    /// assert!(built.is_err());
+    /// # }
+    /// ```
+    pub fn breaker_threshold(mut self, failures: u32) -> Self {
+        self.breaker_threshold = failures;
+        self
+    }
+
+    /// How long an open circuit breaker skips Redis before letting one probe through.
+    /// Default [`DEFAULT_BREAKER_COOLDOWN`] (1 s).
+    pub fn breaker_cooldown(mut self, cooldown: Duration) -> Self {
+        self.breaker_cooldown = cooldown;
+        self
+    }
+
+    /// Bound of the queue of invalidations Redis did not confirm (a failed or skipped key,
+    /// pattern, tag or clear invalidation, or the removal after a failed write), replayed
+    /// when Redis answers again, before any read from Redis. Past the bound the queue becomes
+    /// one namespace flush: an O(1) generation bump that hides every entry written before
+    /// it. Default [`DEFAULT_MAX_PENDING_INVALIDATIONS`] (10,000).
+    pub fn max_pending_invalidations(mut self, max: usize) -> Self {
+        self.max_pending = max;
+        self
+    }
+
     fn validate(&self) -> Result<(), Error> {
         for (setting, value) in [
             ("operation_timeout", self.operation_timeout),
@@ -149,6 +202,7 @@ impl RedisL2Builder {
             ("connect_timeout", self.connect_timeout),
             ("heartbeat", self.heartbeat),
             ("max_reconnect_backoff", self.max_backoff),
+            ("breaker_cooldown", self.breaker_cooldown),
         ] {
             if value.is_zero() {
                 return Err(Error::config(setting, "must be longer than zero"));
@@ -157,14 +211,23 @@ impl RedisL2Builder {
         if self.scan_count == 0 {
             return Err(Error::config("scan_count", "must be at least 1"));
         }
+        if self.breaker_threshold == 0 {
+            return Err(Error::config("breaker_threshold", "must be at least 1"));
+        }
+        if self.max_pending == 0 {
+            return Err(Error::config(
+                "max_pending_invalidations",
+                "must be at least 1",
+            ));
+        }
         if matches!(&self.target, Target::Cluster(nodes) if nodes.is_empty()) {
             return Err(Error::config("cluster", "needs at least one node URL"));
         }
         Ok(())
     }
 
-    /// Builds the L2. Must run inside a tokio runtime, which then drives its connections and
-    /// backplane task.
+    /// Builds the L2. Must run inside a tokio runtime, which drives its data connection (the
+    /// backplane runs on a thread of its own, see the crate docs).
     ///
     /// Only a bad setting (e.g. an unparsable URL) is an error. Redis being unreachable is
     /// not: the service starts, the cache runs on L1 and loaders (counting `l2_errors`), and
@@ -172,7 +235,7 @@ impl RedisL2Builder {
     /// [`health`](cache_core::L2::health) on the result before handing it to the cache.
     pub async fn build(self) -> Result<RedisL2, Error> {
         self.validate()?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let tcp = TcpSettings::default().set_nodelay(true);
         let open = |url: &str| {
             let info = url
@@ -228,11 +291,15 @@ impl RedisL2Builder {
                     heartbeat: self.heartbeat,
                     max_backoff: self.max_backoff,
                     scan_count: self.scan_count,
+                    max_pending: self.max_pending,
                 },
                 subscribers,
-                runtime,
                 origin: new_origin(),
-                status: Arc::new(Status::default()),
+                status: Arc::new(Status::new(self.heartbeat)),
+                breaker: Breaker::new(BreakerSettings {
+                    threshold: self.breaker_threshold,
+                    cooldown: self.breaker_cooldown,
+                }),
                 attached: AtomicBool::new(false),
             }),
         };

@@ -1,10 +1,11 @@
 //! Reading the value hash: `v` (the payload) and `m` (its metadata), as `HMGET key v m` or the
 //! tag-checking `GET` script returns them, checked field by field.
 //!
-//! `m` is `"<f> <t> <e>"` for an untagged entry and `"<f> <t> <e> <w> <tags>"` for a tagged
-//! one: the format byte (decimal), the fingerprint (16 hex digits), the absolute expiry (Unix
-//! milliseconds, server clock), the generation at write time (decimal) and the tags (a JSON
-//! array, which may itself contain spaces, so it comes last).
+//! `m` is `"<f> <t> <e> <w>"` for an untagged entry and `"<f> <t> <e> <w> <tags>"` for a
+//! tagged one: the format byte (decimal), the fingerprint (16 hex digits), the absolute expiry
+//! (Unix milliseconds, server clock), the generation at write time (decimal) and the tags (a
+//! JSON array, which may itself contain spaces, so it comes last). Entries written by earlier
+//! versions have no `<w>` when untagged.
 
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ pub(crate) struct Fetched {
     pub(crate) value: StoredValue,
     /// Time left before the entry expires.
     pub(crate) ttl: Duration,
-    /// Generation at write time (tagged entries; empty otherwise).
+    /// Generation at write time (empty for untagged entries of earlier versions).
     pub(crate) written_at: String,
     /// Tags as JSON; empty when untagged.
     pub(crate) tags: String,

@@ -36,6 +36,9 @@ pub enum Error {
     /// redis-rs could not create its client.
     #[error("cannot create the Redis client: {0}")]
     Client(#[source] RedisError),
+    /// The backplane's thread could not be started.
+    #[error("cannot start the backplane thread: {0}")]
+    Backplane(#[source] std::io::Error),
     /// This `RedisL2` already serves a cache; build one `RedisL2` per `Cache`.
     #[error("this RedisL2 is already attached to a cache; build one RedisL2 per Cache")]
     AlreadyAttached,

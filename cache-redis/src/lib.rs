@@ -31,26 +31,32 @@
 //! - **Invalidation** by key (`UNLINK`), pattern (`SCAN MATCH` + `UNLINK` in batches on every
 //!   master, never `KEYS`), tags (generation counters: one script, O(number of tags)) or
 //!   `clear`, then a backplane message.
-//! - **Backplane**: each `RedisL2` subscribes to its namespace's channel and applies other
-//!   processes' messages to its L1. When the subscription is lost (connection closed, or a
-//!   heartbeat `PING` unanswered), L1 is emptied and disabled at once; it is emptied again and
-//!   re-enabled once resubscribed, so no entry that may have missed an invalidation is served.
+//! - **Backplane**: each `RedisL2` subscribes to its namespace's channel, from a thread of its
+//!   own, and applies other processes' messages to its L1. It counts as connected while a
+//!   heartbeat answered through the subscription is younger than three heartbeats. When it is
+//!   lost, L1 is emptied at once and degraded (new entries live at most
+//!   `CacheBuilder::degraded_ttl`); it is emptied again once resubscribed, so no entry that may
+//!   have missed an invalidation outlives the bound.
 //! - **Failures** (Redis down, slow, garbage) never reach the caller: each operation is bounded
 //!   by the [operation timeout](RedisL2Builder::operation_timeout), the engine counts the
-//!   error in `Stats::l2_errors` and falls back to L1 or the loader; connections come back by
-//!   themselves when Redis does.
+//!   error in `Stats::l2_errors` and falls back to L1 or the loader. A
+//!   [circuit breaker](RedisL2Builder::breaker_threshold) skips Redis during an outage
+//!   (`Stats::l2_skipped`); invalidations Redis did not confirm are
+//!   [queued](RedisL2Builder::max_pending_invalidations) and applied when it answers again.
 //!
 //! The data layout, for services in other languages, is in `docs/redis-layout.md`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backplane;
+mod breaker;
 mod builder;
 mod connection;
 mod entry;
 mod error;
 mod layout;
 mod pattern;
+mod pending;
 mod redis_l2;
 mod scripts;
 mod tags;
@@ -60,8 +66,9 @@ mod tags;
 pub mod test_util;
 
 pub use builder::{
-    DEFAULT_BULK_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_OPERATION_TIMEOUT,
-    DEFAULT_SCAN_COUNT, DEFAULT_URL, RedisL2Builder,
+    DEFAULT_BREAKER_COOLDOWN, DEFAULT_BREAKER_THRESHOLD, DEFAULT_BULK_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_MAX_PENDING_INVALIDATIONS,
+    DEFAULT_OPERATION_TIMEOUT, DEFAULT_SCAN_COUNT, DEFAULT_URL, RedisL2Builder,
 };
 pub use error::Error;
 pub use redis_l2::RedisL2;

@@ -1,23 +1,30 @@
 //! [`RedisL2`]: a configured Redis connection, which becomes a cache's `L2` when the cache is
-//! built (`IntoL2`): the attached form, `AttachedRedisL2`, holds its namespace's layout and
-//! its backplane task from the start, so no operation checks for a half-built state.
+//! built (`IntoL2`): the attached form, `Attached`, holds its namespace's layout, its queue of
+//! unconfirmed invalidations and its backplane thread from the start, so no operation checks
+//! for a half-built state. Every operation goes through the circuit breaker (`breaker.rs`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use cache_core::{BoxError, BoxFuture, IntoL2, L2, L2Context, L2Entry, L2Error, L2Write};
+use cache_core::{
+    BoxError, BoxFuture, IntoL2, Invalidation, L2, L2Context, L2Entry, L2Error, L2ErrorKind,
+    L2Status, L2Write,
+};
 
-use crate::backplane::{self, Op, Status, SubscriberConfig};
+use crate::backplane::{self, Backplane, Maintain, Op, Status, SubscriberConfig};
+use crate::breaker::Breaker;
 use crate::builder::RedisL2Builder;
 use crate::connection::Connection;
 use crate::entry::{self, Fetched};
 use crate::error::{Error, from_redis, timed};
 use crate::layout::Layout;
 use crate::pattern::Scan;
+use crate::pending::{Done, Pending};
 use crate::scripts::{
-    GENERATION_SCRIPT, GET_SCRIPT, INVALIDATE_TAGS_SCRIPT, MIN_TAG_TTL_MS, SET_STANDALONE_SCRIPT,
-    WRITE_SCRIPT,
+    FLUSH_SCRIPT, GENERATION_SCRIPT, GET_SCRIPT, INVALIDATE_TAGS_SCRIPT, MIN_TAG_TTL_MS,
+    SET_STANDALONE_SCRIPT, WRITE_SCRIPT,
 };
 use crate::tags;
 
@@ -70,6 +77,7 @@ pub(crate) struct Settings {
     pub(crate) heartbeat: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) scan_count: usize,
+    pub(crate) max_pending: usize,
 }
 
 pub(crate) struct Inner {
@@ -77,26 +85,27 @@ pub(crate) struct Inner {
     pub(crate) settings: Settings,
     /// Clients to subscribe the backplane through.
     pub(crate) subscribers: Vec<redis::Client>,
-    pub(crate) runtime: tokio::runtime::Handle,
     /// This instance's id in backplane messages.
     pub(crate) origin: String,
     pub(crate) status: Arc<Status>,
+    pub(crate) breaker: Breaker,
     /// Set when a cache is built with this L2: one `RedisL2` serves one cache.
     pub(crate) attached: AtomicBool,
 }
 
-/// A `RedisL2` attached to its cache: the namespace's key layout and the backplane task are
-/// set from the start. The task stops when the cache (its only owner) is dropped.
-struct AttachedRedisL2 {
+/// A `RedisL2` attached to its cache: the namespace's key layout, the queue of unconfirmed
+/// invalidations and the backplane thread are set from the start. The thread stops when the
+/// cache (its only owner) is dropped.
+struct Attached {
     inner: Arc<Inner>,
     layout: Layout,
-    task: tokio::task::AbortHandle,
-}
-
-impl Drop for AttachedRedisL2 {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    pending: Pending,
+    /// One replay of the queue at a time; readers wait for it.
+    replaying: tokio::sync::Mutex<()>,
+    /// Set right after the thread starts (it needs a weak handle on this value).
+    backplane: OnceLock<Backplane>,
+    /// The backplane's `changes` when the flush generation was last read.
+    flush_checked: AtomicU64,
 }
 
 impl RedisL2 {
@@ -105,14 +114,16 @@ impl RedisL2 {
         RedisL2Builder::default()
     }
 
-    /// Whether the backplane is subscribed. While it is not, the cache's L1 is empty and
-    /// unused (it could miss other processes' invalidations); reads go to Redis.
+    /// Whether the backplane is subscribed and proved so within the last three heartbeats.
+    /// While it is not, the cache's L1 is degraded (`CacheBuilder::degraded_ttl`): it could
+    /// miss other processes' invalidations.
     pub fn backplane_connected(&self) -> bool {
         self.inner.status.is_connected()
     }
 
     /// Waits until the backplane is subscribed, at most `timeout`; returns whether it is.
-    /// Useful at start-up (L1 is off until then) and in tests.
+    /// Building the cache already waits up to the connect timeout; this is for tests and
+    /// for waiting after an outage.
     pub async fn wait_for_backplane(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -132,7 +143,7 @@ impl RedisL2 {
     }
 }
 
-impl AttachedRedisL2 {
+impl Attached {
     fn connection(&self) -> Connection {
         self.inner.connection.clone()
     }
@@ -170,6 +181,9 @@ impl AttachedRedisL2 {
         else {
             return Ok(None);
         };
+        if !self.survives_flush(&written_at) {
+            return Ok(None);
+        }
         if tags.is_empty() {
             return Ok(Some(L2Entry {
                 value,
@@ -222,16 +236,13 @@ impl AttachedRedisL2 {
                 .map_err(from_redis);
         }
         // Cluster: the generation lives in the metadata slot, the value in its own.
-        let written_at = if tags.is_empty() {
-            String::new()
-        } else {
-            GENERATION_SCRIPT
-                .key(layout.gen_key())
-                .arg(ttl_ms)
-                .invoke_async::<String>(&mut connection)
-                .await
-                .map_err(from_redis)?
-        };
+        let tag_ttl_ms = if tags.is_empty() { 0 } else { ttl_ms };
+        let written_at = GENERATION_SCRIPT
+            .key(layout.gen_key())
+            .arg(tag_ttl_ms)
+            .invoke_async::<String>(&mut connection)
+            .await
+            .map_err(from_redis)?;
         WRITE_SCRIPT
             .key(value_key)
             .arg(&write.value.payload)
@@ -362,6 +373,167 @@ impl AttachedRedisL2 {
     }
 }
 
+impl Attached {
+    /// Whether an entry written at generation `written_at` was written after the last
+    /// namespace flush known here.
+    fn survives_flush(&self, written_at: &str) -> bool {
+        let flushed = self.inner.status.flushed();
+        flushed == 0 || written_at.parse::<u64>().is_ok_and(|w| w >= flushed)
+    }
+
+    /// Runs one operation within `limit`, through the circuit breaker.
+    async fn guarded<T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        operation: impl Future<Output = Result<T, L2Error>>,
+    ) -> Result<T, L2Error> {
+        self.inner.breaker.call(timed(limit, what, operation)).await
+    }
+
+    /// Queues an invalidation Redis did not confirm (it answered nothing, or was skipped);
+    /// the error says so.
+    fn queue_unconfirmed<T>(
+        &self,
+        result: Result<T, L2Error>,
+        invalidation: impl FnOnce() -> Invalidation,
+    ) -> Result<T, L2Error> {
+        result.map_err(|error| {
+            if error.kind == L2ErrorKind::Protocol {
+                return error;
+            }
+            self.pending.push(&invalidation());
+            L2Error::new(
+                error.kind,
+                format!("{}; queued, applied when Redis answers", error.message),
+            )
+        })
+    }
+
+    /// Before a read trusts Redis: knows the namespace's flush generation (read again after
+    /// each change of the subscription, when a flush message may have been missed) and
+    /// applies the queued invalidations, if any.
+    async fn settle(&self) -> Result<(), L2Error> {
+        let changes = self.inner.status.changes();
+        if self.flush_checked.load(Ordering::Acquire) != changes {
+            self.learn_flush().await?;
+            self.flush_checked.store(changes, Ordering::Release);
+        }
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let _replaying = self.replaying.lock().await;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.replay().await
+    }
+
+    /// Replays one batch of the queue: flush, clear, tags, patterns, then keys. Stops at the
+    /// first failure (the rest waits); an item Redis rejects outright is dropped (logged).
+    async fn replay(&self) -> Result<(), L2Error> {
+        let settings = &self.inner.settings;
+        let operation = settings.operation_timeout;
+        let batch = self.pending.batch();
+        let confirmed = |result: Result<(), L2Error>| match result {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind == L2ErrorKind::Protocol => {
+                tracing::warn!(%error, "queued invalidation rejected by Redis; dropped");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        };
+        if let Some(sequence) = batch.flush {
+            confirmed(
+                self.guarded("namespace flush", operation, self.flush())
+                    .await,
+            )?;
+            self.pending.done(Done::Flush(sequence));
+        }
+        if let Some(sequence) = batch.clear {
+            confirmed(self.inner.breaker.call(self.remove_all()).await)?;
+            self.pending.done(Done::Clear(sequence));
+        }
+        if !batch.tags.is_empty() {
+            let tags: Vec<&str> = batch.tags.iter().map(|(tag, _)| tag.as_str()).collect();
+            let removed = self.guarded("L2 tag invalidation", operation, self.remove_tags(&tags));
+            confirmed(removed.await)?;
+            self.pending.done(Done::Tags(&batch.tags));
+        }
+        for item in batch.patterns.chunks(1) {
+            let removed = self.inner.breaker.call(self.remove_matching(&item[0].0));
+            confirmed(removed.await)?;
+            self.pending.done(Done::Patterns(item));
+        }
+        for chunk in batch.keys.chunks(REPLAY_KEYS_PER_CALL) {
+            let keys: Vec<&str> = chunk.iter().map(|(key, _)| key.as_str()).collect();
+            confirmed(
+                self.guarded("L2 invalidation", operation, self.remove(&keys))
+                    .await,
+            )?;
+            self.pending.done(Done::Keys(chunk));
+        }
+        tracing::info!(
+            keys = batch.keys.len(),
+            patterns = batch.patterns.len(),
+            tags = batch.tags.len(),
+            clear = batch.clear.is_some(),
+            flush = batch.flush.is_some(),
+            "queued invalidations applied"
+        );
+        Ok(())
+    }
+
+    /// Hides every entry of the namespace in O(1) (see `scripts.rs`, `FLUSH_SRC`).
+    async fn flush(&self) -> Result<(), L2Error> {
+        let layout = &self.layout;
+        let generation: String = FLUSH_SCRIPT
+            .key(layout.gen_key())
+            .arg(layout.channel())
+            .arg(backplane::flush_message_prefix(&self.inner.origin))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(from_redis)?;
+        let generation = generation
+            .parse::<u64>()
+            .map_err(|_| crate::error::protocol("the flush script returned no generation"))?;
+        self.inner.status.learn_flush(generation);
+        Ok(())
+    }
+
+    /// Reads the namespace's flush generation.
+    async fn learn_flush(&self) -> Result<(), L2Error> {
+        let layout = &self.layout;
+        let limit = self.inner.settings.operation_timeout;
+        let read = self.guarded("reading the flush generation", limit, async {
+            redis::cmd("HGET")
+                .arg(layout.gen_key())
+                .arg("flushed")
+                .query_async::<Option<u64>>(&mut self.connection())
+                .await
+                .map_err(from_redis)
+        });
+        if let Some(generation) = read.await? {
+            self.inner.status.learn_flush(generation);
+        }
+        Ok(())
+    }
+
+    /// The backplane thread's step: replay what waits, and learn the namespace's flush
+    /// generation (which also probes a half-open breaker when no call does).
+    async fn maintain(&self) {
+        if let Err(error) = self.settle().await {
+            tracing::debug!(%error, "queued invalidations still wait for Redis");
+        }
+        if let Err(error) = self.learn_flush().await {
+            tracing::debug!(%error, "cannot read the flush generation");
+        }
+    }
+}
+
+/// Keys per `UNLINK` when the queue is replayed.
+const REPLAY_KEYS_PER_CALL: usize = 256;
+
 impl IntoL2 for RedisL2 {
     fn into_l2(self, context: L2Context) -> Result<Arc<dyn L2>, BoxError> {
         if self.inner.attached.swap(true, Ordering::AcqRel) {
@@ -369,8 +541,9 @@ impl IntoL2 for RedisL2 {
         }
         let layout = Layout::new(context.namespace());
         let sink = context.sink();
-        // L1 stays off until the backplane is subscribed: it could miss invalidations.
-        sink.set_connected(false);
+        let status = Arc::clone(&self.inner.status);
+        // Not connected until the subscription proves itself: L1 starts degraded.
+        status.report(sink.as_ref());
         let settings = &self.inner.settings;
         let config = SubscriberConfig {
             clients: self.inner.subscribers.clone(),
@@ -380,62 +553,108 @@ impl IntoL2 for RedisL2 {
             connect_timeout: settings.connect_timeout,
             max_backoff: settings.max_backoff,
         };
-        let task = self
-            .inner
-            .runtime
-            .spawn(backplane::run(config, sink, Arc::clone(&self.inner.status)))
-            .abort_handle();
-        Ok(Arc::new(AttachedRedisL2 {
+        let connect_timeout = settings.connect_timeout;
+        let attached = Arc::new(Attached {
+            pending: Pending::new(settings.max_pending),
             inner: self.inner,
             layout,
-            task,
-        }))
+            replaying: tokio::sync::Mutex::new(()),
+            backplane: OnceLock::new(),
+            flush_checked: AtomicU64::new(0),
+        });
+        let weak = Arc::downgrade(&attached);
+        let maintain: Maintain = Box::new(move || {
+            let weak = weak.clone();
+            Box::pin(async move {
+                if let Some(attached) = weak.upgrade() {
+                    attached.maintain().await;
+                }
+            })
+        });
+        let thread = backplane::start(config, sink, Arc::clone(&status), maintain)
+            .map_err(|source| Box::new(Error::Backplane(source)))?;
+        let _ = attached.backplane.set(thread);
+        // Wait (bounded) for the first subscription, so the first loads are coherent and
+        // written through. The subscriber runs on its own thread: blocking here is safe.
+        let deadline = std::time::Instant::now() + connect_timeout;
+        while !status.is_connected() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !status.is_connected() {
+            tracing::warn!(
+                ?connect_timeout,
+                "backplane not subscribed yet; L1 degraded until it is"
+            );
+        }
+        Ok(attached)
     }
 }
 
-impl L2 for AttachedRedisL2 {
+impl L2 for Attached {
     fn get<'a>(
         &'a self,
         key: &'a str,
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
-        Box::pin(timed(
-            self.inner.settings.operation_timeout,
-            "L2 read",
-            self.read(key, expected_tags),
-        ))
+        Box::pin(async move {
+            self.settle().await?;
+            let limit = self.inner.settings.operation_timeout;
+            self.guarded("L2 read", limit, self.read(key, expected_tags))
+                .await
+        })
     }
 
     fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
-        Box::pin(timed(
-            self.inner.settings.operation_timeout,
-            "L2 write",
-            self.write(key, write),
-        ))
+        Box::pin(async move {
+            let limit = self.inner.settings.operation_timeout;
+            let mark = self.pending.mark();
+            let written = self
+                .guarded("L2 write", limit, self.write(key, write))
+                .await;
+            if written.is_ok() {
+                self.pending.written(key, mark);
+            }
+            // An older value may still be there: its removal waits in the queue.
+            self.queue_unconfirmed(written, || Invalidation::Keys(vec![key.to_owned()]))
+        })
     }
 
     fn invalidate<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
-        Box::pin(timed(
-            self.inner.settings.operation_timeout,
-            "L2 invalidation",
-            self.remove(keys),
-        ))
+        Box::pin(async move {
+            let limit = self.inner.settings.operation_timeout;
+            let removed = self
+                .guarded("L2 invalidation", limit, self.remove(keys))
+                .await;
+            self.queue_unconfirmed(removed, || {
+                Invalidation::Keys(keys.iter().map(|key| (*key).to_owned()).collect())
+            })
+        })
     }
 
     fn invalidate_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<(), L2Error>> {
-        Box::pin(self.remove_matching(pattern))
+        Box::pin(async move {
+            let removed = self.inner.breaker.call(self.remove_matching(pattern)).await;
+            self.queue_unconfirmed(removed, || Invalidation::Pattern(pattern.to_owned()))
+        })
     }
 
     fn invalidate_tags<'a>(&'a self, tags: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
-        Box::pin(timed(
-            self.inner.settings.operation_timeout,
-            "L2 tag invalidation",
-            self.remove_tags(tags),
-        ))
+        Box::pin(async move {
+            let limit = self.inner.settings.operation_timeout;
+            let removed = self
+                .guarded("L2 tag invalidation", limit, self.remove_tags(tags))
+                .await;
+            self.queue_unconfirmed(removed, || {
+                Invalidation::Tags(tags.iter().map(|tag| (*tag).to_owned()).collect())
+            })
+        })
     }
 
     fn clear(&self) -> BoxFuture<'_, Result<(), L2Error>> {
-        Box::pin(self.remove_all())
+        Box::pin(async move {
+            let removed = self.inner.breaker.call(self.remove_all()).await;
+            self.queue_unconfirmed(removed, || Invalidation::Clear)
+        })
     }
 
     fn keys<'a>(
@@ -464,6 +683,7 @@ impl L2 for AttachedRedisL2 {
         ))
     }
 
+    /// A direct `PING`, past the breaker: health checks report what Redis does now.
     fn health(&self) -> BoxFuture<'_, Result<(), L2Error>> {
         Box::pin(timed(
             self.inner.settings.operation_timeout,
@@ -475,5 +695,13 @@ impl L2 for AttachedRedisL2 {
                     .map_err(from_redis)
             },
         ))
+    }
+
+    fn status(&self) -> L2Status {
+        L2Status::new(
+            Some(self.inner.status.is_connected()),
+            Some(self.inner.breaker.state()),
+            self.pending.len(),
+        )
     }
 }

@@ -28,7 +28,7 @@ end
 ";
 
 /// `write(...)`: replaces the value hash (whatever type the key had) with its two fields, `v`
-/// (the payload) and `m` (`"<f> <t> <e>"`, plus `" <w> <tags JSON>"` for a tagged entry, where
+/// (the payload) and `m` (`"<f> <t> <e> <w>"`, plus `" <tags JSON>"` for a tagged entry, where
 /// `e` is the absolute expiry on the server clock in Unix milliseconds, so a read needs no
 /// `PTTL`), sets its TTL in milliseconds and publishes the backplane message.
 const WRITE_FN: &str = r"
@@ -37,7 +37,8 @@ local function write(key, payload, f, t, ttl, w, tags, channel, message)
   local now = redis.call('TIME')
   local e = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
   local m = f .. ' ' .. t .. ' ' .. e
-  if tags ~= '' then m = m .. ' ' .. w .. ' ' .. tags end
+  if w ~= '' then m = m .. ' ' .. w end
+  if tags ~= '' then m = m .. ' ' .. tags end
   redis.call('HSET', key, 'v', payload, 'm', m)
   redis.call('PEXPIRE', key, ttl)
   redis.call('PUBLISH', channel, message)
@@ -67,10 +68,13 @@ return h
 ";
 
 /// Standalone write in one round trip. KEYS: value key, gen key. ARGV: payload, format,
-/// fingerprint, ttl ms, tags JSON (`''` for none), channel, message.
+/// fingerprint, ttl ms, tags JSON (`''` for none), channel, message. Every entry records the
+/// generation it was written at (a namespace flush hides older ones); only tagged entries
+/// raise `maxttl`, which bounds the life of tag keys.
 const SET_STANDALONE: &str = r"
-local w = ''
-if ARGV[5] ~= '' then w = generation(KEYS[2], ARGV[4]) end
+local tag_ttl = '0'
+if ARGV[5] ~= '' then tag_ttl = ARGV[4] end
+local w = generation(KEYS[2], tag_ttl)
 write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], w, ARGV[5], ARGV[6], ARGV[7])
 return 1
 ";
@@ -103,6 +107,25 @@ for i = 2, #KEYS do redis.call('SET', KEYS[i], gs, 'PX', ttl) end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return gs
 ";
+
+/// Flushes the namespace in O(1), when invalidations queued during an outage overflowed:
+/// raises the generation like a tag invalidation and records it as `flushed`; every entry
+/// written before (a smaller `w`) is then invisible to readers, who learn `flushed` from the
+/// backplane message or by reading it. KEYS: gen key. ARGV: channel, message prefix (the
+/// generation and `}` are appended).
+pub(crate) const FLUSH_SRC: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local g = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0') or 0
+g = math.max(g + 1, now)
+local gs = string.format('%.0f', g)
+redis.call('HSET', KEYS[1], 'gen', gs, 'flushed', gs)
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. gs .. '}')
+return gs
+";
+
+/// See [`FLUSH_SRC`].
+pub(crate) static FLUSH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(FLUSH_SRC));
 
 /// See [`GET`].
 pub(crate) static GET_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(GET));

@@ -40,7 +40,8 @@ async fn node(url: &str) -> Result<(Cache, RedisL2), Box<dyn std::error::Error>>
         .build()
         .await?;
     let cache = Cache::builder().namespace("demo").l2(l2.clone()).build()?;
-    // L1 is off until the backplane is subscribed (it could miss invalidations).
+    // `build` waited up to the connect timeout for the backplane; on a slow start, wait more
+    // (until it is subscribed, L1 is degraded: it could miss invalidations).
     l2.wait_for_backplane(Duration::from_secs(5)).await;
     Ok((cache, l2))
 }

@@ -1,6 +1,7 @@
 //! Cross-process coherence: what the L2's backplane reports is applied here. Another
-//! process's invalidation reaches this L1; while the backplane is down, L1 is emptied and
-//! switched off, since it may miss invalidations.
+//! process's invalidation reaches this L1; when the backplane is lost, L1 is emptied (it may
+//! have missed invalidations) and degraded (`degraded_ttl`) until the backplane is back, when
+//! it is emptied again.
 
 use std::sync::{Arc, Weak};
 
@@ -58,12 +59,12 @@ fn set_connected(inner: &Inner, connected: bool) {
         if connected {
             tracing::info!(
                 cache = inner.metrics_label(),
-                "backplane connected: L1 in use again"
+                "backplane connected: L1 coherent again"
             );
         } else {
             tracing::warn!(
                 cache = inner.metrics_label(),
-                "backplane lost: L1 emptied and off until it is back"
+                "backplane lost: L1 emptied; new entries kept at most degraded_ttl until it is back"
             );
         }
     }

@@ -1,7 +1,8 @@
 //! The L1 stage: probing and filling the typed stores, the validity stamps that make an entry
-//! invisible after a `clear` (epoch) or a tag invalidation (tag generations), whether L1 may
-//! be used at all (coherence turns it off while the backplane is down), and the budget (which
-//! entries stay is the policy's choice, `policy.rs`).
+//! invisible after a `clear` (epoch) or a tag invalidation (tag generations), whether L1 is
+//! coherent (coherence marks it degraded while the backplane is down: only entries filled
+//! since, for at most `degraded_ttl`, are served), and the budget (which entries stay is the
+//! policy's choice, `policy.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,8 +42,13 @@ pub(crate) struct L1 {
     /// Bumped by every tag invalidation: an L2 value read while it moved is not put in L1
     /// (its tags are known only after the read, so they could not be stamped before it).
     tag_invalidations: AtomicU64,
-    /// False while the L2 backplane is down: L1 is neither read nor filled.
+    /// False while the L2 backplane is down: L1 may miss other processes' invalidations.
+    /// It was emptied when that happened; new entries live at most `degraded_ttl` until the
+    /// backplane is back (and L1 is emptied again).
     enabled: AtomicBool,
+    /// Longest life of an entry filled while the backplane is down; zero: L1 is neither read
+    /// nor filled meanwhile.
+    degraded_ttl: Duration,
 }
 
 /// The cache's L1 budget and what it holds.
@@ -63,6 +69,7 @@ impl L1 {
         capacity: u64,
         max_weight: Option<u64>,
         stale_if_error: Option<Duration>,
+        degraded_ttl: Duration,
     ) -> Self {
         Self {
             budget: Limits {
@@ -76,6 +83,7 @@ impl L1 {
             epoch: AtomicU64::new(0),
             tag_invalidations: AtomicU64::new(0),
             enabled: AtomicBool::new(true),
+            degraded_ttl,
         }
     }
 
@@ -100,6 +108,12 @@ impl L1 {
         self.enabled.store(enabled, Ordering::Release);
     }
 
+    /// Whether L1 may be read: coherent, or degraded with a non-zero `degraded_ttl`.
+    #[inline]
+    fn readable(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed) || !self.degraded_ttl.is_zero()
+    }
+
     /// Looks a key up: fresh entries only. The caller counts the hit.
     #[inline]
     pub(crate) fn probe<K, V: Clone>(
@@ -108,7 +122,7 @@ impl L1 {
         hash: u64,
         eq: impl Fn(&K) -> bool,
     ) -> Option<Hit<V>> {
-        if !self.enabled.load(Ordering::Relaxed) {
+        if !self.readable() {
             return None;
         }
         let now = now_ms();
@@ -154,7 +168,7 @@ impl L1 {
 
     /// A fresh entry, without counting a hit.
     pub(crate) fn fresh<K, V: Clone>(&self, store: &Store<K, V>, key: &EntryKey<K>) -> Option<V> {
-        if !self.enabled.load(Ordering::Relaxed) {
+        if !self.readable() {
             return None;
         }
         self.read_entry(store, key, |entry, now, epoch| {
@@ -190,18 +204,25 @@ impl L1 {
         stamps: Stamps,
         poisoned: impl FnOnce() -> bool,
     ) {
-        if ttl.is_zero() || !self.enabled.load(Ordering::Acquire) {
+        let coherent = self.enabled.load(Ordering::Acquire);
+        // Degraded: a short life, no refresh, no stale window, so nothing outlives the bound.
+        let ttl = if coherent {
+            ttl
+        } else {
+            ttl.min(self.degraded_ttl)
+        };
+        if ttl.is_zero() {
             return;
         }
         let now = now_ms();
         let expires_at = deadline(now, ttl);
-        let refresh_at = options.refresh_ahead.map(|fraction| {
+        let refresh_at = options.refresh_ahead.filter(|_| coherent).map(|fraction| {
             let early = millis(options.ttl.mul_f64(1.0 - fraction));
             expires_at.saturating_sub(early).max(now)
         });
         let stale_until = match self.stale_if_error {
-            Some(window) => deadline(expires_at, window),
-            None => expires_at,
+            Some(window) if coherent => deadline(expires_at, window),
+            _ => expires_at,
         };
         let weight = store.weight_of(&value);
         let deadlines = Deadlines {

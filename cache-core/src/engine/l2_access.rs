@@ -1,6 +1,8 @@
 //! The L2 stage: reading and decoding, encoding and writing through, and fanning
 //! invalidations out to the L2 (which tells every other process). Every failure is counted in
-//! `Stats::l2_errors`, logged, and read as "nothing there": it never reaches the caller.
+//! `Stats::l2_errors`, logged, and read as "nothing there": it never reaches the caller. An
+//! operation the L2's circuit breaker skipped is counted in `Stats::l2_skipped`, not logged
+//! (the breaker logs its own transitions).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::codec::Codec;
-use crate::l2::{Invalidation, L2, L2Error, L2Write};
+use crate::l2::{Invalidation, L2, L2Error, L2ErrorKind, L2Status, L2Write};
 use crate::options::Level;
 use crate::stats::{Counters, bump};
 use crate::store::{SerdeFns, Store};
@@ -68,11 +70,14 @@ impl L2Access {
         tracing::debug_span!("cache.l2", cache = %self.label, op, function)
     }
 
-    /// Records an operation's duration and outcome (feature `metrics`).
+    /// Records an operation's duration and outcome (feature `metrics`); a skipped operation
+    /// took no time in L2 and is not recorded.
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    fn observe(&self, op: &'static str, timing: Timing, failed: bool) {
+    fn observe<T>(&self, op: &'static str, timing: Timing, result: &Result<T, L2Error>) {
         #[cfg(feature = "metrics")]
-        super::metrics::record_l2(&self.label, op, timing.0.elapsed(), failed);
+        if !result.as_ref().is_err_and(is_skip) {
+            super::metrics::record_l2(&self.label, op, timing.0.elapsed(), result.is_err());
+        }
     }
 
     pub(crate) fn is_configured(&self) -> bool {
@@ -105,11 +110,13 @@ impl L2Access {
         let read = M::l2(l2.get(key, &options.tags))
             .instrument(self.span("get", store.name()))
             .await;
-        self.observe("get", timing, read.is_err());
+        self.observe("get", timing, &read);
         let entry = match read {
             Ok(entry) => entry?,
             Err(error) => {
-                bump(&counters.l2_errors);
+                if count_failure(counters, &error) {
+                    return None;
+                }
                 tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 read failed; falling back to the loader");
                 return None;
             }
@@ -161,9 +168,10 @@ impl L2Access {
         let written = M::l2(l2.set(key, write))
             .instrument(self.span("set", store.name()))
             .await;
-        self.observe("set", timing, written.is_err());
-        if let Err(error) = written {
-            bump(&counters.l2_errors);
+        self.observe("set", timing, &written);
+        if let Err(error) = written
+            && !count_failure(counters, &error)
+        {
             tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 write failed");
         }
     }
@@ -191,9 +199,10 @@ impl L2Access {
             }
             Invalidation::Clear => M::l2(l2.clear()).await,
         };
-        self.observe("invalidate", timing, result.is_err());
-        if let Err(error) = result {
-            bump(&counters.l2_errors);
+        self.observe("invalidate", timing, &result);
+        if let Err(error) = result
+            && !count_failure(counters, &error)
+        {
             tracing::warn!(?invalidation, %error, "L2 invalidation failed; L1 invalidated anyway");
         }
     }
@@ -214,6 +223,11 @@ impl L2Access {
         }
     }
 
+    /// The L2's own report (`None` without an L2).
+    pub(crate) fn status(&self) -> Option<L2Status> {
+        self.l2.as_ref().map(|l2| l2.status())
+    }
+
     /// Whether the L2 (if any) answers.
     pub(crate) async fn health(&self) -> Result<(), L2Error> {
         match &self.l2 {
@@ -228,5 +242,21 @@ impl L2Access {
             Some(l2) => crate::blocking::block_on_tokio(l2.health()),
             None => Ok(()),
         }
+    }
+}
+
+fn is_skip(error: &L2Error) -> bool {
+    error.kind == L2ErrorKind::CircuitOpen
+}
+
+/// Counts a failed operation: in `l2_skipped` when the breaker skipped it (returns `true`: do
+/// not log it), otherwise in `l2_errors` (returns `false`: log it).
+fn count_failure(counters: &Counters, error: &L2Error) -> bool {
+    if is_skip(error) {
+        bump(&counters.l2_skipped);
+        true
+    } else {
+        bump(&counters.l2_errors);
+        false
     }
 }

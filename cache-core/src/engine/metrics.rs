@@ -67,6 +67,12 @@ fn publish_function(cache: &str, function: &str, stats: &Stats) {
         .absolute(count);
     }
     counter!(
+        "cache_l2_skipped_total",
+        "cache" => cache.to_owned(),
+        "function" => function.to_owned()
+    )
+    .absolute(stats.l2_skipped);
+    counter!(
         "cache_evictions_total",
         "cache" => cache.to_owned(),
         "function" => function.to_owned()

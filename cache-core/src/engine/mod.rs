@@ -57,6 +57,7 @@ pub(crate) struct Config {
     pub(crate) default_ttl: Duration,
     pub(crate) refresh_ahead: Option<f64>,
     pub(crate) stale_if_error: Option<Duration>,
+    pub(crate) degraded_ttl: Duration,
     pub(crate) codec: Codec,
     pub(crate) log_keys: bool,
 }
@@ -113,7 +114,12 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Inner {
     pub(crate) fn new(config: Config, l2: Option<Arc<dyn L2>>) -> Self {
-        let l1 = L1::new(config.capacity, config.max_weight, config.stale_if_error);
+        let l1 = L1::new(
+            config.capacity,
+            config.max_weight,
+            config.stale_if_error,
+            config.degraded_ttl,
+        );
         let registry = Registry::new(l1.occupancy());
         let label = config
             .namespace
@@ -157,6 +163,11 @@ impl Inner {
     /// The backplane's state as L1 sees it (`None` without an L2).
     pub(crate) fn backplane_connected(&self) -> Option<bool> {
         self.has_l2().then(|| self.l1.enabled())
+    }
+
+    /// The L2's own report, if there is an L2.
+    pub(crate) fn l2_status(&self) -> Option<crate::L2Status> {
+        self.l2.status()
     }
 
     /// Runs `f` on every store.

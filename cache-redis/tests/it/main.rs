@@ -6,6 +6,7 @@ mod common;
 mod attach;
 mod cluster;
 mod coherence;
+mod durability;
 mod faults;
 mod processes;
 mod put;
