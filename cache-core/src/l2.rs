@@ -138,6 +138,35 @@ impl L2Status {
     }
 }
 
+/// What an L2 read that found nothing saw of the key's invalidations: the write-through of the
+/// load that follows carries it back ([`WriteCondition::UnchangedSince`]), so an invalidation
+/// by another process between the read and the write keeps the loaded (possibly older) value
+/// out of L2. Opaque to the engine; the default means "no invalidation marker seen".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadMark(Option<String>);
+
+impl ReadMark {
+    /// A mark holding what the L2 saw (`None`: nothing).
+    pub fn new(seen: Option<String>) -> Self {
+        Self(seen)
+    }
+
+    /// What the L2 saw.
+    pub fn seen(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+/// When a write may replace what L2 holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteCondition<'a> {
+    /// Always: an explicit write (`Cache::set`, `#[cache_put]`).
+    Always,
+    /// Only if the key was not invalidated since the read that left this mark (a load's
+    /// write-through; a refresh, which read nothing, passes the default mark).
+    UnchangedSince(&'a ReadMark),
+}
+
 /// A write to L2.
 #[derive(Debug, Clone, Copy)]
 pub struct L2Write<'a> {
@@ -147,6 +176,17 @@ pub struct L2Write<'a> {
     pub ttl: Duration,
     /// Tags of the entry; a later `invalidate_tags` of any of them must hide it.
     pub tags: &'a [String],
+    /// When the write may replace what is there.
+    pub condition: WriteCondition<'a>,
+}
+
+/// The result of [`L2::read`]: the entry, or the mark a miss leaves for the write-through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum L2Read {
+    /// The key holds a visible entry.
+    Found(L2Entry),
+    /// Nothing visible; the load that follows writes through with this mark.
+    Missing(ReadMark),
 }
 
 /// A boxed error, as an [`IntoL2`] reports a failure to attach.
@@ -210,7 +250,23 @@ pub trait L2: Send + Sync + 'static {
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>>;
 
-    /// Writes a key and tells other processes to drop their L1 copy.
+    /// Reads a key like [`get`](Self::get), and on a miss returns the mark the load's
+    /// write-through carries back. The default reads with `get` and leaves the default mark.
+    fn read<'a>(
+        &'a self,
+        key: &'a str,
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<L2Read, L2Error>> {
+        Box::pin(async move {
+            Ok(match self.get(key, expected_tags).await? {
+                Some(entry) => L2Read::Found(entry),
+                None => L2Read::Missing(ReadMark::default()),
+            })
+        })
+    }
+
+    /// Writes a key (if `write.condition` allows: a refused write is `Ok`) and tells other
+    /// processes to drop their L1 copy.
     fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>>;
 
     /// Removes keys and tells other processes.
@@ -253,6 +309,13 @@ impl<T: L2 + ?Sized> L2 for Arc<T> {
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
         (**self).get(key, expected_tags)
+    }
+    fn read<'a>(
+        &'a self,
+        key: &'a str,
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<L2Read, L2Error>> {
+        (**self).read(key, expected_tags)
     }
     fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
         (**self).set(key, write)

@@ -107,7 +107,8 @@ pub use inspect::{EntryInfo, L1EntryInfo, L2EntryInfo};
 pub use key::{KeyBuilder, MAX_KEY_LEN, escape_key_part, escaped};
 pub use l2::{
     BoxError, BoxFuture, BreakerState, IntoL2, Invalidation, InvalidationSink, L2, L2Context,
-    L2Entry, L2Error, L2ErrorKind, L2Status, L2Write, StoredValue,
+    L2Entry, L2Error, L2ErrorKind, L2Read, L2Status, L2Write, ReadMark, StoredValue,
+    WriteCondition,
 };
 pub use options::{EntryOptions, Level};
 pub use stats::Stats;

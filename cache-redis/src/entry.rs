@@ -1,5 +1,6 @@
-//! Reading the value hash: `v` (the payload) and `m` (its metadata), as `HMGET key v m` or the
-//! tag-checking `GET` script returns them, checked field by field.
+//! Reading the value hash: `v` (the payload), `m` (its metadata) and `t` (the marker an
+//! invalidation leaves in place of the value), as `HMGET key v m t` or the tag-checking `GET`
+//! script returns them, checked field by field.
 //!
 //! `m` is `"<f> <t> <e> <w>"` for an untagged entry and `"<f> <t> <e> <w> <tags>"` for a
 //! tagged one: the format byte (decimal), the fingerprint (16 hex digits), the absolute expiry
@@ -15,7 +16,16 @@ use redis::Value;
 use crate::error::protocol;
 
 /// The fields a read fetches, in this order.
-pub(crate) const FIELDS: [&str; 2] = ["v", "m"];
+pub(crate) const FIELDS: [&str; 3] = ["v", "m", "t"];
+
+/// What a read found.
+#[derive(Debug)]
+pub(crate) enum Parsed {
+    /// A live entry.
+    Entry(Fetched),
+    /// Nothing live; the invalidation marker, if the key holds one.
+    Missing(Option<String>),
+}
 
 /// An entry as read from Redis.
 #[derive(Debug)]
@@ -29,23 +39,29 @@ pub(crate) struct Fetched {
     pub(crate) tags: String,
 }
 
-/// Parses a read's answer: `[v, m]` from `HMGET`, or from the `GET` script, which answers `0`
-/// for an entry hidden by a tag. `None` when absent, expired or hidden.
-pub(crate) fn parse(answer: Value) -> Result<Option<Fetched>, L2Error> {
+/// Parses a read's answer: `[v, m, t]` from `HMGET`, or from the `GET` script, which answers
+/// `0` for an entry hidden by a tag. Missing when absent, expired or hidden.
+pub(crate) fn parse(answer: Value) -> Result<Parsed, L2Error> {
     parse_at(answer, unix_millis())
 }
 
-fn parse_at(answer: Value, now_ms: u64) -> Result<Option<Fetched>, L2Error> {
+fn parse_at(answer: Value, now_ms: u64) -> Result<Parsed, L2Error> {
     let fields = match answer {
-        Value::Nil | Value::Int(0) => return Ok(None),
+        Value::Nil | Value::Int(0) => return Ok(Parsed::Missing(None)),
         Value::Array(fields) if fields.len() == FIELDS.len() => fields,
         other => return Err(protocol(format!("unexpected answer to a read: {other:?}"))),
     };
-    let [payload, meta]: [Value; 2] = fields
+    let [payload, meta, marker]: [Value; 3] = fields
         .try_into()
         .map_err(|_| protocol("a read returned the wrong number of fields"))?;
     let (payload, meta) = match (payload, meta) {
-        (Value::Nil, Value::Nil) => return Ok(None),
+        (Value::Nil, Value::Nil) => {
+            let marker = match marker {
+                Value::Nil => None,
+                marker => Some(text(marker, "t")?),
+            };
+            return Ok(Parsed::Missing(marker));
+        }
         (Value::Nil, _) | (_, Value::Nil) => {
             return Err(protocol("cache entry lacks field v or m"));
         }
@@ -67,11 +83,11 @@ fn parse_at(answer: Value, now_ms: u64) -> Result<Option<Fetched>, L2Error> {
         .map_err(|_| protocol("field m: the expiry is not a time in milliseconds"))?;
     let ttl = match expires_at.checked_sub(now_ms) {
         Some(left) if left > 0 => Duration::from_millis(left),
-        _ => return Ok(None),
+        _ => return Ok(Parsed::Missing(None)),
     };
     let written_at = parts.next().unwrap_or_default().to_owned();
     let tags = parts.next().unwrap_or_default().to_owned();
-    Ok(Some(Fetched {
+    Ok(Parsed::Entry(Fetched {
         value: StoredValue {
             fingerprint,
             format,
@@ -108,23 +124,46 @@ mod tests {
     use super::*;
 
     fn read(v: Option<&[u8]>, m: Option<&str>) -> Value {
+        read_marked(v, m, None)
+    }
+
+    fn read_marked(v: Option<&[u8]>, m: Option<&str>, t: Option<&str>) -> Value {
         let field = |f: Option<&[u8]>| f.map_or(Value::Nil, |b| Value::BulkString(b.to_vec()));
-        Value::Array(vec![field(v), field(m.map(str::as_bytes))])
+        Value::Array(vec![
+            field(v),
+            field(m.map(str::as_bytes)),
+            field(t.map(str::as_bytes)),
+        ])
+    }
+
+    fn entry(parsed: Result<Parsed, L2Error>) -> Fetched {
+        match parsed.unwrap() {
+            Parsed::Entry(entry) => entry,
+            Parsed::Missing(marker) => panic!("missing ({marker:?})"),
+        }
+    }
+
+    fn missing(parsed: Result<Parsed, L2Error>) -> Option<String> {
+        match parsed.unwrap() {
+            Parsed::Missing(marker) => marker,
+            Parsed::Entry(entry) => panic!("found {entry:?}"),
+        }
     }
 
     #[test]
     fn parses_untagged_and_tagged_entries() {
         let now = 1_000_000;
-        let plain = parse_at(read(Some(b"[1]"), Some("2 00000000000000ff 1001500")), now)
-            .unwrap()
-            .unwrap();
+        let plain = entry(parse_at(
+            read(Some(b"[1]"), Some("2 00000000000000ff 1001500")),
+            now,
+        ));
         assert_eq!(plain.value.payload, b"[1]");
         assert_eq!((plain.value.format, plain.value.fingerprint), (2, 255));
         assert_eq!(plain.ttl, Duration::from_millis(1500));
         assert_eq!((plain.written_at.as_str(), plain.tags.as_str()), ("", ""));
 
         let tagged = read(Some(b"x"), Some(r#"1 ff 1001500 42 ["a b","c"]"#));
-        let tagged = parse_at(tagged, now).unwrap().unwrap();
+        let tagged = entry(parse_at(tagged, now));
         assert_eq!(tagged.written_at, "42");
         assert_eq!(tagged.tags, r#"["a b","c"]"#);
     }
@@ -132,12 +171,16 @@ mod tests {
     #[test]
     fn absent_expired_hidden_or_malformed() {
         let now = 1_000_000;
-        assert!(parse_at(read(None, None), now).unwrap().is_none());
-        assert!(parse_at(Value::Int(0), now).unwrap().is_none());
-        assert!(
-            parse_at(read(Some(b"x"), Some("1 ff 999999")), now)
-                .unwrap()
-                .is_none()
+        assert_eq!(missing(parse_at(read(None, None), now)), None);
+        assert_eq!(missing(parse_at(Value::Int(0), now)), None);
+        assert_eq!(
+            missing(parse_at(read(Some(b"x"), Some("1 ff 999999")), now)),
+            None
+        );
+        assert_eq!(
+            missing(parse_at(read_marked(None, None, Some("9a")), now)).as_deref(),
+            Some("9a"),
+            "an invalidation's marker"
         );
         assert!(parse_at(read(Some(b"x"), None), now).is_err());
         assert!(parse_at(read(None, Some("1 ff 2000000")), now).is_err());

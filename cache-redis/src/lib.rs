@@ -28,7 +28,8 @@
 //!   also checks them; a hit fills L1 with the *remaining* TTL (and the entry's tags).
 //! - **Writes** (`set`, a loader's result) reach Redis with their TTL (`PEXPIRE`, ms) before
 //!   the call returns, and are announced on the backplane so other processes drop their copy.
-//! - **Invalidation** by key (`UNLINK`), pattern (`SCAN MATCH` + `UNLINK` in batches on every
+//! - **Invalidation** by key (the value replaced by an invalidation marker, so a load that
+//!   read the key before and writes through after is refused), pattern (`SCAN MATCH` + `UNLINK` in batches on every
 //!   master, never `KEYS`), tags (generation counters: one script, O(number of tags)) or
 //!   `clear`, then a backplane message.
 //! - **Backplane**: each `RedisL2` subscribes to its namespace's channel, from a thread of its

@@ -10,21 +10,21 @@ use std::time::Duration;
 
 use cache_core::{
     BoxError, BoxFuture, IntoL2, Invalidation, L2, L2Context, L2Entry, L2Error, L2ErrorKind,
-    L2Status, L2Write,
+    L2Read, L2Status, L2Write, ReadMark, WriteCondition,
 };
 
 use crate::backplane::{self, Backplane, Maintain, Op, Status, SubscriberConfig};
 use crate::breaker::Breaker;
 use crate::builder::RedisL2Builder;
 use crate::connection::Connection;
-use crate::entry::{self, Fetched};
+use crate::entry::{self, Fetched, Parsed};
 use crate::error::{Error, from_redis, timed};
 use crate::layout::Layout;
 use crate::pattern::Scan;
 use crate::pending::{Done, Pending};
 use crate::scripts::{
     FLUSH_SCRIPT, GENERATION_SCRIPT, GET_SCRIPT, INVALIDATE_TAGS_SCRIPT, MIN_TAG_TTL_MS,
-    SET_STANDALONE_SCRIPT, WRITE_SCRIPT,
+    REMOVE_SCRIPT, SET_STANDALONE_SCRIPT, TOMBSTONE_TTL_MS, WRITE_SCRIPT,
 };
 use crate::tags;
 
@@ -152,10 +152,12 @@ impl Attached {
         backplane::encode(&self.inner.origin, op)
     }
 
-    /// Reads an entry in one round trip: `HMGET key v m` when no tags are expected (a tagged
+    /// Reads an entry in one round trip: `HMGET key v m t` when no tags are expected (a tagged
     /// entry found that way costs a second request for its tag check), the `GET` script that
-    /// checks tags server-side when tags are expected on a standalone server.
-    async fn read(&self, key: &str, expected_tags: &[String]) -> Result<Option<L2Entry>, L2Error> {
+    /// checks tags server-side when tags are expected on a standalone server. A miss carries
+    /// the key's invalidation marker, if any, for the write-through of the load that follows.
+    async fn lookup(&self, key: &str, expected_tags: &[String]) -> Result<L2Read, L2Error> {
+        let missing = || Ok(L2Read::Missing(ReadMark::default()));
         let layout = &self.layout;
         let checked_by_script = !expected_tags.is_empty() && !self.inner.connection.is_cluster();
         let answer: redis::Value = if checked_by_script {
@@ -172,20 +174,20 @@ impl Attached {
                 .await
         }
         .map_err(from_redis)?;
-        let Some(Fetched {
+        let Fetched {
             value,
             ttl,
             written_at,
             tags,
-        }) = entry::parse(answer)?
-        else {
-            return Ok(None);
+        } = match entry::parse(answer)? {
+            Parsed::Entry(fetched) => fetched,
+            Parsed::Missing(marker) => return Ok(L2Read::Missing(ReadMark::new(marker))),
         };
         if !self.survives_flush(&written_at) {
-            return Ok(None);
+            return missing();
         }
         if tags.is_empty() {
-            return Ok(Some(L2Entry {
+            return Ok(L2Read::Found(L2Entry {
                 value,
                 ttl,
                 tags: Vec::new(),
@@ -193,17 +195,19 @@ impl Attached {
         }
         // Unreadable tags: treat as invalidated (a miss, never a stale value).
         let Ok(tags) = serde_json::from_str::<Vec<String>>(&tags) else {
-            return Ok(None);
+            return missing();
         };
         if !checked_by_script
             && !tags::visible(&self.inner.connection, layout, written_at.as_bytes(), &tags).await?
         {
-            return Ok(None);
+            return missing();
         }
-        Ok(Some(L2Entry { value, ttl, tags }))
+        Ok(L2Read::Found(L2Entry { value, ttl, tags }))
     }
 
-    async fn write(&self, key: &str, write: L2Write<'_>) -> Result<(), L2Error> {
+    /// Writes an entry if its condition holds; `Ok(false)` when refused (the key was
+    /// invalidated since the read before the load).
+    async fn write(&self, key: &str, write: L2Write<'_>) -> Result<bool, L2Error> {
         let layout = &self.layout;
         let ttl_ms = u64::try_from(write.ttl.as_millis())
             .unwrap_or(u64::MAX / 2)
@@ -219,6 +223,10 @@ impl Attached {
         let value_key = layout.value_key(key);
         let fingerprint = format!("{:016x}", write.value.fingerprint);
         let format = u32::from(write.value.format);
+        let expect = match write.condition {
+            WriteCondition::Always => "*",
+            WriteCondition::UnchangedSince(mark) => mark.seen().unwrap_or(""),
+        };
         let mut connection = self.connection();
         if !connection.is_cluster() {
             return SET_STANDALONE_SCRIPT
@@ -231,8 +239,10 @@ impl Attached {
                 .arg(tags)
                 .arg(layout.channel())
                 .arg(message)
-                .invoke_async::<()>(&mut connection)
+                .arg(expect)
+                .invoke_async::<u8>(&mut connection)
                 .await
+                .map(|written| written == 1)
                 .map_err(from_redis);
         }
         // Cluster: the generation lives in the metadata slot, the value in its own.
@@ -253,41 +263,52 @@ impl Attached {
             .arg(tags)
             .arg(layout.channel())
             .arg(message)
-            .invoke_async::<()>(&mut connection)
+            .arg(expect)
+            .invoke_async::<u8>(&mut connection)
             .await
+            .map(|written| written == 1)
             .map_err(from_redis)
     }
 
+    /// Invalidates keys: each is replaced by an invalidation marker (`scripts.rs`, `REMOVE`),
+    /// then the backplane message goes out.
     async fn remove(&self, keys: &[&str]) -> Result<(), L2Error> {
         if keys.is_empty() {
             return Ok(());
         }
         let layout = &self.layout;
-        let value_keys: Vec<String> = keys.iter().map(|key| layout.value_key(key)).collect();
+        let marker = backplane::new_origin();
         let message = self.message(Op::Keys {
             keys: keys.iter().map(|key| (*key).to_owned()).collect(),
         });
-        let mut connection = self.connection();
-        if !connection.is_cluster() {
-            // One round trip; UNLINK before PUBLISH, so no one reloads the old value after
-            // dropping it.
-            return redis::pipe()
-                .cmd("UNLINK")
-                .arg(&value_keys)
-                .ignore()
-                .cmd("PUBLISH")
-                .arg(layout.channel())
-                .arg(message)
-                .ignore()
-                .query_async::<()>(&mut connection)
+        let invocation = |value_keys: &[String], channel: &str, message: &str| {
+            let mut invocation = REMOVE_SCRIPT.prepare_invoke();
+            for key in value_keys {
+                invocation.key(key);
+            }
+            invocation
+                .arg(&marker)
+                .arg(TOMBSTONE_TTL_MS)
+                .arg(channel)
+                .arg(message);
+            invocation
+        };
+        let value_keys: Vec<String> = keys.iter().map(|key| layout.value_key(key)).collect();
+        if !self.inner.connection.is_cluster() {
+            // One round trip; the markers are in place before the message goes out.
+            return invocation(&value_keys, &layout.channel(), &message)
+                .invoke_async::<()>(&mut self.connection())
                 .await
                 .map_err(from_redis);
         }
-        redis::cmd("UNLINK")
-            .arg(&value_keys)
-            .query_async::<()>(&mut connection)
-            .await
-            .map_err(from_redis)?;
+        // Cluster: keys live in different slots; one script per key, concurrently.
+        let removals = value_keys.iter().map(|value_key| async move {
+            invocation(std::slice::from_ref(value_key), "", "")
+                .invoke_async::<()>(&mut self.connection())
+                .await
+                .map_err(from_redis)
+        });
+        futures_util::future::try_join_all(removals).await?;
         self.publish(layout, message).await
     }
 
@@ -597,9 +618,22 @@ impl L2 for Attached {
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
         Box::pin(async move {
+            Ok(match self.read(key, expected_tags).await? {
+                L2Read::Found(entry) => Some(entry),
+                L2Read::Missing(_) => None,
+            })
+        })
+    }
+
+    fn read<'a>(
+        &'a self,
+        key: &'a str,
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<L2Read, L2Error>> {
+        Box::pin(async move {
             self.settle().await?;
             let limit = self.inner.settings.operation_timeout;
-            self.guarded("L2 read", limit, self.read(key, expected_tags))
+            self.guarded("L2 read", limit, self.lookup(key, expected_tags))
                 .await
         })
     }
@@ -611,11 +645,13 @@ impl L2 for Attached {
             let written = self
                 .guarded("L2 write", limit, self.write(key, write))
                 .await;
-            if written.is_ok() {
+            if matches!(written, Ok(true)) {
                 self.pending.written(key, mark);
             }
             // An older value may still be there: its removal waits in the queue.
-            self.queue_unconfirmed(written, || Invalidation::Keys(vec![key.to_owned()]))
+            self.queue_unconfirmed(written.map(drop), || {
+                Invalidation::Keys(vec![key.to_owned()])
+            })
         })
     }
 

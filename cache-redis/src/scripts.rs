@@ -31,8 +31,17 @@ end
 /// (the payload) and `m` (`"<f> <t> <e> <w>"`, plus `" <tags JSON>"` for a tagged entry, where
 /// `e` is the absolute expiry on the server clock in Unix milliseconds, so a read needs no
 /// `PTTL`), sets its TTL in milliseconds and publishes the backplane message.
+///
+/// `expect` guards a load's write-through: `*` writes whatever the key holds; otherwise the
+/// write happens only if the key's invalidation marker `t` (left by `REMOVE`) is still the one
+/// the read before the load saw (`''`: none), so a value loaded before another process's
+/// invalidation does not land after it. Returns 1 when written, 0 when refused.
 const WRITE_FN: &str = r"
-local function write(key, payload, f, t, ttl, w, tags, channel, message)
+local function write(key, payload, f, t, ttl, w, tags, channel, message, expect)
+  if expect ~= '*' and redis.call('TYPE', key).ok == 'hash' then
+    local marker = redis.call('HGET', key, 't') or ''
+    if marker ~= expect then return 0 end
+  end
   redis.call('UNLINK', key)
   local now = redis.call('TIME')
   local e = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
@@ -42,17 +51,18 @@ local function write(key, payload, f, t, ttl, w, tags, channel, message)
   redis.call('HSET', key, 'v', payload, 'm', m)
   redis.call('PEXPIRE', key, ttl)
   redis.call('PUBLISH', channel, message)
+  return 1
 end
 ";
 
 /// Reads a tagged entry and checks its tags in the same round trip (standalone servers).
 /// KEYS[1]: value key. ARGV[1]: the tag key prefix.
 ///
-/// Returns `{v, m}` as `HMGET key v m` would, or 0 when a tag invalidated after the write
+/// Returns `{v, m, t}` as `HMGET key v m t` would, or 0 when a tag invalidated after the write
 /// hides the entry. A malformed `m` is returned as is (the client reports it); a key of
 /// another type is a `WRONGTYPE` error.
 const GET: &str = r"
-local h = redis.call('HMGET', KEYS[1], 'v', 'm')
+local h = redis.call('HMGET', KEYS[1], 'v', 'm', 't')
 if h[1] and h[2] then
   local w, tags = string.match(h[2], '^%d+ %x+ %d+ (%d+) (.*)$')
   if w then
@@ -68,15 +78,14 @@ return h
 ";
 
 /// Standalone write in one round trip. KEYS: value key, gen key. ARGV: payload, format,
-/// fingerprint, ttl ms, tags JSON (`''` for none), channel, message. Every entry records the
+/// fingerprint, ttl ms, tags JSON (`''` for none), channel, message, expect. Every entry records the
 /// generation it was written at (a namespace flush hides older ones); only tagged entries
 /// raise `maxttl`, which bounds the life of tag keys.
 const SET_STANDALONE: &str = r"
 local tag_ttl = '0'
 if ARGV[5] ~= '' then tag_ttl = ARGV[4] end
 local w = generation(KEYS[2], tag_ttl)
-write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], w, ARGV[5], ARGV[6], ARGV[7])
-return 1
+return write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], w, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 ";
 
 /// Cluster, step 1 of a tagged write (the metadata slot). KEYS: gen key. ARGV: ttl ms.
@@ -85,10 +94,9 @@ return generation(KEYS[1], ARGV[1])
 ";
 
 /// Cluster, step 2 of a write (the value's slot). KEYS: value key. ARGV: payload, format,
-/// fingerprint, ttl ms, w (`''` when untagged), tags JSON, channel, message.
+/// fingerprint, ttl ms, w, tags JSON, channel, message, expect.
 const WRITE: &str = r"
-write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
-return 1
+return write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
 ";
 
 /// Invalidates tags. KEYS: gen key, then one key per tag. ARGV: minimum tag-key TTL in ms,
@@ -126,6 +134,27 @@ return gs
 
 /// See [`FLUSH_SRC`].
 pub(crate) static FLUSH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(FLUSH_SRC));
+
+/// Invalidates keys: each value hash is replaced by an invalidation marker `t` (a random id)
+/// that lives [`TOMBSTONE_TTL_MS`], so a load that read the key before this invalidation and
+/// writes through after it is refused (`WRITE_FN`). KEYS: value keys (one slot). ARGV: marker,
+/// marker lifetime in ms, channel (`''`: publish nothing), message.
+const REMOVE: &str = r"
+for i = 1, #KEYS do
+  redis.call('UNLINK', KEYS[i])
+  redis.call('HSET', KEYS[i], 't', ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], ARGV[2])
+end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return 1
+";
+
+/// How long an invalidation marker stays (ms): a load slower than this between its read and
+/// its write-through is not protected by it.
+pub(crate) const TOMBSTONE_TTL_MS: u64 = 60_000;
+
+/// See [`REMOVE`].
+pub(crate) static REMOVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(REMOVE));
 
 /// See [`GET`].
 pub(crate) static GET_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(GET));

@@ -16,7 +16,11 @@
 //!   the read, is not put in L1 if any tag invalidation ran during the read
 //!   (`L1::fill_from_l2`).
 //! - **In L2**, the write-through happens before the flight completes and the invalidation
-//!   removes or hides what is there (`cache-redis`: tag generations, `UNLINK`).
+//!   removes or hides what is there (`cache-redis`: tag generations, `UNLINK`). Another
+//!   process's load of the key that read L2 before an invalidation by key and writes through
+//!   after it is refused by L2 (`ReadMark`, `WriteCondition`: `cache-redis` keeps an
+//!   invalidation marker in place of the value), even when the backplane message reaches that
+//!   process too late to poison its flight.
 
 use crate::l2::Invalidation;
 use crate::stats::bump;

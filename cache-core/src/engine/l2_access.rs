@@ -10,7 +10,9 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::codec::Codec;
-use crate::l2::{Invalidation, L2, L2Error, L2ErrorKind, L2Status, L2Write};
+use crate::l2::{
+    Invalidation, L2, L2Error, L2ErrorKind, L2Read, L2Status, L2Write, ReadMark, WriteCondition,
+};
 use crate::options::Level;
 use crate::stats::{Counters, bump};
 use crate::store::{SerdeFns, Store};
@@ -23,6 +25,12 @@ pub(crate) struct L2Hit<V> {
     pub(crate) value: V,
     pub(crate) ttl: Duration,
     pub(crate) tags: Vec<String>,
+}
+
+/// What a read of L2 found: a value, or the mark its load's write-through carries back.
+pub(crate) enum Lookup<V> {
+    Hit(L2Hit<V>),
+    Miss(ReadMark),
 }
 
 /// The L2 stage's state: the attached L2, if any, and the codec of its values.
@@ -104,42 +112,47 @@ impl L2Access {
         store: &Store<K, V>,
         key: &str,
         options: &ResolvedOptions,
-    ) -> Option<L2Hit<V>> {
-        let (l2, serde) = self.for_entry(store, options)?;
+    ) -> Lookup<V> {
+        let miss = || Lookup::Miss(ReadMark::default());
+        let Some((l2, serde)) = self.for_entry(store, options) else {
+            return miss();
+        };
         let timing = Timing::start();
-        let read = M::l2(l2.get(key, &options.tags))
+        let read = M::l2(l2.read(key, &options.tags))
             .instrument(self.span("get", store.name()))
             .await;
         self.observe("get", timing, &read);
         let entry = match read {
-            Ok(entry) => entry?,
+            Ok(L2Read::Found(entry)) => entry,
+            Ok(L2Read::Missing(mark)) => return Lookup::Miss(mark),
             Err(error) => {
-                if count_failure(counters, &error) {
-                    return None;
+                if !count_failure(counters, &error) {
+                    tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 read failed; falling back to the loader");
                 }
-                tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 read failed; falling back to the loader");
-                return None;
+                return miss();
             }
         };
         match (serde.decode)(&self.codec, &entry.value) {
-            Ok(Some(value)) => Some(L2Hit {
+            Ok(Some(value)) => Lookup::Hit(L2Hit {
                 value,
                 ttl: entry.ttl,
                 tags: entry.tags,
             }),
-            Ok(None) => None,
+            Ok(None) => miss(),
             Err(error) => {
                 bump(&counters.l2_errors);
                 tracing::warn!(function = store.name(), key = self.loggable(key), %error, "undecodable L2 value removed");
                 if let Err(error) = M::l2(l2.invalidate(&[key])).await {
                     tracing::warn!(function = store.name(), key = self.loggable(key), %error, "could not remove undecodable L2 value");
                 }
-                None
+                miss()
             }
         }
     }
 
-    /// Encodes a value and writes it through. Failures are counted and logged.
+    /// Encodes a value and writes it through, if `condition` holds in L2. Failures are
+    /// counted and logged.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn write<M: CallMode, K, V>(
         &self,
         counters: &Counters,
@@ -147,6 +160,7 @@ impl L2Access {
         key: &str,
         value: &V,
         options: &ResolvedOptions,
+        condition: WriteCondition<'_>,
     ) {
         let Some((l2, serde)) = self.for_entry(store, options) else {
             return;
@@ -163,6 +177,7 @@ impl L2Access {
             value: &stored,
             ttl: options.ttl,
             tags: &options.tags,
+            condition,
         };
         let timing = Timing::start();
         let written = M::l2(l2.set(key, write))

@@ -13,9 +13,11 @@ use tracing::Instrument;
 use std::future::Future;
 
 use crate::flight::{LeaderGuard, Outcome, Role};
+use crate::l2::{ReadMark, WriteCondition};
 use crate::stats::bump;
 use crate::store::Store;
 
+use super::l2_access::Lookup;
 use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
 
@@ -26,6 +28,13 @@ enum Reason {
     Miss,
     /// Refresh-ahead: the entry is still fresh.
     Refresh,
+}
+
+/// How a load runs: as the key's leader (or not), why, and the mark of the L2 read before it.
+struct Load<'a, V: Clone> {
+    leader: Option<LeaderGuard<'a, V>>,
+    reason: Reason,
+    mark: ReadMark,
 }
 
 /// The outcome of joining a key's single-flight.
@@ -103,24 +112,39 @@ impl Inner {
             return Ok(value);
         }
         let start = self.l1.read_start();
-        if let Some(hit) = self
+        let mark = match self
             .l2
             .read::<M, K, V>(&store.counters, store, &key.text, options)
             .await
         {
-            let value = hit.value.clone();
-            if let Some(guard) = leader {
-                bump(&store.counters.l2_hits);
-                let found = (hit.value, hit.ttl, hit.tags);
-                let poisoned = || guard.flight().is_poisoned();
-                self.l1
-                    .fill_from_l2(&self.registry, store, key, found, options, start, poisoned);
-                guard.complete(&value);
+            Lookup::Miss(mark) => mark,
+            Lookup::Hit(hit) => {
+                let value = hit.value.clone();
+                if let Some(guard) = leader {
+                    bump(&store.counters.l2_hits);
+                    let found = (hit.value, hit.ttl, hit.tags);
+                    let poisoned = || guard.flight().is_poisoned();
+                    self.l1.fill_from_l2(
+                        &self.registry,
+                        store,
+                        key,
+                        found,
+                        options,
+                        start,
+                        poisoned,
+                    );
+                    guard.complete(&value);
+                }
+                return Ok(value);
             }
-            return Ok(value);
-        }
+        };
         bump(&store.counters.misses);
-        self.run_loader::<M, K, V, E, Fut>(store, key, options, leader, Reason::Miss, loader)
+        let load = Load {
+            leader,
+            reason: Reason::Miss,
+            mark,
+        };
+        self.run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
             .await
     }
 
@@ -143,7 +167,14 @@ impl Inner {
             Joined::Leads(leader) => leader,
         };
         bump(&store.counters.refreshes);
-        self.run_loader::<M, K, V, E, Fut>(store, key, options, leader, Reason::Refresh, loader)
+        // A refresh reads nothing from L2: its write-through requires that no invalidation
+        // marker be there.
+        let load = Load {
+            leader,
+            reason: Reason::Refresh,
+            mark: ReadMark::default(),
+        };
+        self.run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
             .await
     }
 
@@ -154,8 +185,7 @@ impl Inner {
         store: &Store<K, V>,
         key: EntryKey<K>,
         options: &ResolvedOptions,
-        leader: Option<LeaderGuard<'_, V>>,
-        reason: Reason,
+        load: Load<'_, V>,
         loader: impl FnOnce() -> Fut,
     ) -> Result<V, E>
     where
@@ -163,6 +193,11 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
+        let Load {
+            leader,
+            reason,
+            mark,
+        } = load;
         // Taken before the loader runs: an invalidation from here on hides its result.
         let stamps = self.l1.stamps(&options.tags);
         bump(&store.counters.loads);
@@ -192,8 +227,17 @@ impl Inner {
                     return Ok(value);
                 }
                 if !guard.flight().is_poisoned() {
+                    // Another process's invalidation since the L2 read keeps it out of L2.
+                    let condition = WriteCondition::UnchangedSince(&mark);
                     self.l2
-                        .write::<M, K, V>(&store.counters, store, &key.text, &value, options)
+                        .write::<M, K, V>(
+                            &store.counters,
+                            store,
+                            &key.text,
+                            &value,
+                            options,
+                            condition,
+                        )
                         .await;
                 }
                 let loaded = (value.clone(), options.ttl);
@@ -246,11 +290,11 @@ impl Inner {
             },
             Role::Leader(guard) => {
                 let start = self.l1.read_start();
-                let hit = self
+                let lookup = self
                     .l2
                     .read::<M, K, V>(&store.counters, store, &key.text, options)
                     .await;
-                if let Some(hit) = hit {
+                if let Lookup::Hit(hit) = lookup {
                     bump(&store.counters.l2_hits);
                     let value = hit.value.clone();
                     let found = (hit.value, hit.ttl, hit.tags);
@@ -286,7 +330,14 @@ impl Inner {
     ) {
         let stamps = self.l1.stamps(&options.tags);
         self.l2
-            .write::<M, K, V>(&store.counters, store, &key.text, &value, options)
+            .write::<M, K, V>(
+                &store.counters,
+                store,
+                &key.text,
+                &value,
+                options,
+                WriteCondition::Always,
+            )
             .await;
         self.invalidate_local_key(&key.text);
         let stored = (value, options.ttl);

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use cache_core::{BreakerState, Cache, EntryOptions};
+use cache_core::{
+    BoxError, BreakerState, Cache, EntryOptions, IntoL2, Invalidation, InvalidationSink, L2,
+    L2Context,
+};
 use cache_redis::RedisL2;
 use cache_redis::test_util::RedisServer;
 
@@ -280,6 +283,84 @@ async fn a_killed_pubsub_connection_degrades_then_recovers() {
             source.read(&cache, "k").await == "k v1"
         })
         .await;
+    })
+    .await;
+}
+
+/// A sink that never hears other processes' invalidations: as if their messages arrived only
+/// after this process's write-through.
+struct Deaf(Arc<dyn InvalidationSink>);
+
+impl InvalidationSink for Deaf {
+    fn invalidate(&self, _invalidation: Invalidation) {}
+    fn set_connected(&self, connected: bool) {
+        self.0.set_connected(connected);
+    }
+}
+
+struct DeafL2(RedisL2);
+
+impl IntoL2 for DeafL2 {
+    fn into_l2(self, context: L2Context) -> Result<Arc<dyn L2>, BoxError> {
+        let sink = Arc::new(Deaf(context.sink()));
+        self.0.into_l2(L2Context::new(context.namespace(), sink))
+    }
+}
+
+#[tokio::test]
+async fn a_load_that_straddles_another_process_invalidation_is_not_written_through() {
+    within_limit(async {
+        let server = RedisServer::start().unwrap();
+        let url = server.url();
+        let l2 = RedisL2::builder().url(&url).build().await.unwrap();
+        let slow = Cache::builder()
+            .namespace("d")
+            .l2(DeafL2(l2))
+            .build()
+            .unwrap();
+        let (writer, _) = node(&url, Duration::from_millis(200), 100).await;
+
+        for (key, invalidate) in [("raced", true), ("calm", false)] {
+            let (started, started_rx) = tokio::sync::oneshot::channel::<()>();
+            let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+            let cache = slow.clone();
+            let load = tokio::spawn(async move {
+                let options = EntryOptions::new().ttl(Duration::from_secs(60));
+                let result: Result<String, std::io::Error> = cache
+                    .get_or_load(key, &options, || async move {
+                        // Read from the source before the other process's change...
+                        started.send(()).unwrap();
+                        release_rx.await.unwrap();
+                        Ok("old".to_owned())
+                    })
+                    .await;
+                result.unwrap()
+            });
+            tokio::time::timeout(WAIT_LIMIT, started_rx)
+                .await
+                .unwrap()
+                .unwrap();
+            if invalidate {
+                // ...which changes the source and invalidates, completing before the write.
+                writer.invalidate(key).await;
+            }
+            release.send(()).unwrap();
+            let returned = tokio::time::timeout(WAIT_LIMIT, load)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(returned, "old", "the caller still gets its value");
+            let in_redis = stored(&url, key).await.is_some();
+            assert_eq!(
+                in_redis, !invalidate,
+                "{key}: written through only without the race"
+            );
+        }
+        let options = EntryOptions::new().ttl(Duration::from_secs(60));
+        let fresh: Result<String, std::io::Error> = writer
+            .get_or_load("raced", &options, || async { Ok("new".to_owned()) })
+            .await;
+        assert_eq!(fresh.unwrap(), "new");
     })
     .await;
 }

@@ -63,9 +63,10 @@ async fn garbage_and_wrong_types_are_counted_misses() {
             assert!(now > errors, "a bad value at {key} is counted");
             errors = now;
         }
-        // The engine removes the undecodable value.
-        let exists: u32 = redis::cmd("EXISTS")
+        // The engine removes the undecodable value (an invalidation marker takes its place).
+        let exists: u32 = redis::cmd("HEXISTS")
             .arg("g:bytes")
+            .arg("v")
             .query_async(&mut redis)
             .await
             .unwrap();
