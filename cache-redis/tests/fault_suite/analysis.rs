@@ -242,3 +242,39 @@ pub fn table(reports: &[Report]) -> String {
     }
     out
 }
+
+#[test]
+fn the_checker_counts_a_read_older_than_a_completed_invalidation() {
+    let writer = NodeLog::parse(
+        "S 0 1 0 0 0 0 0 0\n\
+         I 3 2 1000000\n\
+         S 9000000 1 0 5 10 0 0 0\n",
+    );
+    let reader = NodeLog::parse(
+        "S 0 1 0 0 0 0 0 0\n\
+         R 1500000 1500100 3 1\n\
+         R 5000000 5000100 3 1\n\
+         R 5000000 5000100 3 2\n\
+         R 5000000 5000100 4 -1\n\
+         S 9000000 1 0 7 12 0 0 0\n",
+    );
+    let phases = Phases {
+        warm: 0,
+        fault: 2_000_000,
+        heal: 6_000_000,
+    };
+    let report = measure(
+        "synthetic",
+        &[writer, reader],
+        phases,
+        1_000_000,
+        10,
+        1_000_000,
+    );
+    assert_eq!(report.calls, 4);
+    assert_eq!(report.errors, 1);
+    // Version 1 half a second after version 2's invalidation is within the bound; four
+    // seconds after, it is stale.
+    assert_eq!(report.stale, 1);
+    assert_eq!(report.recovery_ms, Some(3000.0));
+}

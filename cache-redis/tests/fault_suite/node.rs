@@ -142,16 +142,26 @@ async fn writer(
     let mut lines = Vec::new();
     // Invalidations Redis has not applied yet: complete when the queue is empty.
     let mut waiting: Vec<(u64, u64)> = Vec::new();
+    let mut round = 0u64;
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(10)).await;
         let index = rng.next() % KEYS;
-        let version: u64 = redis::cmd("INCR")
-            .arg(format!("ver:{index}"))
-            .query_async(&mut db)
-            .await
-            .expect("the database answers");
-        cache.invalidate(&key(index)).await;
-        waiting.push((index, version));
+        // One round in four changes the key twice, 1 ms apart: the loads the first change
+        // starts (on both nodes) straddle the second.
+        round += 1;
+        let changes = if round % 4 == 0 { 2 } else { 1 };
+        for change in 0..changes {
+            if change > 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let version: u64 = redis::cmd("INCR")
+                .arg(format!("ver:{index}"))
+                .query_async(&mut db)
+                .await
+                .expect("the database answers");
+            cache.invalidate(&key(index)).await;
+            waiting.push((index, version));
+        }
         let pending = cache
             .l2_status()
             .map_or(0, |status| status.pending_invalidations);
