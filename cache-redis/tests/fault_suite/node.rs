@@ -149,7 +149,7 @@ async fn writer(
         // One round in four changes the key twice, 1 ms apart: the loads the first change
         // starts (on both nodes) straddle the second.
         round += 1;
-        let changes = if round % 4 == 0 { 2 } else { 1 };
+        let changes = if round.is_multiple_of(4) { 2 } else { 1 };
         for change in 0..changes {
             if change > 0 {
                 tokio::time::sleep(Duration::from_millis(1)).await;
