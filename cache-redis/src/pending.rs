@@ -4,7 +4,7 @@
 //!
 //! Invalidations only remove or hide entries, so their order does not matter and a `clear`
 //! covers everything queued before it. The queue is bounded: past `max` items it collapses to
-//! one namespace flush, an O(1) generation bump (`scripts.rs`, `FLUSH_SRC`) that hides every
+//! one namespace flush, an O(1) generation bump (`scripts.rs`, `FLUSH`) that hides every
 //! entry written before it.
 
 use std::collections::HashMap;

@@ -505,7 +505,7 @@ impl Attached {
         Ok(())
     }
 
-    /// Hides every entry of the namespace in O(1) (see `scripts.rs`, `FLUSH_SRC`).
+    /// Hides every entry of the namespace in O(1) (see `scripts.rs`, `FLUSH`).
     async fn flush(&self) -> Result<(), L2Error> {
         let layout = &self.layout;
         let generation: String = FLUSH_SCRIPT

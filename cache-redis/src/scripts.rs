@@ -99,16 +99,24 @@ const WRITE: &str = r"
 return write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
 ";
 
+/// `bump(gen_key)`: raises the namespace generation to `max(gen + 1, server time in µs)` and
+/// returns it: the moment of a tag invalidation or a flush, after every write before it.
+const BUMP_FN: &str = r"
+local function bump(gen_key)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local g = tonumber(redis.call('HGET', gen_key, 'gen') or '0') or 0
+  local gs = string.format('%.0f', math.max(g + 1, now))
+  redis.call('HSET', gen_key, 'gen', gs)
+  return gs
+end
+";
+
 /// Invalidates tags. KEYS: gen key, then one key per tag. ARGV: minimum tag-key TTL in ms,
 /// channel, message. Tag keys live `max(maxttl, minimum) + 1 s`: by then every entry written
 /// before this invalidation has expired, so the key is no longer needed.
-pub(crate) const INVALIDATE_TAGS_SRC: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local g = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0') or 0
-g = math.max(g + 1, now)
-local gs = string.format('%.0f', g)
-redis.call('HSET', KEYS[1], 'gen', gs)
+const INVALIDATE_TAGS: &str = r"
+local gs = bump(KEYS[1])
 local m = tonumber(redis.call('HGET', KEYS[1], 'maxttl') or '0') or 0
 local ttl = string.format('%.0f', math.max(m, tonumber(ARGV[1])) + 1000)
 for i = 2, #KEYS do redis.call('SET', KEYS[i], gs, 'PX', ttl) end
@@ -121,19 +129,16 @@ return gs
 /// written before (a smaller `w`) is then invisible to readers, who learn `flushed` from the
 /// backplane message or by reading it. KEYS: gen key. ARGV: channel, message prefix (the
 /// generation and `}` are appended).
-pub(crate) const FLUSH_SRC: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local g = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0') or 0
-g = math.max(g + 1, now)
-local gs = string.format('%.0f', g)
-redis.call('HSET', KEYS[1], 'gen', gs, 'flushed', gs)
+const FLUSH: &str = r"
+local gs = bump(KEYS[1])
+redis.call('HSET', KEYS[1], 'flushed', gs)
 redis.call('PUBLISH', ARGV[1], ARGV[2] .. gs .. '}')
 return gs
 ";
 
-/// See [`FLUSH_SRC`].
-pub(crate) static FLUSH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(FLUSH_SRC));
+/// See [`FLUSH`].
+pub(crate) static FLUSH_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{BUMP_FN}{FLUSH}")));
 
 /// Invalidates keys: each value hash is replaced by an invalidation marker `t` (a random id)
 /// that lives [`TOMBSTONE_TTL_MS`], so a load that read the key before this invalidation and
@@ -171,9 +176,9 @@ pub(crate) static GENERATION_SCRIPT: LazyLock<Script> =
 pub(crate) static WRITE_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(&format!("{WRITE_FN}{WRITE}")));
 
-/// See [`INVALIDATE_TAGS_SRC`].
+/// See [`INVALIDATE_TAGS`].
 pub(crate) static INVALIDATE_TAGS_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(INVALIDATE_TAGS_SRC));
+    LazyLock::new(|| Script::new(&format!("{BUMP_FN}{INVALIDATE_TAGS}")));
 
 /// Minimum lifetime of a tag key in milliseconds (when no tagged entry was written yet).
 pub(crate) const MIN_TAG_TTL_MS: u64 = 60_000;

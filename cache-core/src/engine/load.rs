@@ -17,7 +17,8 @@ use crate::l2::{ReadMark, WriteCondition};
 use crate::stats::bump;
 use crate::store::Store;
 
-use super::l2_access::Lookup;
+use super::l1::ReadStart;
+use super::l2_access::{L2Hit, Lookup};
 use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
 
@@ -119,23 +120,10 @@ impl Inner {
         {
             Lookup::Miss(mark) => mark,
             Lookup::Hit(hit) => {
-                let value = hit.value.clone();
-                if let Some(guard) = leader {
-                    bump(&store.counters.l2_hits);
-                    let found = (hit.value, hit.ttl, hit.tags);
-                    let poisoned = || guard.flight().is_poisoned();
-                    self.l1.fill_from_l2(
-                        &self.registry,
-                        store,
-                        key,
-                        found,
-                        options,
-                        start,
-                        poisoned,
-                    );
-                    guard.complete(&value);
-                }
-                return Ok(value);
+                return Ok(match leader {
+                    Some(guard) => self.take_l2_hit(store, key, hit, options, start, guard),
+                    None => hit.value,
+                });
             }
         };
         bump(&store.counters.misses);
@@ -276,6 +264,27 @@ impl Inner {
         }
     }
 
+    /// A value found in L2 by the key's leader: counted, put in L1 (unless an invalidation
+    /// ran meanwhile), handed to the waiting callers.
+    fn take_l2_hit<K, V: Clone>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        hit: L2Hit<V>,
+        options: &ResolvedOptions,
+        start: ReadStart,
+        guard: LeaderGuard<'_, V>,
+    ) -> V {
+        bump(&store.counters.l2_hits);
+        let value = hit.value.clone();
+        let found = (hit.value, hit.ttl, hit.tags);
+        let poisoned = || guard.flight().is_poisoned();
+        self.l1
+            .fill_from_l2(&self.registry, store, key, found, options, start, poisoned);
+        guard.complete(&value);
+        value
+    }
+
     /// The keyed `get` after an L1 miss: L2 through single-flight; never runs a loader.
     pub(crate) async fn get<M: CallMode, K, V: Clone>(
         &self,
@@ -295,21 +304,7 @@ impl Inner {
                     .read::<M, K, V>(&store.counters, store, &key.text, options)
                     .await;
                 if let Lookup::Hit(hit) = lookup {
-                    bump(&store.counters.l2_hits);
-                    let value = hit.value.clone();
-                    let found = (hit.value, hit.ttl, hit.tags);
-                    let poisoned = || guard.flight().is_poisoned();
-                    self.l1.fill_from_l2(
-                        &self.registry,
-                        store,
-                        key,
-                        found,
-                        options,
-                        start,
-                        poisoned,
-                    );
-                    guard.complete(&value);
-                    return Some(value);
+                    return Some(self.take_l2_hit(store, key, hit, options, start, guard));
                 }
                 None
             }

@@ -2,7 +2,8 @@
 //!
 //! [`RedisServer`] starts a standalone `redis-server` on a free loopback port, with
 //! persistence off and its files in a temporary directory; [`RedisCluster`] starts a local
-//! three-master Redis Cluster. Both are stopped and cleaned up when dropped, so a test can
+//! three-master Redis Cluster; [`ChildTest`] runs a test of the current binary as a second
+//! process (a second "node"). Servers are stopped and cleaned up when dropped, so a test can
 //! simply hold one for its duration. They need the `redis-server` and `redis-cli` binaries on
 //! `PATH` (or in `REDIS_SERVER_BIN` / `REDIS_CLI_BIN`).
 //!
@@ -16,9 +17,11 @@
 //! The functions here block the calling thread while a server starts (tens of milliseconds);
 //! that is fine in tests, including inside `#[tokio::test]`.
 
+mod child;
 mod cluster;
 mod process;
 mod server;
 
+pub use child::ChildTest;
 pub use cluster::RedisCluster;
 pub use server::RedisServer;

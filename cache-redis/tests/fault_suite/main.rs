@@ -11,12 +11,9 @@
 mod analysis;
 mod node;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use cache_redis::test_util::RedisServer;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use cache_redis::test_util::{ChildTest, RedisServer};
 
 use analysis::{NodeLog, Phases, Report};
 use node::NodeConfig;
@@ -118,59 +115,23 @@ const SCENARIOS: [Scenario; 6] = [
 ];
 
 struct NodeProcess {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
+    child: ChildTest,
     log: std::path::PathBuf,
 }
 
 impl NodeProcess {
     async fn spawn(config: NodeConfig) -> Self {
         let log = std::path::PathBuf::from(&config.log);
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["node", "--exact", "--ignored", "--nocapture"])
-            .args(["--test-threads", "1"])
-            .env(NODE_ENV, config.encode())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the node process starts");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut node = Self {
-            child,
-            stdin,
-            stdout,
-            log,
-        };
-        assert_eq!(node.reply().await, "ready");
-        node
-    }
-
-    async fn reply(&mut self) -> String {
-        let read = async {
-            while let Some(line) = self.stdout.next_line().await.expect("node stdout") {
-                if let Some(at) = line.find(PREFIX) {
-                    return line[at + PREFIX.len()..].to_owned();
-                }
-            }
-            panic!("the node process exited");
-        };
-        tokio::time::timeout(WAIT_LIMIT, read)
-            .await
-            .expect("the node answers")
+        let mut child = ChildTest::spawn("node", (NODE_ENV, &config.encode()), PREFIX)
+            .expect("the node process starts")
+            .limit(WAIT_LIMIT);
+        assert_eq!(child.reply().await.unwrap(), "ready");
+        Self { child, log }
     }
 
     async fn stop(mut self) -> NodeLog {
-        self.stdin.write_all(b"stop\n").await.unwrap();
-        self.stdin.flush().await.unwrap();
-        assert_eq!(self.reply().await, "done");
-        let status = tokio::time::timeout(WAIT_LIMIT, self.child.wait())
-            .await
-            .expect("the node exits")
-            .unwrap();
-        assert!(status.success());
+        assert_eq!(self.child.ask("stop").await.unwrap(), "done");
+        assert!(self.child.wait().await.unwrap().success());
         NodeLog::parse(&std::fs::read_to_string(&self.log).unwrap())
     }
 }

@@ -1,13 +1,11 @@
 //! Two real OS processes sharing one Redis: this test process and a child running this same
 //! test binary (the ignored `child_node` test), driven over stdin/stdout.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use cache_core::EntryOptions;
-use cache_redis::test_util::RedisServer;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use cache_redis::test_util::{ChildTest, RedisServer};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::{Target, WAIT_LIMIT, node, within_limit};
 
@@ -15,60 +13,25 @@ use crate::common::{Target, WAIT_LIMIT, node, within_limit};
 const PREFIX: &str = "NODE ";
 
 struct ChildNode {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
+    child: ChildTest,
 }
 
 impl ChildNode {
     async fn spawn(url: &str) -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "processes::child_node",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-            ])
-            .args(["--test-threads", "1"])
-            .env("CACHE_REDIS_CHILD_URL", url)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the child process starts");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut node = Self {
-            child,
-            stdin,
-            stdout,
-        };
-        assert_eq!(node.reply().await, "ready");
+        let child = ChildTest::spawn(
+            "processes::child_node",
+            ("CACHE_REDIS_CHILD_URL", url),
+            PREFIX,
+        )
+        .expect("the child process starts")
+        .limit(WAIT_LIMIT);
+        let mut node = Self { child };
+        assert_eq!(node.child.reply().await.unwrap(), "ready");
         node
     }
 
-    async fn reply(&mut self) -> String {
-        let read = async {
-            while let Some(line) = self.stdout.next_line().await.expect("child stdout") {
-                // libtest may print "test child_node ... " on the same line first.
-                if let Some(at) = line.find(PREFIX) {
-                    return line[at + PREFIX.len()..].to_owned();
-                }
-            }
-            panic!("the child process exited");
-        };
-        tokio::time::timeout(WAIT_LIMIT, read)
-            .await
-            .expect("the child answers")
-    }
-
     async fn ask(&mut self, command: &str) -> String {
-        self.stdin
-            .write_all(format!("{command}\n").as_bytes())
-            .await
-            .unwrap();
-        self.stdin.flush().await.unwrap();
-        self.reply().await
+        self.child.ask(command).await.expect("the child answers")
     }
 
     /// Asks until the answer is `expected` (bounded).
@@ -125,11 +88,7 @@ async fn two_processes_keep_their_l1_coherent() {
         }
 
         assert_eq!(child.ask("quit").await, "bye");
-        let status = tokio::time::timeout(WAIT_LIMIT, child.child.wait())
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(status.success());
+        assert!(child.child.wait().await.unwrap().success());
     })
     .await;
 }
