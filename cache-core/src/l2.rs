@@ -71,8 +71,9 @@ pub enum L2ErrorKind {
     Connection,
     /// The server answered with something unexpected (e.g. a key of another Redis type).
     Protocol,
-    /// Not attempted: the L2's circuit breaker is open after repeated failures. The engine
-    /// counts it in `Stats::l2_skipped` (not `l2_errors`) and does not log it per call.
+    /// Not attempted: the L2 skipped it (its circuit breaker is open after repeated failures,
+    /// or it is applying invalidations queued during an outage). The engine counts it in
+    /// `Stats::l2_skipped` (not `l2_errors`) and does not log it per call.
     CircuitOpen,
     /// Any other failure.
     Other,

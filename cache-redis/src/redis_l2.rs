@@ -100,7 +100,7 @@ struct Attached {
     inner: Arc<Inner>,
     layout: Layout,
     pending: Pending,
-    /// One replay of the queue at a time; readers wait for it.
+    /// One replay of the queue at a time; other readers skip Redis meanwhile.
     replaying: tokio::sync::Mutex<()>,
     /// Set right after the thread starts (it needs a weak handle on this value).
     backplane: OnceLock<Backplane>,
@@ -434,6 +434,9 @@ impl Attached {
     /// Before a read trusts Redis: knows the namespace's flush generation (read again after
     /// each change of the subscription, when a flush message may have been missed) and
     /// applies the queued invalidations, if any.
+    ///
+    /// One caller replays at a time; the others do not wait for it (a replay may include a
+    /// long pattern invalidation): their reads skip Redis (`Stats::l2_skipped`) meanwhile.
     async fn settle(&self) -> Result<(), L2Error> {
         let changes = self.inner.status.changes();
         if self.flush_checked.load(Ordering::Acquire) != changes {
@@ -443,7 +446,12 @@ impl Attached {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let _replaying = self.replaying.lock().await;
+        let Ok(_replaying) = self.replaying.try_lock() else {
+            return Err(L2Error::new(
+                L2ErrorKind::CircuitOpen,
+                "Redis skipped: queued invalidations are being applied",
+            ));
+        };
         if self.pending.is_empty() {
             return Ok(());
         }
