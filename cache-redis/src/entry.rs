@@ -23,8 +23,13 @@ pub(crate) const FIELDS: [&str; 3] = ["v", "m", "t"];
 pub(crate) enum Parsed {
     /// A live entry.
     Entry(Fetched),
-    /// Nothing live; the invalidation marker, if the key holds one.
-    Missing(Option<String>),
+    /// Nothing live.
+    Missing {
+        /// The invalidation marker, if the key holds one.
+        marker: Option<String>,
+        /// The namespace generation at the read, when the read returned it.
+        generation: Option<String>,
+    },
 }
 
 /// An entry as read from Redis.
@@ -39,28 +44,39 @@ pub(crate) struct Fetched {
     pub(crate) tags: String,
 }
 
-/// Parses a read's answer: `[v, m, t]` from `HMGET`, or from the `GET` script, which answers
-/// `0` for an entry hidden by a tag. Missing when absent, expired or hidden.
+/// Parses a read's answer: `[v, m, t]` from `HMGET`, or `[v, m, t, gen]` from the `GET`
+/// script (`v` and `m` absent for an entry hidden by a tag). Missing when absent, expired or
+/// hidden.
 pub(crate) fn parse(answer: Value) -> Result<Parsed, L2Error> {
     parse_at(answer, unix_millis())
 }
 
 fn parse_at(answer: Value, now_ms: u64) -> Result<Parsed, L2Error> {
-    let fields = match answer {
-        Value::Nil | Value::Int(0) => return Ok(Parsed::Missing(None)),
-        Value::Array(fields) if fields.len() == FIELDS.len() => fields,
+    let mut fields = match answer {
+        Value::Nil => Vec::new(),
+        Value::Array(fields) if fields.len() == FIELDS.len() || fields.len() == 4 => fields,
         other => return Err(protocol(format!("unexpected answer to a read: {other:?}"))),
     };
-    let [payload, meta, marker]: [Value; 3] = fields
-        .try_into()
-        .map_err(|_| protocol("a read returned the wrong number of fields"))?;
+    let optional = |value: Value, name: &str| match value {
+        Value::Nil => Ok(None),
+        value => text(value, name).map(Some),
+    };
+    let generation = match fields.len() {
+        4 => optional(fields.pop().expect("four fields"), "gen")?,
+        _ => None,
+    };
+    let Ok([payload, meta, marker]) = <[Value; 3]>::try_from(fields) else {
+        return Ok(Parsed::Missing {
+            marker: None,
+            generation,
+        });
+    };
     let (payload, meta) = match (payload, meta) {
         (Value::Nil, Value::Nil) => {
-            let marker = match marker {
-                Value::Nil => None,
-                marker => Some(text(marker, "t")?),
-            };
-            return Ok(Parsed::Missing(marker));
+            return Ok(Parsed::Missing {
+                marker: optional(marker, "t")?,
+                generation,
+            });
         }
         (Value::Nil, _) | (_, Value::Nil) => {
             return Err(protocol("cache entry lacks field v or m"));
@@ -83,7 +99,12 @@ fn parse_at(answer: Value, now_ms: u64) -> Result<Parsed, L2Error> {
         .map_err(|_| protocol("field m: the expiry is not a time in milliseconds"))?;
     let ttl = match expires_at.checked_sub(now_ms) {
         Some(left) if left > 0 => Duration::from_millis(left),
-        _ => return Ok(Parsed::Missing(None)),
+        _ => {
+            return Ok(Parsed::Missing {
+                marker: None,
+                generation,
+            });
+        }
     };
     let written_at = parts.next().unwrap_or_default().to_owned();
     let tags = parts.next().unwrap_or_default().to_owned();
@@ -139,13 +160,13 @@ mod tests {
     fn entry(parsed: Result<Parsed, L2Error>) -> Fetched {
         match parsed.unwrap() {
             Parsed::Entry(entry) => entry,
-            Parsed::Missing(marker) => panic!("missing ({marker:?})"),
+            Parsed::Missing { marker, .. } => panic!("missing ({marker:?})"),
         }
     }
 
     fn missing(parsed: Result<Parsed, L2Error>) -> Option<String> {
         match parsed.unwrap() {
-            Parsed::Missing(marker) => marker,
+            Parsed::Missing { marker, .. } => marker,
             Parsed::Entry(entry) => panic!("found {entry:?}"),
         }
     }
@@ -172,7 +193,19 @@ mod tests {
     fn absent_expired_hidden_or_malformed() {
         let now = 1_000_000;
         assert_eq!(missing(parse_at(read(None, None), now)), None);
-        assert_eq!(missing(parse_at(Value::Int(0), now)), None);
+        assert_eq!(missing(parse_at(Value::Nil, now)), None);
+        let hidden = Value::Array(vec![
+            Value::Nil,
+            Value::Nil,
+            Value::Nil,
+            Value::BulkString(b"77".to_vec()),
+        ]);
+        match parse_at(hidden, now).unwrap() {
+            Parsed::Missing { marker, generation } => {
+                assert_eq!((marker, generation.as_deref()), (None, Some("77")));
+            }
+            Parsed::Entry(entry) => panic!("found {entry:?}"),
+        }
         assert_eq!(
             missing(parse_at(read(Some(b"x"), Some("1 ff 999999")), now)),
             None

@@ -155,25 +155,45 @@ impl Attached {
     /// Reads an entry in one round trip: `HMGET key v m t` when no tags are expected (a tagged
     /// entry found that way costs a second request for its tag check), the `GET` script that
     /// checks tags server-side when tags are expected on a standalone server. A miss carries
-    /// the key's invalidation marker, if any, for the write-through of the load that follows.
+    /// the key's invalidation marker, if any, and for tagged entries the namespace generation
+    /// at the read (a concurrent `HGET` on a cluster), for the write-through of the load that
+    /// follows ([`read_mark`]).
     async fn lookup(&self, key: &str, expected_tags: &[String]) -> Result<L2Read, L2Error> {
         let missing = || Ok(L2Read::Missing(ReadMark::default()));
         let layout = &self.layout;
-        let checked_by_script = !expected_tags.is_empty() && !self.inner.connection.is_cluster();
-        let answer: redis::Value = if checked_by_script {
-            GET_SCRIPT
-                .key(layout.value_key(key))
-                .arg(layout.tag_prefix())
-                .invoke_async(&mut self.connection())
-                .await
-        } else {
+        let cluster = self.inner.connection.is_cluster();
+        let checked_by_script = !expected_tags.is_empty() && !cluster;
+        let hmget = || async {
             redis::cmd("HMGET")
                 .arg(layout.value_key(key))
                 .arg(&entry::FIELDS[..])
-                .query_async(&mut self.connection())
+                .query_async::<redis::Value>(&mut self.connection())
                 .await
-        }
-        .map_err(from_redis)?;
+                .map_err(from_redis)
+        };
+        let (answer, cluster_generation) = if checked_by_script {
+            let answer = GET_SCRIPT
+                .key(layout.value_key(key))
+                .key(layout.gen_key())
+                .arg(layout.tag_prefix())
+                .invoke_async(&mut self.connection())
+                .await
+                .map_err(from_redis)?;
+            (answer, None)
+        } else if cluster && !expected_tags.is_empty() {
+            let generation = async {
+                redis::cmd("HGET")
+                    .arg(layout.gen_key())
+                    .arg("gen")
+                    .query_async::<Option<String>>(&mut self.connection())
+                    .await
+                    .map_err(from_redis)
+            };
+            let (answer, generation) = futures_util::future::try_join(hmget(), generation).await?;
+            (answer, Some(generation.unwrap_or_else(|| "0".to_owned())))
+        } else {
+            (hmget().await?, None)
+        };
         let Fetched {
             value,
             ttl,
@@ -181,7 +201,10 @@ impl Attached {
             tags,
         } = match entry::parse(answer)? {
             Parsed::Entry(fetched) => fetched,
-            Parsed::Missing(marker) => return Ok(L2Read::Missing(ReadMark::new(marker))),
+            Parsed::Missing { marker, generation } => {
+                let generation = generation.or(cluster_generation);
+                return Ok(L2Read::Missing(read_mark(marker, generation)));
+            }
         };
         if !self.survives_flush(&written_at) {
             return missing();
@@ -223,9 +246,9 @@ impl Attached {
         let value_key = layout.value_key(key);
         let fingerprint = format!("{:016x}", write.value.fingerprint);
         let format = u32::from(write.value.format);
-        let expect = match write.condition {
-            WriteCondition::Always => "*",
-            WriteCondition::UnchangedSince(mark) => mark.seen().unwrap_or(""),
+        let (expect, read_generation) = match write.condition {
+            WriteCondition::Always => ("*", ""),
+            WriteCondition::UnchangedSince(mark) => parse_read_mark(mark),
         };
         let mut connection = self.connection();
         if !connection.is_cluster() {
@@ -240,6 +263,7 @@ impl Attached {
                 .arg(layout.channel())
                 .arg(message)
                 .arg(expect)
+                .arg(read_generation)
                 .invoke_async::<u8>(&mut connection)
                 .await
                 .map(|written| written == 1)
@@ -247,12 +271,17 @@ impl Attached {
         }
         // Cluster: the generation lives in the metadata slot, the value in its own.
         let tag_ttl_ms = if tags.is_empty() { 0 } else { ttl_ms };
-        let written_at = GENERATION_SCRIPT
+        let current = GENERATION_SCRIPT
             .key(layout.gen_key())
             .arg(tag_ttl_ms)
             .invoke_async::<String>(&mut connection)
             .await
             .map_err(from_redis)?;
+        let written_at = if read_generation.is_empty() {
+            current.as_str()
+        } else {
+            read_generation
+        };
         WRITE_SCRIPT
             .key(value_key)
             .arg(&write.value.payload)
@@ -557,6 +586,29 @@ impl Attached {
         if let Err(error) = self.learn_flush().await {
             tracing::debug!(%error, "cannot read the flush generation");
         }
+    }
+}
+
+/// The mark a miss leaves for its load's write-through: `"<generation>/<marker>"`, either part
+/// empty when unknown (the default mark: both).
+fn read_mark(marker: Option<String>, generation: Option<String>) -> ReadMark {
+    if marker.is_none() && generation.is_none() {
+        return ReadMark::default();
+    }
+    let generation = generation.unwrap_or_default();
+    let marker = marker.unwrap_or_default();
+    ReadMark::new(Some(format!("{generation}/{marker}")))
+}
+
+/// The marker the write expects (`''`: none) and the generation the load read (`''`:
+/// unknown), from a [`read_mark`].
+fn parse_read_mark(mark: &ReadMark) -> (&str, &str) {
+    match mark.seen() {
+        None => ("", ""),
+        Some(seen) => match seen.split_once('/') {
+            Some((generation, marker)) => (marker, generation),
+            None => (seen, ""),
+        },
     }
 }
 

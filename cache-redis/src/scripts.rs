@@ -56,35 +56,43 @@ end
 ";
 
 /// Reads a tagged entry and checks its tags in the same round trip (standalone servers).
-/// KEYS[1]: value key. ARGV[1]: the tag key prefix.
+/// KEYS[1]: value key, KEYS[2]: gen key. ARGV[1]: the tag key prefix.
 ///
-/// Returns `{v, m, t}` as `HMGET key v m t` would, or 0 when a tag invalidated after the write
-/// hides the entry. A malformed `m` is returned as is (the client reports it); a key of
-/// another type is a `WRONGTYPE` error.
+/// Returns `{v, m, t, gen}`: the fields as `HMGET key v m t` would, with `v` and `m` false when
+/// a tag invalidated after the write hides the entry, and the namespace generation at this
+/// read (`0` before any; a load that follows a miss writes its entry as of this generation,
+/// so a tag invalidated while it loaded hides it). A malformed `m` is returned as is (the client
+/// reports it); a key of another type is a `WRONGTYPE` error.
 const GET: &str = r"
 local h = redis.call('HMGET', KEYS[1], 'v', 'm', 't')
+local gen = redis.call('HGET', KEYS[2], 'gen') or '0'
 if h[1] and h[2] then
   local w, tags = string.match(h[2], '^%d+ %x+ %d+ (%d+) (.*)$')
   if w then
     local ok, list = pcall(cjson.decode, tags)
-    if not ok or type(list) ~= 'table' then return 0 end
-    for _, tag in ipairs(list) do
-      local g = redis.call('GET', ARGV[1] .. tostring(tag))
-      if g and (tonumber(g) or math.huge) > tonumber(w) then return 0 end
+    local hidden = not ok or type(list) ~= 'table'
+    if not hidden then
+      for _, tag in ipairs(list) do
+        local g = redis.call('GET', ARGV[1] .. tostring(tag))
+        if g and (tonumber(g) or math.huge) > tonumber(w) then hidden = true end
+      end
     end
+    if hidden then return {false, false, h[3], gen} end
   end
 end
-return h
+return {h[1], h[2], h[3], gen}
 ";
 
 /// Standalone write in one round trip. KEYS: value key, gen key. ARGV: payload, format,
-/// fingerprint, ttl ms, tags JSON (`''` for none), channel, message, expect. Every entry records the
-/// generation it was written at (a namespace flush hides older ones); only tagged entries
-/// raise `maxttl`, which bounds the life of tag keys.
+/// fingerprint, ttl ms, tags JSON (`''` for none), channel, message, expect, read generation
+/// (`''`: none). Every entry records a generation `w` (a namespace flush or a tag invalidated
+/// after it hides the entry): the one its load read before running when known, else the
+/// current one. Only tagged entries raise `maxttl`, which bounds the life of tag keys.
 const SET_STANDALONE: &str = r"
 local tag_ttl = '0'
 if ARGV[5] ~= '' then tag_ttl = ARGV[4] end
 local w = generation(KEYS[2], tag_ttl)
+if ARGV[9] ~= '' then w = ARGV[9] end
 return write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], w, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 ";
 

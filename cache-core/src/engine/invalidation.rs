@@ -20,7 +20,9 @@
 //!   process's load of the key that read L2 before an invalidation by key and writes through
 //!   after it is refused by L2 (`ReadMark`, `WriteCondition`: `cache-redis` keeps an
 //!   invalidation marker in place of the value), even when the backplane message reaches that
-//!   process too late to poison its flight.
+//!   process too late to poison its flight; for tags, `cache-redis` writes the entry as of the
+//!   generation the read saw, so a tag invalidated since hides it. Patterns and `clear` racing
+//!   another process's load are covered by the backplane's poison only.
 
 use crate::l2::Invalidation;
 use crate::stats::bump;

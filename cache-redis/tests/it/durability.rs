@@ -365,3 +365,56 @@ async fn a_load_that_straddles_another_process_invalidation_is_not_written_throu
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_load_that_straddles_another_process_tag_invalidation_stays_hidden() {
+    within_limit(async {
+        let server = RedisServer::start().unwrap();
+        let url = server.url();
+        let l2 = RedisL2::builder().url(&url).build().await.unwrap();
+        let slow = Cache::builder()
+            .namespace("d")
+            .l2(DeafL2(l2))
+            .build()
+            .unwrap();
+        let (writer, _) = node(&url, Duration::from_millis(200), 100).await;
+        let options = EntryOptions::new()
+            .ttl(Duration::from_secs(60))
+            .tags(["group"]);
+
+        let (started, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let cache = slow.clone();
+        let load_options = options.clone();
+        let load = tokio::spawn(async move {
+            let result: Result<String, std::io::Error> = cache
+                .get_or_load("member", &load_options, || async move {
+                    started.send(()).unwrap();
+                    release_rx.await.unwrap();
+                    Ok("old".to_owned())
+                })
+                .await;
+            result.unwrap()
+        });
+        tokio::time::timeout(WAIT_LIMIT, started_rx)
+            .await
+            .unwrap()
+            .unwrap();
+        writer.invalidate_tags(&["group"]).await;
+        release.send(()).unwrap();
+        let returned = tokio::time::timeout(WAIT_LIMIT, load)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(returned, "old");
+
+        // Written as of the generation its load read: the tag invalidated since hides it.
+        let (reader, _) = node(&url, Duration::from_millis(200), 100).await;
+        let fresh: Result<String, std::io::Error> = reader
+            .get_or_load("member", &options, || async { Ok("new".to_owned()) })
+            .await;
+        assert_eq!(fresh.unwrap(), "new");
+        assert_eq!(reader.stats().l2_hits, 0);
+    })
+    .await;
+}
