@@ -44,6 +44,14 @@ async fn keys_entry_and_health_see_redis() {
             "namespace stripped"
         );
 
+        // An invalidated key (only its invalidation marker is left in Redis) is not listed.
+        cache
+            .set("user:3", "eve".to_owned(), &EntryOptions::new())
+            .await;
+        cache.invalidate("user:3").await;
+        let (_, keys) = get(&format!("{base}/keys?pattern=user:*")).await;
+        assert_eq!(keys["l2"], json!(["user:1", "user:2"]), "{keys}");
+
         let (_, entry) = get(&format!("{base}/entry?key=user:1")).await;
         assert_eq!(entry["l2"]["tags"], json!(["users"]));
         let ttl = entry["l2"]["ttl_ms"].as_u64().unwrap();

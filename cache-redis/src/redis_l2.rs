@@ -767,10 +767,28 @@ impl L2 for Attached {
                     .scan()
                     .list_matching(&layout.value_pattern(pattern), limit)
                     .await?;
-                let mut keys: Vec<String> = found
+                let names: Vec<&str> = found
                     .iter()
                     .filter_map(|raw| std::str::from_utf8(raw).ok())
-                    .filter_map(|key| layout.cache_key(key))
+                    .filter(|name| layout.cache_key(name).is_some())
+                    .collect();
+                // A key that holds only an invalidation marker is not an entry.
+                let holds_value = names.iter().map(|name| async move {
+                    redis::cmd("HEXISTS")
+                        .arg(*name)
+                        .arg("v")
+                        .query_async::<bool>(&mut self.connection())
+                        .await
+                        // Another type (not written by a cache): listed, as SCAN found it.
+                        .or(Ok(true))
+                });
+                let holds_value: Vec<bool> =
+                    futures_util::future::try_join_all(holds_value).await?;
+                let mut keys: Vec<String> = names
+                    .iter()
+                    .zip(holds_value)
+                    .filter(|(_, holds)| *holds)
+                    .filter_map(|(name, _)| layout.cache_key(name))
                     .map(str::to_owned)
                     .collect();
                 keys.sort();
