@@ -2,6 +2,7 @@
 //! replayed, flushed past the bound), a frozen Redis (circuit breaker), a backplane whose
 //! building runtime is gone, and the first load of a freshly built cache.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -308,113 +309,154 @@ impl IntoL2 for DeafL2 {
     }
 }
 
+/// Where the straddling tests run: a standalone server or a local cluster.
+enum Target {
+    Server(String),
+    Cluster(Vec<String>),
+}
+
+impl Target {
+    fn builder(&self) -> cache_redis::RedisL2Builder {
+        match self {
+            Target::Server(url) => RedisL2::builder().url(url),
+            Target::Cluster(nodes) => RedisL2::builder().cluster(nodes.iter().cloned()),
+        }
+    }
+
+    /// A cache on this target that never hears other processes' invalidations.
+    async fn deaf_node(&self) -> Cache {
+        let l2 = self.builder().build().await.unwrap();
+        Cache::builder()
+            .namespace("d")
+            .l2(DeafL2(l2))
+            .build()
+            .unwrap()
+    }
+
+    async fn node(&self) -> Cache {
+        let l2 = self.builder().build().await.unwrap();
+        let cache = Cache::builder()
+            .namespace("d")
+            .l2(l2.clone())
+            .build()
+            .unwrap();
+        assert!(l2.backplane_connected());
+        cache
+    }
+
+    async fn stored(&self, key: &str) -> bool {
+        let command = redis::cmd("HEXISTS")
+            .arg(format!("d:{key}"))
+            .arg("v")
+            .clone();
+        match self {
+            Target::Server(url) => {
+                let mut redis = raw(url).await;
+                command.query_async(&mut redis).await.unwrap()
+            }
+            Target::Cluster(nodes) => {
+                let mut redis = crate::common::raw_cluster(nodes).await;
+                command.query_async(&mut redis).await.unwrap()
+            }
+        }
+    }
+}
+
+/// Runs `get_or_load(key)` on `cache` with a loader that returns "old" only once released,
+/// runs `meanwhile` while it waits, and returns what the caller got.
+async fn straddle(
+    cache: &Cache,
+    key: &'static str,
+    options: EntryOptions,
+    meanwhile: impl Future<Output = ()>,
+) -> String {
+    let (started, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let cache = cache.clone();
+    let load = tokio::spawn(async move {
+        let result: Result<String, std::io::Error> = cache
+            .get_or_load(key, &options, || async move {
+                // Read from the source before the other process's change...
+                started.send(()).unwrap();
+                release_rx.await.unwrap();
+                Ok("old".to_owned())
+            })
+            .await;
+        result.unwrap()
+    });
+    tokio::time::timeout(WAIT_LIMIT, started_rx)
+        .await
+        .unwrap()
+        .unwrap();
+    // ...which changes the source and invalidates, completing before the write-through.
+    meanwhile.await;
+    release.send(()).unwrap();
+    tokio::time::timeout(WAIT_LIMIT, load)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn key_invalidation_keeps_a_straddling_load_out(target: &Target) {
+    let slow = target.deaf_node().await;
+    let writer = target.node().await;
+    let options = EntryOptions::new().ttl(Duration::from_secs(60));
+    let raced = straddle(&slow, "raced", options.clone(), writer.invalidate("raced")).await;
+    assert_eq!(raced, "old", "the caller still gets its value");
+    assert!(!target.stored("raced").await, "not written through");
+    let calm = straddle(&slow, "calm", options.clone(), async {}).await;
+    assert_eq!(calm, "old");
+    assert!(
+        target.stored("calm").await,
+        "written through without the race"
+    );
+    let fresh: Result<String, std::io::Error> = writer
+        .get_or_load("raced", &options, || async { Ok("new".to_owned()) })
+        .await;
+    assert_eq!(fresh.unwrap(), "new");
+}
+
+async fn tag_invalidation_hides_a_straddling_load(target: &Target) {
+    let slow = target.deaf_node().await;
+    let writer = target.node().await;
+    let options = EntryOptions::new()
+        .ttl(Duration::from_secs(60))
+        .tags(["group"]);
+    let returned = straddle(
+        &slow,
+        "member",
+        options.clone(),
+        writer.invalidate_tags(&["group"]),
+    )
+    .await;
+    assert_eq!(returned, "old");
+    // Written as of the generation its load read: the tag invalidated since hides it.
+    let reader = target.node().await;
+    let fresh: Result<String, std::io::Error> = reader
+        .get_or_load("member", &options, || async { Ok("new".to_owned()) })
+        .await;
+    assert_eq!(fresh.unwrap(), "new");
+    assert_eq!(reader.stats().l2_hits, 0);
+}
+
 #[tokio::test]
 async fn a_load_that_straddles_another_process_invalidation_is_not_written_through() {
     within_limit(async {
         let server = RedisServer::start().unwrap();
-        let url = server.url();
-        let l2 = RedisL2::builder().url(&url).build().await.unwrap();
-        let slow = Cache::builder()
-            .namespace("d")
-            .l2(DeafL2(l2))
-            .build()
-            .unwrap();
-        let (writer, _) = node(&url, Duration::from_millis(200), 100).await;
-
-        for (key, invalidate) in [("raced", true), ("calm", false)] {
-            let (started, started_rx) = tokio::sync::oneshot::channel::<()>();
-            let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
-            let cache = slow.clone();
-            let load = tokio::spawn(async move {
-                let options = EntryOptions::new().ttl(Duration::from_secs(60));
-                let result: Result<String, std::io::Error> = cache
-                    .get_or_load(key, &options, || async move {
-                        // Read from the source before the other process's change...
-                        started.send(()).unwrap();
-                        release_rx.await.unwrap();
-                        Ok("old".to_owned())
-                    })
-                    .await;
-                result.unwrap()
-            });
-            tokio::time::timeout(WAIT_LIMIT, started_rx)
-                .await
-                .unwrap()
-                .unwrap();
-            if invalidate {
-                // ...which changes the source and invalidates, completing before the write.
-                writer.invalidate(key).await;
-            }
-            release.send(()).unwrap();
-            let returned = tokio::time::timeout(WAIT_LIMIT, load)
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(returned, "old", "the caller still gets its value");
-            let in_redis = stored(&url, key).await.is_some();
-            assert_eq!(
-                in_redis, !invalidate,
-                "{key}: written through only without the race"
-            );
-        }
-        let options = EntryOptions::new().ttl(Duration::from_secs(60));
-        let fresh: Result<String, std::io::Error> = writer
-            .get_or_load("raced", &options, || async { Ok("new".to_owned()) })
-            .await;
-        assert_eq!(fresh.unwrap(), "new");
+        let target = Target::Server(server.url());
+        key_invalidation_keeps_a_straddling_load_out(&target).await;
+        tag_invalidation_hides_a_straddling_load(&target).await;
     })
     .await;
 }
 
 #[tokio::test]
-async fn a_load_that_straddles_another_process_tag_invalidation_stays_hidden() {
+async fn on_a_cluster_too_a_straddling_load_is_kept_out() {
     within_limit(async {
-        let server = RedisServer::start().unwrap();
-        let url = server.url();
-        let l2 = RedisL2::builder().url(&url).build().await.unwrap();
-        let slow = Cache::builder()
-            .namespace("d")
-            .l2(DeafL2(l2))
-            .build()
-            .unwrap();
-        let (writer, _) = node(&url, Duration::from_millis(200), 100).await;
-        let options = EntryOptions::new()
-            .ttl(Duration::from_secs(60))
-            .tags(["group"]);
-
-        let (started, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
-        let cache = slow.clone();
-        let load_options = options.clone();
-        let load = tokio::spawn(async move {
-            let result: Result<String, std::io::Error> = cache
-                .get_or_load("member", &load_options, || async move {
-                    started.send(()).unwrap();
-                    release_rx.await.unwrap();
-                    Ok("old".to_owned())
-                })
-                .await;
-            result.unwrap()
-        });
-        tokio::time::timeout(WAIT_LIMIT, started_rx)
-            .await
-            .unwrap()
-            .unwrap();
-        writer.invalidate_tags(&["group"]).await;
-        release.send(()).unwrap();
-        let returned = tokio::time::timeout(WAIT_LIMIT, load)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(returned, "old");
-
-        // Written as of the generation its load read: the tag invalidated since hides it.
-        let (reader, _) = node(&url, Duration::from_millis(200), 100).await;
-        let fresh: Result<String, std::io::Error> = reader
-            .get_or_load("member", &options, || async { Ok("new".to_owned()) })
-            .await;
-        assert_eq!(fresh.unwrap(), "new");
-        assert_eq!(reader.stats().l2_hits, 0);
+        let cluster = cache_redis::test_util::RedisCluster::start().unwrap();
+        let target = Target::Cluster(cluster.node_urls());
+        key_invalidation_keeps_a_straddling_load_out(&target).await;
+        tag_invalidation_hides_a_straddling_load(&target).await;
     })
     .await;
 }
