@@ -162,7 +162,9 @@ impl Cache {
         self.inner.invalidate::<Async>(Invalidation::Clear).await;
     }
 
-    /// Checks that the L2 (if any) answers.
+    /// Checks that the L2 (if any) answers now (a round trip, past its circuit breaker). The
+    /// L2's own state (backplane, breaker, queued invalidations) is in
+    /// [`l2_status`](Self::l2_status), without a round trip.
     pub async fn health(&self) -> Result<(), Error> {
         Ok(self.inner.health().await?)
     }
