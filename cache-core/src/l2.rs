@@ -190,6 +190,20 @@ pub enum L2Read {
     Missing(ReadMark),
 }
 
+impl L2Read {
+    /// The entry, as [`L2::get`] returns it (`None` for a miss).
+    pub fn into_entry(self) -> Option<L2Entry> {
+        match self {
+            Self::Found(entry) => Some(entry),
+            Self::Missing(_) => None,
+        }
+    }
+
+    fn from_entry(entry: Option<L2Entry>) -> Self {
+        entry.map_or_else(|| Self::Missing(ReadMark::default()), Self::Found)
+    }
+}
+
 /// A boxed error, as an [`IntoL2`] reports a failure to attach.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -258,12 +272,7 @@ pub trait L2: Send + Sync + 'static {
         key: &'a str,
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<L2Read, L2Error>> {
-        Box::pin(async move {
-            Ok(match self.get(key, expected_tags).await? {
-                Some(entry) => L2Read::Found(entry),
-                None => L2Read::Missing(ReadMark::default()),
-            })
-        })
+        Box::pin(async move { Ok(L2Read::from_entry(self.get(key, expected_tags).await?)) })
     }
 
     /// Writes a key (if `write.condition` allows: a refused write is `Ok`) and tells other

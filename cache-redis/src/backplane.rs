@@ -22,20 +22,21 @@
 //! not die with the runtime that built the `RedisL2`. It proves the subscription works with a
 //! heartbeat `PING` answered through the subscribed connection (and by every message); the
 //! backplane counts as connected only while the last proof is younger than
-//! [`LIVENESS_HEARTBEATS`] heartbeats. A supervisor on the same thread reports the state to the
+//! [`LIVENESS_HEARTBEATS`](crate::liveness::LIVENESS_HEARTBEATS) heartbeats. A supervisor on the same thread reports the state to the
 //! engine on every change, whatever stopped the proofs (a closed connection, a frozen server,
 //! a subscriber task that ended or panicked, which it restarts).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use cache_core::{Invalidation, InvalidationSink};
 use futures_util::StreamExt;
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+
+pub(crate) use crate::liveness::Status;
 
 /// One backplane message.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -114,94 +115,6 @@ pub(crate) struct SubscriberConfig {
     pub(crate) connect_timeout: Duration,
     /// Longest pause between resubscription attempts.
     pub(crate) max_backoff: Duration,
-}
-
-/// The backplane counts as connected while its last proof is younger than this many
-/// heartbeats.
-pub(crate) const LIVENESS_HEARTBEATS: u32 = 3;
-
-/// State shared between the `RedisL2` and its subscriber.
-pub(crate) struct Status {
-    /// Set while a subscription is established.
-    subscribed: AtomicBool,
-    /// When the subscription last proved it works (ms since `origin`; 0: never).
-    last_proof_ms: AtomicU64,
-    origin: Instant,
-    /// Oldest acceptable proof, in ms.
-    limit_ms: u64,
-    /// What the engine was last told, so it hears each change once.
-    reported: Mutex<Option<bool>>,
-    /// The namespace's last flush generation: entries written before it are invisible.
-    flushed: AtomicU64,
-    /// Bumped each time the subscription is made or lost: a flush may have been missed, so
-    /// readers read the flush generation again before trusting Redis.
-    changes: AtomicU64,
-}
-
-impl Status {
-    pub(crate) fn new(heartbeat: Duration) -> Self {
-        let limit = heartbeat * LIVENESS_HEARTBEATS;
-        Self {
-            subscribed: AtomicBool::new(false),
-            last_proof_ms: AtomicU64::new(0),
-            origin: Instant::now(),
-            limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
-            reported: Mutex::new(None),
-            flushed: AtomicU64::new(0),
-            changes: AtomicU64::new(1),
-        }
-    }
-
-    /// How many times the subscription was made or lost (starts at 1).
-    pub(crate) fn changes(&self) -> u64 {
-        self.changes.load(Ordering::Acquire)
-    }
-
-    fn now_ms(&self) -> u64 {
-        // Starts at 1, so 0 means "never".
-        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX) + 1
-    }
-
-    /// Records a proof that the subscription works.
-    fn prove(&self) {
-        self.last_proof_ms.store(self.now_ms(), Ordering::Release);
-    }
-
-    /// Whether the subscription is established and proved itself recently.
-    pub(crate) fn is_connected(&self) -> bool {
-        let last = self.last_proof_ms.load(Ordering::Acquire);
-        self.subscribed.load(Ordering::Acquire)
-            && last != 0
-            && self.now_ms().saturating_sub(last) <= self.limit_ms
-    }
-
-    /// Tells the engine the current state if it changed since it was last told.
-    pub(crate) fn report(&self, sink: &dyn InvalidationSink) {
-        let mut reported = self.reported.lock();
-        let connected = self.is_connected();
-        if *reported != Some(connected) {
-            *reported = Some(connected);
-            sink.set_connected(connected);
-        }
-    }
-
-    fn set_subscribed(&self, subscribed: bool) {
-        self.subscribed.store(subscribed, Ordering::Release);
-        self.changes.fetch_add(1, Ordering::AcqRel);
-        if subscribed {
-            self.prove();
-        }
-    }
-
-    /// The last flush generation known.
-    pub(crate) fn flushed(&self) -> u64 {
-        self.flushed.load(Ordering::Acquire)
-    }
-
-    /// Learns a flush generation (from a message, a read, or this process's own flush).
-    pub(crate) fn learn_flush(&self, generation: u64) {
-        self.flushed.fetch_max(generation, Ordering::AcqRel);
-    }
 }
 
 /// A boxed future of the backplane thread's maintenance step.
@@ -364,8 +277,8 @@ fn apply(payload: &[u8], config: &SubscriberConfig, sink: &dyn InvalidationSink,
     }
 }
 
-/// A random id for this `RedisL2`'s messages.
-pub(crate) fn new_origin() -> String {
+/// A random id: a `RedisL2`'s origin in its messages, an invalidation's marker.
+pub(crate) fn random_id() -> String {
     use std::hash::BuildHasher;
     use std::sync::atomic::AtomicU64;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -423,22 +336,8 @@ mod tests {
     }
 
     #[test]
-    fn liveness_needs_a_recent_proof() {
-        let status = Status::new(Duration::from_millis(10));
-        assert!(!status.is_connected(), "never subscribed");
-        status.set_subscribed(true);
-        assert!(status.is_connected());
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(!status.is_connected(), "no proof for 4 heartbeats");
-        status.prove();
-        assert!(status.is_connected());
-        status.set_subscribed(false);
-        assert!(!status.is_connected());
-    }
-
-    #[test]
     fn origins_differ() {
-        assert_ne!(new_origin(), new_origin());
-        assert_eq!(new_origin().len(), 32);
+        assert_ne!(random_id(), random_id());
+        assert_eq!(random_id().len(), 32);
     }
 }

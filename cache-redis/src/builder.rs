@@ -9,7 +9,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClientBuilder, ClusterConfig};
 use redis::io::tcp::TcpSettings;
 
-use crate::backplane::{Status, new_origin};
+use crate::backplane::{Status, random_id};
 use crate::breaker::{Breaker, BreakerSettings};
 use crate::connection::Connection;
 use crate::error::{Error, from_redis, timed};
@@ -294,7 +294,7 @@ impl RedisL2Builder {
                     max_pending: self.max_pending,
                 },
                 subscribers,
-                origin: new_origin(),
+                origin: random_id(),
                 status: Arc::new(Status::new(self.heartbeat)),
                 breaker: Breaker::new(BreakerSettings {
                     threshold: self.breaker_threshold,

@@ -56,6 +56,7 @@ mod connection;
 mod entry;
 mod error;
 mod layout;
+mod liveness;
 mod pattern;
 mod pending;
 mod redis_l2;

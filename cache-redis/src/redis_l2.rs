@@ -3,14 +3,13 @@
 //! unconfirmed invalidations and its backplane thread from the start, so no operation checks
 //! for a half-built state. Every operation goes through the circuit breaker (`breaker.rs`).
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use cache_core::{
-    BoxError, BoxFuture, IntoL2, Invalidation, L2, L2Context, L2Entry, L2Error, L2ErrorKind,
-    L2Read, L2Status, L2Write, ReadMark, WriteCondition,
+    BoxError, BoxFuture, IntoL2, Invalidation, L2, L2Context, L2Entry, L2Error, L2Read, L2Status,
+    L2Write, WriteCondition,
 };
 
 use crate::backplane::{self, Backplane, Maintain, Op, Status, SubscriberConfig};
@@ -21,12 +20,17 @@ use crate::entry::{self, Fetched, Parsed};
 use crate::error::{Error, from_redis, timed};
 use crate::layout::Layout;
 use crate::pattern::Scan;
-use crate::pending::{Done, Pending};
+use crate::pending::Pending;
 use crate::scripts::{
-    FLUSH_SCRIPT, GENERATION_SCRIPT, GET_SCRIPT, INVALIDATE_TAGS_SCRIPT, MIN_TAG_TTL_MS,
-    REMOVE_SCRIPT, SET_STANDALONE_SCRIPT, TOMBSTONE_TTL_MS, WRITE_SCRIPT,
+    GENERATION_SCRIPT, GET_SCRIPT, INVALIDATE_TAGS_SCRIPT, MIN_TAG_TTL_MS, REMOVE_SCRIPT,
+    SET_STANDALONE_SCRIPT, TOMBSTONE_TTL_MS, WRITE_SCRIPT,
 };
 use crate::tags;
+
+mod read_mark;
+mod recovery;
+
+use read_mark::{parse_read_mark, read_mark};
 
 /// Redis (standalone or Cluster) as the shared second level of a `cache_core::Cache`.
 ///
@@ -159,7 +163,6 @@ impl Attached {
     /// at the read (a concurrent `HGET` on a cluster), for the write-through of the load that
     /// follows ([`read_mark`]).
     async fn lookup(&self, key: &str, expected_tags: &[String]) -> Result<L2Read, L2Error> {
-        let missing = || Ok(L2Read::Missing(ReadMark::default()));
         let layout = &self.layout;
         let cluster = self.inner.connection.is_cluster();
         let checked_by_script = !expected_tags.is_empty() && !cluster;
@@ -206,6 +209,9 @@ impl Attached {
                 return Ok(L2Read::Missing(read_mark(marker, generation)));
             }
         };
+        // Hidden (flushed, unreadable tags, or a tag invalidated since the write): a miss
+        // whose load writes as of the generation read, when known.
+        let missing = || Ok(L2Read::Missing(read_mark(None, cluster_generation.clone())));
         if !self.survives_flush(&written_at) {
             return missing();
         }
@@ -306,7 +312,7 @@ impl Attached {
             return Ok(());
         }
         let layout = &self.layout;
-        let marker = backplane::new_origin();
+        let marker = backplane::random_id();
         let message = self.message(Op::Keys {
             keys: keys.iter().map(|key| (*key).to_owned()).collect(),
         });
@@ -423,198 +429,6 @@ impl Attached {
     }
 }
 
-impl Attached {
-    /// Whether an entry written at generation `written_at` was written after the last
-    /// namespace flush known here.
-    fn survives_flush(&self, written_at: &str) -> bool {
-        let flushed = self.inner.status.flushed();
-        flushed == 0 || written_at.parse::<u64>().is_ok_and(|w| w >= flushed)
-    }
-
-    /// Runs one operation within `limit`, through the circuit breaker.
-    async fn guarded<T>(
-        &self,
-        what: &str,
-        limit: Duration,
-        operation: impl Future<Output = Result<T, L2Error>>,
-    ) -> Result<T, L2Error> {
-        self.inner.breaker.call(timed(limit, what, operation)).await
-    }
-
-    /// Queues an invalidation Redis did not confirm (it answered nothing, or was skipped);
-    /// the error says so.
-    fn queue_unconfirmed<T>(
-        &self,
-        result: Result<T, L2Error>,
-        invalidation: impl FnOnce() -> Invalidation,
-    ) -> Result<T, L2Error> {
-        result.map_err(|error| {
-            if error.kind == L2ErrorKind::Protocol {
-                return error;
-            }
-            self.pending.push(&invalidation());
-            L2Error::new(
-                error.kind,
-                format!("{}; queued, applied when Redis answers", error.message),
-            )
-        })
-    }
-
-    /// Before a read trusts Redis: knows the namespace's flush generation (read again after
-    /// each change of the subscription, when a flush message may have been missed) and
-    /// applies the queued invalidations, if any.
-    ///
-    /// One caller replays at a time; the others do not wait for it (a replay may include a
-    /// long pattern invalidation): their reads skip Redis (`Stats::l2_skipped`) meanwhile.
-    async fn settle(&self) -> Result<(), L2Error> {
-        let changes = self.inner.status.changes();
-        if self.flush_checked.load(Ordering::Acquire) != changes {
-            self.learn_flush().await?;
-            self.flush_checked.store(changes, Ordering::Release);
-        }
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let Ok(_replaying) = self.replaying.try_lock() else {
-            return Err(L2Error::new(
-                L2ErrorKind::CircuitOpen,
-                "Redis skipped: queued invalidations are being applied",
-            ));
-        };
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        self.replay().await
-    }
-
-    /// Replays one batch of the queue: flush, clear, tags, patterns, then keys. Stops at the
-    /// first failure (the rest waits); an item Redis rejects outright is dropped (logged).
-    async fn replay(&self) -> Result<(), L2Error> {
-        let settings = &self.inner.settings;
-        let operation = settings.operation_timeout;
-        let batch = self.pending.batch();
-        let confirmed = |result: Result<(), L2Error>| match result {
-            Ok(()) => Ok(()),
-            Err(error) if error.kind == L2ErrorKind::Protocol => {
-                tracing::warn!(%error, "queued invalidation rejected by Redis; dropped");
-                Ok(())
-            }
-            Err(error) => Err(error),
-        };
-        if let Some(sequence) = batch.flush {
-            confirmed(
-                self.guarded("namespace flush", operation, self.flush())
-                    .await,
-            )?;
-            self.pending.done(Done::Flush(sequence));
-        }
-        if let Some(sequence) = batch.clear {
-            confirmed(self.inner.breaker.call(self.remove_all()).await)?;
-            self.pending.done(Done::Clear(sequence));
-        }
-        if !batch.tags.is_empty() {
-            let tags: Vec<&str> = batch.tags.iter().map(|(tag, _)| tag.as_str()).collect();
-            let removed = self.guarded("L2 tag invalidation", operation, self.remove_tags(&tags));
-            confirmed(removed.await)?;
-            self.pending.done(Done::Tags(&batch.tags));
-        }
-        for item in batch.patterns.chunks(1) {
-            let removed = self.inner.breaker.call(self.remove_matching(&item[0].0));
-            confirmed(removed.await)?;
-            self.pending.done(Done::Patterns(item));
-        }
-        for chunk in batch.keys.chunks(REPLAY_KEYS_PER_CALL) {
-            let keys: Vec<&str> = chunk.iter().map(|(key, _)| key.as_str()).collect();
-            confirmed(
-                self.guarded("L2 invalidation", operation, self.remove(&keys))
-                    .await,
-            )?;
-            self.pending.done(Done::Keys(chunk));
-        }
-        tracing::info!(
-            keys = batch.keys.len(),
-            patterns = batch.patterns.len(),
-            tags = batch.tags.len(),
-            clear = batch.clear.is_some(),
-            flush = batch.flush.is_some(),
-            "queued invalidations applied"
-        );
-        Ok(())
-    }
-
-    /// Hides every entry of the namespace in O(1) (see `scripts.rs`, `FLUSH`).
-    async fn flush(&self) -> Result<(), L2Error> {
-        let layout = &self.layout;
-        let generation: String = FLUSH_SCRIPT
-            .key(layout.gen_key())
-            .arg(layout.channel())
-            .arg(backplane::flush_message_prefix(&self.inner.origin))
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(from_redis)?;
-        let generation = generation
-            .parse::<u64>()
-            .map_err(|_| crate::error::protocol("the flush script returned no generation"))?;
-        self.inner.status.learn_flush(generation);
-        Ok(())
-    }
-
-    /// Reads the namespace's flush generation.
-    async fn learn_flush(&self) -> Result<(), L2Error> {
-        let layout = &self.layout;
-        let limit = self.inner.settings.operation_timeout;
-        let read = self.guarded("reading the flush generation", limit, async {
-            redis::cmd("HGET")
-                .arg(layout.gen_key())
-                .arg("flushed")
-                .query_async::<Option<u64>>(&mut self.connection())
-                .await
-                .map_err(from_redis)
-        });
-        if let Some(generation) = read.await? {
-            self.inner.status.learn_flush(generation);
-        }
-        Ok(())
-    }
-
-    /// The backplane thread's step: replay what waits, and learn the namespace's flush
-    /// generation (which also probes a half-open breaker when no call does).
-    async fn maintain(&self) {
-        if let Err(error) = self.settle().await {
-            tracing::debug!(%error, "queued invalidations still wait for Redis");
-        }
-        if let Err(error) = self.learn_flush().await {
-            tracing::debug!(%error, "cannot read the flush generation");
-        }
-    }
-}
-
-/// The mark a miss leaves for its load's write-through: `"<generation>/<marker>"`, either part
-/// empty when unknown (the default mark: both).
-fn read_mark(marker: Option<String>, generation: Option<String>) -> ReadMark {
-    if marker.is_none() && generation.is_none() {
-        return ReadMark::default();
-    }
-    let generation = generation.unwrap_or_default();
-    let marker = marker.unwrap_or_default();
-    ReadMark::new(Some(format!("{generation}/{marker}")))
-}
-
-/// The marker the write expects (`''`: none) and the generation the load read (`''`:
-/// unknown), from a [`read_mark`].
-fn parse_read_mark(mark: &ReadMark) -> (&str, &str) {
-    match mark.seen() {
-        None => ("", ""),
-        Some(seen) => match seen.split_once('/') {
-            Some((generation, marker)) => (marker, generation),
-            None => (seen, ""),
-        },
-    }
-}
-
-/// Keys per `UNLINK` when the queue is replayed.
-const REPLAY_KEYS_PER_CALL: usize = 256;
-
 impl IntoL2 for RedisL2 {
     fn into_l2(self, context: L2Context) -> Result<Arc<dyn L2>, BoxError> {
         if self.inner.attached.swap(true, Ordering::AcqRel) {
@@ -677,12 +491,7 @@ impl L2 for Attached {
         key: &'a str,
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
-        Box::pin(async move {
-            Ok(match self.read(key, expected_tags).await? {
-                L2Read::Found(entry) => Some(entry),
-                L2Read::Missing(_) => None,
-            })
-        })
+        Box::pin(async move { Ok(self.read(key, expected_tags).await?.into_entry()) })
     }
 
     fn read<'a>(
@@ -779,11 +588,11 @@ impl L2 for Attached {
                         .arg("v")
                         .query_async::<bool>(&mut self.connection())
                         .await
-                        // Another type (not written by a cache): listed, as SCAN found it.
-                        .or(Ok(true))
+                        // Another type (not written by a cache), or no answer: listed, as
+                        // SCAN found it.
+                        .unwrap_or(true)
                 });
-                let holds_value: Vec<bool> =
-                    futures_util::future::try_join_all(holds_value).await?;
+                let holds_value = futures_util::future::join_all(holds_value).await;
                 let mut keys: Vec<String> = names
                     .iter()
                     .zip(holds_value)
