@@ -62,10 +62,8 @@ impl Attached {
     /// One caller replays at a time; the others do not wait for it (a replay may include a
     /// long pattern invalidation): their reads skip Redis (`Stats::l2_skipped`) meanwhile.
     pub(super) async fn settle(&self) -> Result<(), L2Error> {
-        let changes = self.inner.status.changes();
-        if self.flush_checked.load(Ordering::Acquire) != changes {
+        if self.flush_checked.load(Ordering::Acquire) != self.inner.status.changes() {
             self.learn_flush().await?;
-            self.flush_checked.store(changes, Ordering::Release);
         }
         if self.pending.is_empty() {
             return Ok(());
@@ -155,8 +153,10 @@ impl Attached {
         Ok(())
     }
 
-    /// Reads the namespace's flush generation.
+    /// Reads the namespace's flush generation, and notes the subscription's state it is
+    /// current for.
     async fn learn_flush(&self) -> Result<(), L2Error> {
+        let changes = self.inner.status.changes();
         let layout = &self.layout;
         let limit = self.inner.settings.operation_timeout;
         let read = self.guarded("reading the flush generation", limit, async {
@@ -170,17 +170,18 @@ impl Attached {
         if let Some(generation) = read.await? {
             self.inner.status.learn_flush(generation);
         }
+        self.flush_checked.store(changes, Ordering::Release);
         Ok(())
     }
 
-    /// The backplane thread's step: replay what waits, and learn the namespace's flush
-    /// generation (which also probes a half-open breaker when no call does).
+    /// The backplane thread's step: learn the namespace's flush generation (which also probes
+    /// a half-open breaker when no call does), then replay what waits.
     pub(super) async fn maintain(&self) {
-        if let Err(error) = self.settle().await {
-            tracing::debug!(%error, "queued invalidations still wait for Redis");
-        }
         if let Err(error) = self.learn_flush().await {
             tracing::debug!(%error, "cannot read the flush generation");
+        }
+        if let Err(error) = self.settle().await {
+            tracing::debug!(%error, "queued invalidations still wait for Redis");
         }
     }
 }
