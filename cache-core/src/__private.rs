@@ -156,11 +156,11 @@ impl CachedFn {
         let store = self
             .site
             .store::<P::Owned, V>(cache, self.key.prefix(), serde, || {
-                parts.owned_text(&self.key)
+                parts.owned_fns(&self.key)
             });
         let mut hasher = store.hasher().build_hasher();
         parts.hash_parts(&mut hasher);
-        let hash = std::hash::Hasher::finish(&hasher);
+        let hash = crate::store::key_hash(std::hash::Hasher::finish(&hasher));
         (store, hash)
     }
 

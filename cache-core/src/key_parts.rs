@@ -75,6 +75,18 @@ pub fn render_text(pieces: &[Piece], parts: &impl RenderParts) -> String {
 /// Renders a key's owned parts as its text.
 pub type OwnedText<O> = Box<dyn Fn(&O) -> String + Send + Sync>;
 
+/// Feeds a key's owned parts to a hasher, as [`KeyParts::hash_parts`] feeds the borrowed ones
+/// (so a store can recompute an entry's hash instead of keeping it).
+pub type OwnedHash<O> = Box<dyn Fn(&O, &mut foldhash::fast::FoldHasher<'static>) + Send + Sync>;
+
+/// What a store needs to know of its owned keys: their text and their hash.
+pub struct OwnedKeyFns<O> {
+    /// Renders the key's text.
+    pub text: OwnedText<O>,
+    /// Hashes the key as its borrowed parts hash.
+    pub hash: OwnedHash<O>,
+}
+
 /// Values interpolated into a template: a tuple of references to `Display` values.
 pub trait RenderParts {
     /// Appends the escaped rendering of part `index` to `out` (nothing for an index out of
@@ -93,8 +105,9 @@ pub trait KeyParts: RenderParts {
     fn equals(&self, owned: &Self::Owned) -> bool;
     /// The owned tuple.
     fn to_owned_parts(&self) -> Self::Owned;
-    /// Renders owned parts with `template` (the store keeps this instead of each key's text).
-    fn owned_text(&self, template: &'static KeyTemplate) -> OwnedText<Self::Owned>;
+    /// Renders and hashes owned parts (the store keeps these instead of each key's text and
+    /// hash).
+    fn owned_fns(&self, template: &'static KeyTemplate) -> OwnedKeyFns<Self::Owned>;
 }
 
 /// One checked key part: a reference and the operations its type supports, captured by
@@ -103,6 +116,7 @@ pub trait KeyParts: RenderParts {
 pub struct Part<'a, T: ?Sized, O> {
     value: &'a T,
     hash: fn(&T, &mut foldhash::fast::FoldHasher<'static>),
+    hash_owned: fn(&O, &mut foldhash::fast::FoldHasher<'static>),
     equals: fn(&T, &O) -> bool,
     to_owned: fn(&T) -> O,
     render: fn(&T, &mut String),
@@ -119,6 +133,10 @@ where
         Self {
             value,
             hash: |value, state| value.hash(state),
+            hash_owned: |owned, state| {
+                let value: &T = owned.borrow();
+                value.hash(state);
+            },
             equals: |value, owned| owned.borrow() == value,
             to_owned: T::to_owned,
             render: |value, out| escape_key_part(out, &value),
@@ -152,11 +170,11 @@ impl KeyParts for () {
     }
     #[inline]
     fn to_owned_parts(&self) {}
-    fn owned_text(
-        &self,
-        template: &'static KeyTemplate,
-    ) -> Box<dyn Fn(&()) -> String + Send + Sync> {
-        Box::new(move |_| template.render_with(|_, _| {}))
+    fn owned_fns(&self, template: &'static KeyTemplate) -> OwnedKeyFns<()> {
+        OwnedKeyFns {
+            text: Box::new(move |_| template.render_with(|_, _| {})),
+            hash: Box::new(|_, _| {}),
+        }
     }
 }
 
@@ -193,17 +211,23 @@ macro_rules! tuple_parts {
             fn to_owned_parts(&self) -> Self::Owned {
                 ($((self.$index.to_owned)(self.$index.value),)+)
             }
-            fn owned_text(
+            fn owned_fns(
                 &self,
                 template: &'static KeyTemplate,
-            ) -> OwnedText<Self::Owned> {
-                let fns = ($(self.$index.render_owned,)+);
-                Box::new(move |owned: &Self::Owned| {
-                    template.render_with(|index, out| match index {
-                        $($index => (fns.$index)(&owned.$index, out),)+
-                        _ => {}
-                    })
-                })
+            ) -> OwnedKeyFns<Self::Owned> {
+                let render = ($(self.$index.render_owned,)+);
+                let hash = ($(self.$index.hash_owned,)+);
+                OwnedKeyFns {
+                    text: Box::new(move |owned: &Self::Owned| {
+                        template.render_with(|index, out| match index {
+                            $($index => (render.$index)(&owned.$index, out),)+
+                            _ => {}
+                        })
+                    }),
+                    hash: Box::new(move |owned: &Self::Owned, state| {
+                        $((hash.$index)(&owned.$index, state);)+
+                    }),
+                }
             }
         }
     };
@@ -245,11 +269,22 @@ mod tests {
     }
 
     #[test]
-    fn owned_parts_render_as_the_borrowed_ones() {
+    fn owned_parts_render_and_hash_as_the_borrowed_ones() {
+        use std::hash::{BuildHasher, Hasher};
         static TEMPLATE: KeyTemplate = TWO;
         let parts = (Part::new(&7u64), Part::new("a:b"));
-        let text_of = parts.owned_text(&TEMPLATE);
-        assert_eq!(text_of(&parts.to_owned_parts()), TWO.render(&parts));
+        let fns = parts.owned_fns(&TEMPLATE);
+        let owned = parts.to_owned_parts();
+        assert_eq!((fns.text)(&owned), TWO.render(&parts));
+        let hasher = foldhash::fast::RandomState::default();
+        let (mut borrowed_state, mut owned_state) = (hasher.build_hasher(), hasher.build_hasher());
+        parts.hash_parts(&mut borrowed_state);
+        (fns.hash)(&owned, &mut owned_state);
+        assert_eq!(borrowed_state.finish(), owned_state.finish());
+        let other = (Part::new(&8u64), Part::new("a:b")).to_owned_parts();
+        let mut other_state = hasher.build_hasher();
+        (fns.hash)(&other, &mut other_state);
+        assert_ne!(other_state.finish(), borrowed_state.finish());
     }
 
     #[test]

@@ -4,14 +4,16 @@
 //! figures that chose it over moka). Reads take a shard's read lock, compare keys in place and
 //! clone only the value; no allocation, no string formatting. Each entry is found by a
 //! caller-computed hash and an equality closure, so a function's key can be looked up from
-//! borrowed arguments (`&str`) while the table owns `String`s. The key's text is not stored:
-//! it is rendered from the typed key when an invalidation names a text (see [`KeyText`]).
+//! borrowed arguments (`&str`) while the table owns `String`s. Neither the key's text nor its
+//! hash is stored: the text is rendered from the typed key when an invalidation names a text,
+//! and the hash recomputed when a table grows (see [`KeyFns`]); each saves bytes per entry
+//! (`BENCHMARKS.md`, `mem_per_entry`).
 //!
 //! Which entries stay is not decided here: the cache's policy (`engine/policy.rs`) holds a
 //! handle per entry and asks the store to sweep (read and reset an entry's access byte) and to
 //! evict by handle. The store keeps the cache's [`Occupancy`] (entries and weight) exact.
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -27,7 +29,6 @@ use crate::l2::StoredValue;
 use crate::stats::Counters;
 
 struct Slot<K, V> {
-    hash: u64,
     /// The typed key (compared on a hit; rendered to text when an invalidation names texts).
     key: K,
     entry: Entry<V>,
@@ -125,19 +126,68 @@ pub(crate) enum Sweep {
     Live { hits: u8, credit: bool },
 }
 
-/// Renders a typed key as its text (for invalidation by key or pattern, which name texts).
-pub(crate) type KeyText<K> = crate::key_parts::OwnedText<K>;
+/// Renders a typed key as its text (for invalidation by key or pattern, which name texts) and
+/// hashes it as the hit path hashes its borrowed parts.
+pub(crate) type KeyFns<K> = crate::key_parts::OwnedKeyFns<K>;
 
-/// Which entry a key text names: the text's hash and the entry's (typed) hash. A multimap (two
-/// texts may share a hash); the text itself is not kept, it is rendered from the typed key to
-/// confirm a match. This replaces a `text -> hash` map that cost about 100 bytes per entry.
-type TextIndex = Mutex<HashTable<(u64, u64)>>;
+/// Which entry a key text names: 32 bits of the text's hash and the entry's (typed) hash, in
+/// 12 bytes. A multimap (texts may share those bits); the text itself is not kept, it is
+/// rendered from the typed key to confirm a match. This replaces a `text -> hash` map that cost
+/// about 100 bytes per entry.
+type TextIndex = Mutex<HashTable<TextLink>>;
+
+/// An entry of a [`TextIndex`]: `[text hash bits, entry hash bits]`.
+type TextLink = [u32; 2];
+
+/// The hash of a key in a store, from a hasher's 64-bit output: its top 32 bits, spread back
+/// to 64 (the table takes its bucket from the low bits, its tag and the shard from the high
+/// ones). So 32 bits name an entry ([`hash_bits`]): the policy's handles and the text index
+/// keep 4 bytes instead of 8 per entry, and keys that share them are told apart by equality.
+#[inline]
+pub(crate) fn key_hash(raw: u64) -> u64 {
+    spread((raw >> 32) as u32)
+}
+
+#[inline]
+fn spread(bits: u32) -> u64 {
+    (u64::from(bits) << 32) | u64::from(bits.wrapping_mul(0x9E37_79B9))
+}
+
+/// The 32 bits of a [`key_hash`] that determine it.
+#[inline]
+pub(crate) fn hash_bits(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// The [`key_hash`] determined by `bits`.
+#[inline]
+pub(crate) fn hash_of_bits(bits: u32) -> u64 {
+    spread(bits)
+}
+
+/// The text-hash bits a [`TextIndex`] keeps.
+fn text_bits(text_hash: u64) -> u32 {
+    (text_hash >> 32) as u32
+}
+
+/// Where a [`TextIndex`] places a link (spread from the 32 bits it keeps, so it can grow).
+fn text_slot(bits: u32) -> u64 {
+    u64::from(bits).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn link(text_hash: u64, hash: u64) -> TextLink {
+    [text_bits(text_hash), hash_bits(hash)]
+}
+
+fn linked_hash(link: &TextLink) -> u64 {
+    hash_of_bits(link[1])
+}
 
 /// One typed store: a function's entries, or the keyed API's entries of one value type.
 pub(crate) struct Store<K, V> {
     shards: Box<[Shard<K, V>]>,
     texts: Box<[TextIndex]>,
-    text_of: KeyText<K>,
+    key_fns: KeyFns<K>,
     hasher: foldhash::fast::RandomState,
     occupancy: Arc<Occupancy>,
     /// This store's index in its cache's registry (the policy's handles name it).
@@ -162,7 +212,7 @@ impl<K, V> Store<K, V> {
         name: &str,
         occupancy: Arc<Occupancy>,
         fns: ValueFns<V>,
-        text_of: KeyText<K>,
+        key_fns: KeyFns<K>,
     ) -> Self {
         let shards = shard_count();
         Self {
@@ -170,7 +220,7 @@ impl<K, V> Store<K, V> {
                 .map(|_| ShardedLock::new(HashTable::new()))
                 .collect(),
             texts: (0..shards).map(|_| Mutex::new(HashTable::new())).collect(),
-            text_of,
+            key_fns,
             hasher: foldhash::fast::RandomState::default(),
             occupancy,
             index,
@@ -202,7 +252,7 @@ impl<K, V> Store<K, V> {
         u32::try_from(weight).unwrap_or(u32::MAX)
     }
 
-    /// The hasher callers use to hash their key parts.
+    /// The hasher callers use to hash their key parts (its output goes through [`key_hash`]).
     #[inline]
     pub(crate) fn hasher(&self) -> &foldhash::fast::RandomState {
         &self.hasher
@@ -210,7 +260,19 @@ impl<K, V> Store<K, V> {
 
     /// Hash of a whole string key (for stores keyed by string, and key texts).
     pub(crate) fn hash_str(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key)
+        key_hash(self.hasher.hash_one(key))
+    }
+
+    /// The hash of a stored key (as its borrowed parts hash on a hit).
+    fn hash_key(&self, key: &K) -> u64 {
+        let mut state = self.hasher.build_hasher();
+        (self.key_fns.hash)(key, &mut state);
+        key_hash(state.finish())
+    }
+
+    /// The text of a stored key.
+    fn text_of(&self, key: &K) -> String {
+        (self.key_fns.text)(key)
     }
 
     #[inline]
@@ -219,19 +281,21 @@ impl<K, V> Store<K, V> {
         &self.shards[(hash >> 48) as usize & (self.shards.len() - 1)]
     }
 
-    fn text_index(&self, text_hash: u64) -> parking_lot::MutexGuard<'_, HashTable<(u64, u64)>> {
+    fn text_index(&self, text_hash: u64) -> parking_lot::MutexGuard<'_, HashTable<TextLink>> {
         self.texts[(text_hash >> 48) as usize & (self.texts.len() - 1)].lock()
     }
 
     fn index_text(&self, text_hash: u64, hash: u64) {
+        let link = link(text_hash, hash);
         self.text_index(text_hash)
-            .insert_unique(text_hash, (text_hash, hash), |pair| pair.0);
+            .insert_unique(text_slot(link[0]), link, |link| text_slot(link[0]));
     }
 
     fn unindex_text(&self, text_hash: u64, hash: u64) {
+        let link = link(text_hash, hash);
         if let Ok(found) = self
             .text_index(text_hash)
-            .find_entry(text_hash, |pair| *pair == (text_hash, hash))
+            .find_entry(text_slot(link[0]), |other| *other == link)
         {
             found.remove();
         }
@@ -239,10 +303,11 @@ impl<K, V> Store<K, V> {
 
     /// The entry hashes of the texts with hash `text_hash` (usually one).
     fn hashes_of(&self, text_hash: u64) -> Vec<u64> {
+        let bits = text_bits(text_hash);
         self.text_index(text_hash)
-            .iter_hash(text_hash)
-            .filter(|pair| pair.0 == text_hash)
-            .map(|pair| pair.1)
+            .iter_hash(text_slot(bits))
+            .filter(|link| link[0] == bits)
+            .map(linked_hash)
             .collect()
     }
 
@@ -255,7 +320,7 @@ impl<K, V> Store<K, V> {
         f: impl FnOnce(&Entry<V>) -> Option<R>,
     ) -> Option<R> {
         let shard = read(self.shard(hash));
-        let slot = shard.find(hash, |slot| slot.hash == hash && eq(&slot.key))?;
+        let slot = shard.find(hash, |slot| eq(&slot.key))?;
         f(&slot.entry)
     }
 
@@ -266,7 +331,7 @@ impl<K, V> Store<K, V> {
         text: &str,
         f: impl FnOnce(&Entry<V>) -> Option<R>,
     ) -> Option<R> {
-        self.read(hash, |key| (self.text_of)(key) == text, f)
+        self.read(hash, |key| self.text_of(key) == text, f)
     }
 
     /// Inserts or replaces the entry for `text`, unless `abort` says the load was invalidated.
@@ -284,7 +349,7 @@ impl<K, V> Store<K, V> {
         if abort() {
             return Inserted::Aborted;
         }
-        let same = |slot: &Slot<K, V>| slot.hash == hash && (self.text_of)(&slot.key) == text;
+        let same = |slot: &Slot<K, V>| self.text_of(&slot.key) == text;
         match shard.find_mut(hash, same) {
             Some(slot) => {
                 entry.id = slot.entry.id;
@@ -300,7 +365,7 @@ impl<K, V> Store<K, V> {
                 // takes the same lock first) cannot interleave.
                 self.index_text(self.hash_str(text), hash);
                 self.occupancy.add(entry.weight);
-                shard.insert_unique(hash, Slot { hash, key, entry }, |slot| slot.hash);
+                shard.insert_unique(hash, Slot { key, entry }, |slot| self.hash_key(&slot.key));
                 Inserted::New
             }
         }
@@ -317,7 +382,7 @@ impl<K, V> Store<K, V> {
         let mut removed = false;
         for hash in candidates {
             let mut shard = write(self.shard(hash));
-            let same = |slot: &Slot<K, V>| slot.hash == hash && (self.text_of)(&slot.key) == text;
+            let same = |slot: &Slot<K, V>| self.text_of(&slot.key) == text;
             if let Ok(found) = shard.find_entry(hash, same) {
                 let (slot, _) = found.remove();
                 self.unindex_text(text_hash, hash);
@@ -334,11 +399,11 @@ impl<K, V> Store<K, V> {
         for shard in self.shards.iter() {
             let mut shard = write(shard);
             shard.retain(|slot| {
-                let text = (self.text_of)(&slot.key);
+                let text = self.text_of(&slot.key);
                 if !matches(&text) {
                     return true;
                 }
-                self.unindex_text(self.hash_str(&text), slot.hash);
+                self.unindex_text(self.hash_str(&text), self.hash_key(&slot.key));
                 total += 1;
                 weight += u64::from(slot.entry.weight);
                 false
@@ -360,7 +425,7 @@ impl<K, V> Store<K, V> {
                 if out.len() >= limit {
                     return;
                 }
-                let text = (self.text_of)(&slot.key);
+                let text = self.text_of(&slot.key);
                 if matches(&text) {
                     out.push(text);
                 }
@@ -386,7 +451,7 @@ impl<K, V> Store<K, V> {
     /// The policy's clock hand at entry `id` of `hash`.
     pub(crate) fn sweep(&self, hash: u64, id: u32, now: u64, epoch: u64) -> Sweep {
         let shard = read(self.shard(hash));
-        match shard.find(hash, |slot| slot.hash == hash && slot.entry.id == id) {
+        match shard.find(hash, |slot| slot.entry.id == id) {
             None => Sweep::Gone,
             Some(slot) if slot.entry.is_dead(now, epoch) => Sweep::Dead,
             Some(slot) => {
@@ -399,27 +464,26 @@ impl<K, V> Store<K, V> {
     /// Whether entry `id` of `hash` is gone or dead (no side effect).
     pub(crate) fn is_dead_or_gone(&self, hash: u64, id: u32, now: u64, epoch: u64) -> bool {
         read(self.shard(hash))
-            .find(hash, |slot| slot.hash == hash && slot.entry.id == id)
+            .find(hash, |slot| slot.entry.id == id)
             .is_none_or(|slot| slot.entry.is_dead(now, epoch))
     }
 
     /// Whether entry `id` of `hash` is still here.
     pub(crate) fn contains(&self, hash: u64, id: u32) -> bool {
         read(self.shard(hash))
-            .find(hash, |slot| slot.hash == hash && slot.entry.id == id)
+            .find(hash, |slot| slot.entry.id == id)
             .is_some()
     }
 
     /// Evicts entry `id` of `hash` (for capacity); false if it is gone.
     pub(crate) fn evict(&self, hash: u64, id: u32) -> bool {
         let mut shard = write(self.shard(hash));
-        let Ok(found) = shard.find_entry(hash, |slot| slot.hash == hash && slot.entry.id == id)
-        else {
+        let Ok(found) = shard.find_entry(hash, |slot| slot.entry.id == id) else {
             return false;
         };
         let (slot, _) = found.remove();
         // Under the shard's lock, as `insert` indexes it.
-        self.unindex_text(self.hash_str(&(self.text_of)(&slot.key)), hash);
+        self.unindex_text(self.hash_str(&self.text_of(&slot.key)), hash);
         self.removed(1, u64::from(slot.entry.weight));
         self.counters.evictions.fetch_add(1, Ordering::Relaxed);
         true

@@ -231,11 +231,7 @@ impl L1 {
             stale_until,
         };
         let entry = Entry::new(value, &deadlines, stamps, self.policy.next_id(), weight);
-        let handle = Handle {
-            hash: key.hash,
-            store: store.index(),
-            id: entry.id,
-        };
+        let handle = Handle::new(store.index(), key.hash, entry.id);
         let epoch = self.epoch.load(Ordering::Acquire);
         registry.with_all(|stores| {
             let ring = Ring::new(stores, now, epoch);

@@ -43,7 +43,7 @@ use crate::codec::Codec;
 use crate::l2::{L2, L2Error};
 use crate::options::{EntryOptions, Level};
 use crate::stats::{Counters, Stats};
-use crate::store::{KeyText, Store, ValueFns};
+use crate::store::{KeyFns, Store, ValueFns};
 
 use l1::L1;
 use l2_access::L2Access;
@@ -238,13 +238,13 @@ impl Inner {
         site: usize,
         name: &str,
         fns: impl FnOnce() -> ValueFns<V>,
-        text_of: impl FnOnce() -> KeyText<K>,
+        key_fns: impl FnOnce() -> KeyFns<K>,
     ) -> Arc<Store<K, V>>
     where
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        self.registry.store(site, name, fns, text_of)
+        self.registry.store(site, name, fns, key_fns)
     }
 
     /// An entry's options with the builder's defaults applied.

@@ -30,14 +30,30 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use parking_lot::Mutex;
 
 use super::sketch::Sketch;
-use crate::store::{ErasedStore, Sweep};
+use crate::store::{ErasedStore, Sweep, hash_bits, hash_of_bits};
 
-/// Where an entry is: its store's index in the registry, its hash and its id.
+/// Where an entry is: its store's index in the registry, its hash and its id (12 bytes).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Handle {
-    pub(crate) hash: u64,
-    pub(crate) store: u32,
-    pub(crate) id: u32,
+    /// The bits that determine the entry's hash (`store::hash_bits`).
+    hash_bits: u32,
+    store: u32,
+    id: u32,
+}
+
+impl Handle {
+    /// The handle of entry `id` of `hash` in store `store`.
+    pub(crate) fn new(store: u32, hash: u64, id: u32) -> Self {
+        Self {
+            hash_bits: hash_bits(hash),
+            store,
+            id,
+        }
+    }
+
+    fn hash(self) -> u64 {
+        hash_of_bits(self.hash_bits)
+    }
 }
 
 /// How full L1 is, as the stores account it.
@@ -140,8 +156,8 @@ impl Policy {
         let state = &mut *state;
         state.climb(hits, self.capacity);
         // The miss that loaded this entry counts towards its key's frequency.
-        state.sketch.record(handle.hash, 1);
-        state.window.push_back(handle);
+        state.sketch.record(handle.hash(), 1);
+        push(&mut state.window, handle);
         let mut evicted = 0;
         while state.window.len() as f64 > state.window_target.max(1.0) {
             let Some(candidate) = state.window.pop_front() else {
@@ -153,21 +169,21 @@ impl Policy {
                     evicted += ring.evict(candidate);
                     continue;
                 }
-                Sweep::Live { hits, .. } => state.sketch.record(candidate.hash, hits),
+                Sweep::Live { hits, .. } => state.sketch.record(candidate.hash(), hits),
             }
             if !budget.over() {
-                state.main.push_back(candidate);
+                push(&mut state.main, candidate);
                 continue;
             }
             match state.main_victim(ring) {
                 Some((victim, dead))
                     if dead
-                        || state.sketch.frequency(candidate.hash)
-                            > state.sketch.frequency(victim.hash) + ADMISSION_MARGIN =>
+                        || state.sketch.frequency(candidate.hash())
+                            > state.sketch.frequency(victim.hash()) + ADMISSION_MARGIN =>
                 {
                     state.main.pop_front();
                     evicted += ring.evict(victim);
-                    state.main.push_back(candidate);
+                    push(&mut state.main, candidate);
                 }
                 _ => evicted += ring.evict(candidate),
             }
@@ -206,16 +222,16 @@ impl<'a> Ring<'a> {
 
     fn sweep(&self, handle: Handle) -> Sweep {
         match self.stores.get(handle.store as usize) {
-            Some(store) => store.sweep(handle.hash, handle.id, self.now, self.epoch),
+            Some(store) => store.sweep(handle.hash(), handle.id, self.now, self.epoch),
             None => Sweep::Gone,
         }
     }
 
     /// Whether the entry is gone or dead, without counting as a pass of the hand.
     fn is_dead_or_gone(&self, handle: Handle) -> bool {
-        self.stores
-            .get(handle.store as usize)
-            .is_none_or(|store| store.is_dead_or_gone(handle.hash, handle.id, self.now, self.epoch))
+        self.stores.get(handle.store as usize).is_none_or(|store| {
+            store.is_dead_or_gone(handle.hash(), handle.id, self.now, self.epoch)
+        })
     }
 
     /// Evicts the entry; 1 if it was still there.
@@ -223,9 +239,19 @@ impl<'a> Ring<'a> {
         let removed = self
             .stores
             .get(handle.store as usize)
-            .is_some_and(|store| store.evict(handle.hash, handle.id));
+            .is_some_and(|store| store.evict(handle.hash(), handle.id));
         u64::from(removed)
     }
+}
+
+/// Appends to a queue that grows by a quarter when full, not by doubling: a queue holds a
+/// handle per entry, and doubling left up to half of it unused (16 bytes per entry at worst,
+/// about 5 on average; `BENCHMARKS.md`, `mem_per_entry`).
+fn push(queue: &mut VecDeque<Handle>, handle: Handle) {
+    if queue.len() == queue.capacity() {
+        queue.reserve_exact((queue.len() / 4).max(16));
+    }
+    queue.push_back(handle);
 }
 
 impl State {
@@ -241,7 +267,7 @@ impl State {
                 }
                 Sweep::Dead => return Some((handle, true)),
                 Sweep::Live { hits, credit } => {
-                    self.sketch.record(handle.hash, hits);
+                    self.sketch.record(handle.hash(), hits);
                     if hits == 0 && !credit {
                         if let Some(dead) = self.dead_after_front(ring) {
                             return Some((dead, true));
@@ -268,7 +294,7 @@ impl State {
         let alive = |handle: &Handle| {
             ring.stores
                 .get(handle.store as usize)
-                .is_some_and(|store| store.contains(handle.hash, handle.id))
+                .is_some_and(|store| store.contains(handle.hash(), handle.id))
         };
         self.window.retain(alive);
         self.main.retain(alive);

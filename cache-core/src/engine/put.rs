@@ -4,9 +4,10 @@
 //! from there before reading L2 or running its body: a put is what the next read returns,
 //! with or without an L2.
 
+use std::hash::Hash;
 use std::sync::Arc;
 
-use crate::store::{SerdeFns, Store, ValueFns};
+use crate::store::{KeyFns, SerdeFns, Store, ValueFns};
 
 use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
@@ -39,7 +40,10 @@ impl Inner {
                 serde: serde(),
                 weigher: None,
             },
-            || Box::new(|key| String::from(&**key)),
+            || KeyFns {
+                text: Box::new(|key| String::from(&**key)),
+                hash: Box::new(|key, state| (**key).hash(state)),
+            },
         )
     }
 

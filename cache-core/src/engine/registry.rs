@@ -15,7 +15,7 @@ use parking_lot::RwLock;
 
 use crate::__private::ValueSerde;
 use crate::cache::Cache;
-use crate::store::{ErasedStore, KeyText, Occupancy, Store, ValueFns};
+use crate::store::{ErasedStore, KeyFns, Occupancy, Store, ValueFns};
 
 /// The stores of one cache, by (site, key and value types); hashed with foldhash, as the
 /// keyed API looks a store up on every call.
@@ -46,7 +46,7 @@ impl Registry {
         site: usize,
         name: &str,
         fns: impl FnOnce() -> ValueFns<V>,
-        text_of: impl FnOnce() -> KeyText<K>,
+        key_fns: impl FnOnce() -> KeyFns<K>,
     ) -> Arc<Store<K, V>>
     where
         K: Send + Sync + 'static,
@@ -63,7 +63,7 @@ impl Registry {
         let found = by_id.entry(id).or_insert_with(|| {
             let index = u32::try_from(by_index.len()).expect("fewer than 2^32 stores");
             let occupancy = Arc::clone(&self.occupancy);
-            let store = Arc::new(Store::<K, V>::new(index, name, occupancy, fns(), text_of()));
+            let store = Arc::new(Store::<K, V>::new(index, name, occupancy, fns(), key_fns()));
             by_index.push(Arc::clone(&store) as Arc<dyn ErasedStore>);
             store as Arc<dyn Any + Send + Sync>
         });
@@ -166,7 +166,7 @@ impl Site {
         cache: &Cache,
         name: &'static str,
         serde: fn() -> ValueSerde<V>,
-        text_of: impl FnOnce() -> KeyText<K>,
+        key_fns: impl FnOnce() -> KeyFns<K>,
     ) -> StoreRef<K, V>
     where
         K: Send + Sync + 'static,
@@ -184,7 +184,7 @@ impl Site {
             let store = unsafe { &*first.store.cast::<Store<K, V>>() };
             return StoreRef::Static(store);
         }
-        self.slow_store(cache, name, serde, text_of)
+        self.slow_store(cache, name, serde, key_fns)
     }
 
     #[cold]
@@ -193,14 +193,14 @@ impl Site {
         cache: &Cache,
         name: &'static str,
         serde: fn() -> ValueSerde<V>,
-        text_of: impl FnOnce() -> KeyText<K>,
+        key_fns: impl FnOnce() -> KeyFns<K>,
     ) -> StoreRef<K, V>
     where
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         let site = self as *const Site as usize;
-        let store = cache.inner.store::<K, V>(site, name, || serde().0, text_of);
+        let store = cache.inner.store::<K, V>(site, name, || serde().0, key_fns);
         let _ = self.first.set(FirstStore {
             cache_id: cache.inner.id(),
             types: TypeId::of::<(K, V)>(),
