@@ -1,37 +1,70 @@
 //! What L1 keeps per key.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::tags::{TagStamp, all_current};
 
-/// A cached value with its deadlines and validity stamps, packed (48 bytes with a `u64` value,
-/// 80 before), since every byte here is paid once per entry.
+/// A cached value with its deadlines and validity stamps, packed (40 bytes with a `u64` value;
+/// 80 at first, then 48), since every byte here is paid once per entry.
 pub(crate) struct Entry<V> {
     pub(crate) value: V,
     /// Clock millisecond at which the entry stops being fresh.
     expires_at: u64,
-    /// Milliseconds before `expires_at` from which a hit schedules a refresh
-    /// ([`NO_REFRESH`]: never). Saturates at about 49 days, which only makes a refresh later.
-    refresh_before: u32,
-    /// Milliseconds after `expires_at` during which the entry may be served when a reload
-    /// fails. Saturates at about 49 days, which only makes the window shorter.
-    stale_after: u32,
-    /// The cache's `clear` epoch when the load started (its low 32 bits).
-    epoch: u32,
+    /// Generations of the entry's tags when the load started.
+    tags: TagStamps,
     /// Tells this entry apart from an earlier one of the same key (the policy's handles).
     pub(crate) id: u32,
     /// The entry's weight against the cache's `l1_max_weight`.
     pub(crate) weight: u32,
-    /// Generations of the entry's tags when the load started.
-    tags: TagStamps,
-    /// Set by the hit that scheduled this entry's refresh, so at most one is scheduled.
-    refreshing: AtomicBool,
-    /// Hits since the eviction policy's clock hand last passed (see [`Access`]).
-    pub(crate) access: Access,
+    /// Milliseconds before `expires_at` from which a hit schedules a refresh
+    /// ([`NO_REFRESH`]: never), as a [`Span`].
+    refresh_before: Span,
+    /// Milliseconds after `expires_at` during which the entry may be served when a reload
+    /// fails, as a [`Span`].
+    stale_after: Span,
+    /// The load's epoch, the refresh claim and the policy's access bits (see [`State`]).
+    state: State,
 }
 
 /// `refresh_before` of an entry that never refreshes.
-const NO_REFRESH: u32 = u32::MAX;
+const NO_REFRESH: Span = Span(u16::MAX);
+
+/// A span of milliseconds in 16 bits: 11 bits of mantissa and a 5-bit shift, rounded down.
+/// Exact up to 2,047 ms; beyond, short by less than 0.05%, which only makes a refresh later or
+/// a stale window shorter; spans up to about 139 years.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Span(u16);
+
+impl Span {
+    const MANTISSA_BITS: u32 = 11;
+
+    fn from_ms(ms: u64) -> Self {
+        let significant = 64 - ms.leading_zeros();
+        let shift = significant.saturating_sub(Self::MANTISSA_BITS);
+        if shift > 31 {
+            return Self(u16::MAX - 1);
+        }
+        let mantissa = (ms >> shift) as u16;
+        Self(((shift as u16) << Self::MANTISSA_BITS) | mantissa).min(Self(u16::MAX - 1))
+    }
+
+    fn ms(self) -> u64 {
+        let shift = u32::from(self.0 >> Self::MANTISSA_BITS);
+        u64::from(self.0 & ((1 << Self::MANTISSA_BITS) - 1)) << shift
+    }
+}
+
+impl PartialOrd for Span {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Span {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
 
 /// When an entry stops being fresh, starts refreshing, and stops being servable as stale.
 pub(crate) struct Deadlines {
@@ -55,28 +88,48 @@ impl TagStamps {
     }
 }
 
-fn saturating_u32(value: u64) -> u32 {
-    u32::try_from(value).unwrap_or(u32::MAX)
-}
+/// One word for what an entry's readers share:
+/// - bits 8-31: the cache's `clear` epoch when the load started (its low 24 bits; an entry
+///   would have to survive 2^24 clears to be mistaken as current);
+/// - bit 6: set by the hit that scheduled this entry's refresh, so at most one is scheduled;
+/// - bits 0-5, what the eviction policy knows of the entry's use: hits since the clock hand
+///   last passed (bits 0-3, saturating at 15) and credit, passes it survives without a hit
+///   (bits 4-5, up to 3, earned by a second hit between two passes).
+///
+/// A hit writes the word only when its access bits change, so a hot entry's hits are plain
+/// loads once they saturate; the write is a compare-and-swap (dropped if it races), so it
+/// never clears a concurrent refresh claim.
+struct State(AtomicU32);
 
-/// What the eviction policy knows of an entry's use: hits since the clock hand last passed
-/// (low 4 bits, saturating at 15) and credit, passes it survives without a hit (bits 4-5, up to
-/// 3, earned by a second hit between two passes). A hit writes the byte only when it changes,
-/// so a hot entry's hits are plain loads once it saturates.
-#[derive(Default)]
-pub(crate) struct Access(AtomicU8);
+const HITS: u32 = 0x0F;
+const CREDIT_ONE: u32 = 0x10;
+const MAX_CREDIT: u32 = 3;
+const ACCESS: u32 = 0x3F;
+const REFRESHING: u32 = 0x40;
+const EPOCH_SHIFT: u32 = 8;
 
-const HITS: u8 = 0x0F;
-const CREDIT_ONE: u8 = 0x10;
-const MAX_CREDIT: u8 = 3;
+impl State {
+    fn new(epoch: u64, access: u32) -> Self {
+        Self(AtomicU32::new(
+            ((epoch as u32) << EPOCH_SHIFT) | (access & ACCESS),
+        ))
+    }
 
-impl Access {
-    /// Records a hit.
     #[inline]
-    pub(crate) fn hit(&self) {
-        let old = self.0.load(Ordering::Relaxed);
+    fn load(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    fn epoch_matches(&self, epoch: u64) -> bool {
+        (self.load() >> EPOCH_SHIFT) == ((epoch as u32) << EPOCH_SHIFT) >> EPOCH_SHIFT
+    }
+
+    #[inline]
+    fn hit(&self) {
+        let old = self.load();
         let hits = old & HITS;
-        let credit = old >> 4;
+        let credit = (old & ACCESS) >> 4;
         let mut new = old;
         if hits < HITS {
             new += 1;
@@ -85,23 +138,22 @@ impl Access {
             new += CREDIT_ONE;
         }
         if new != old {
-            self.0.store(new, Ordering::Relaxed);
+            let _ = self
+                .0
+                .compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 
-    /// A copy, for the entry that replaces this one.
-    pub(crate) fn carry(&self) -> Access {
-        Access(AtomicU8::new(self.0.load(Ordering::Relaxed)))
-    }
-
-    /// The clock hand passes: returns the hits since its last pass and whether the entry had
-    /// credit, clears the hits and spends one credit.
-    pub(crate) fn sweep(&self) -> (u8, bool) {
-        let old = self.0.load(Ordering::Relaxed);
-        let credit = old >> 4;
-        self.0
-            .store(credit.saturating_sub(1) << 4, Ordering::Relaxed);
-        (old & HITS, credit > 0)
+    fn sweep(&self) -> (u8, bool) {
+        let mut seen = 0;
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                seen = old;
+                let credit = (old & ACCESS) >> 4;
+                Some((old & !ACCESS) | (credit.saturating_sub(1) << 4))
+            });
+        ((seen & HITS) as u8, (seen & ACCESS) >> 4 > 0)
     }
 }
 
@@ -122,20 +174,18 @@ impl<V> Entry<V> {
     ) -> Self {
         let expires_at = deadlines.expires_at;
         let refresh_before = match deadlines.refresh_at {
-            Some(at) => saturating_u32(expires_at.saturating_sub(at)).min(NO_REFRESH - 1),
+            Some(at) => Span::from_ms(expires_at.saturating_sub(at)),
             None => NO_REFRESH,
         };
         Self {
             value,
             expires_at,
-            refresh_before,
-            stale_after: saturating_u32(deadlines.stale_until.saturating_sub(expires_at)),
-            epoch: stamps.epoch as u32,
+            tags: TagStamps::new(stamps.tags),
             id,
             weight,
-            tags: TagStamps::new(stamps.tags),
-            refreshing: AtomicBool::new(false),
-            access: Access::default(),
+            refresh_before,
+            stale_after: Span::from_ms(deadlines.stale_until.saturating_sub(expires_at)),
+            state: State::new(stamps.epoch, 0),
         }
     }
 
@@ -152,13 +202,13 @@ impl<V> Entry<V> {
     /// Clock millisecond until which the entry may be served when a reload fails.
     #[inline]
     pub(crate) fn stale_until(&self) -> u64 {
-        self.expires_at.saturating_add(u64::from(self.stale_after))
+        self.expires_at.saturating_add(self.stale_after.ms())
     }
 
     /// Not cleared and no tag invalidated since the load started.
     #[inline]
     pub(crate) fn is_valid(&self, epoch: u64) -> bool {
-        self.epoch == epoch as u32 && self.tags.all_current()
+        self.state.epoch_matches(epoch) && self.tags.all_current()
     }
 
     /// Valid and not expired.
@@ -173,24 +223,46 @@ impl<V> Entry<V> {
         now >= self.stale_until() || !self.is_valid(epoch)
     }
 
+    /// Records a hit for the eviction policy.
+    #[inline]
+    pub(crate) fn hit(&self) {
+        self.state.hit();
+    }
+
+    /// The policy's clock hand passes: returns the hits since its last pass and whether the
+    /// entry had credit, clears the hits and spends one credit.
+    pub(crate) fn sweep(&self) -> (u8, bool) {
+        self.state.sweep()
+    }
+
+    /// Takes over the access history of the entry this one replaces.
+    pub(crate) fn inherit_access(&mut self, replaced: &Entry<V>) {
+        let access = replaced.state.load() & ACCESS;
+        let own = self.state.load();
+        self.state = State(AtomicU32::new((own & !ACCESS) | access));
+    }
+
     /// Claims the single refresh of this entry if its refresh point has passed.
     #[inline]
     pub(crate) fn claim_refresh(&self, now: u64) -> bool {
-        self.refresh_before != NO_REFRESH
-            && now
-                >= self
-                    .expires_at
-                    .saturating_sub(u64::from(self.refresh_before))
-            && !self.refreshing.load(Ordering::Relaxed)
+        if self.refresh_before == NO_REFRESH
+            || now < self.expires_at.saturating_sub(self.refresh_before.ms())
+        {
+            return false;
+        }
+        let old = self.state.load();
+        old & REFRESHING == 0
             && self
-                .refreshing
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+                .state
+                .0
+                .fetch_or(REFRESHING, Ordering::AcqRel)
+                & REFRESHING
+                == 0
     }
 
     /// Gives the refresh claim back (the refresh failed), so a later hit may try again.
     pub(crate) fn release_refresh(&self) {
-        self.refreshing.store(false, Ordering::Release);
+        self.state.0.fetch_and(!REFRESHING, Ordering::Release);
     }
 }
 
@@ -198,9 +270,50 @@ impl<V> Entry<V> {
 mod tests {
     use super::*;
 
+    const YEAR_MS: u64 = 365 * 86_400_000;
+
     #[test]
-    fn an_entry_of_a_u64_takes_48_bytes() {
-        assert_eq!(std::mem::size_of::<Entry<u64>>(), 48);
+    fn an_entry_of_a_u64_takes_40_bytes() {
+        assert_eq!(std::mem::size_of::<Entry<u64>>(), 40);
+    }
+
+    #[test]
+    fn spans_round_down_by_less_than_a_two_thousandth() {
+        for ms in [0, 1, 2_047, 2_048, 5_000, 86_400_000, 1 << 40] {
+            let kept = Span::from_ms(ms).ms();
+            assert!(kept <= ms, "{ms} -> {kept}");
+            assert!(ms - kept <= ms / 2_048, "{ms} -> {kept}");
+        }
+        assert_eq!(Span::from_ms(5_000).ms(), 5_000);
+        // Longer than about 139 years: cut short, and never the "no refresh" mark.
+        assert_ne!(Span::from_ms(u64::MAX), NO_REFRESH);
+        assert!(Span::from_ms(u64::MAX).ms() > 100 * YEAR_MS);
+        assert!(Span::from_ms(5_000) < Span::from_ms(5_100));
+    }
+
+    #[test]
+    fn hits_and_sweeps_keep_the_epoch_and_the_refresh_claim() {
+        let deadlines = Deadlines {
+            expires_at: 10_000,
+            refresh_at: Some(8_000),
+            stale_until: 10_000,
+        };
+        let stamps = Stamps {
+            epoch: (1 << 24) + 5,
+            tags: Box::new([]),
+        };
+        let entry = Entry::new(1u64, &deadlines, stamps, 0, 8);
+        assert!(entry.claim_refresh(9_000));
+        for _ in 0..20 {
+            entry.hit();
+        }
+        assert_eq!(entry.sweep(), (15, true));
+        assert_eq!(entry.sweep(), (0, true), "credit is spent one pass at a time");
+        assert!(!entry.claim_refresh(9_000), "still claimed");
+        assert!(entry.is_valid((1 << 24) + 5) && entry.is_valid(5));
+        assert!(!entry.is_valid(6));
+        entry.release_refresh();
+        assert!(entry.claim_refresh(9_000));
     }
 
     #[test]
@@ -230,13 +343,13 @@ mod tests {
         assert!(!entry.claim_refresh(u64::MAX - 1));
         assert!(entry.is_dead(10_000, 3));
 
-        // A stale window longer than u32 milliseconds is cut short, never extended.
+        // A very long stale window is cut short, never extended.
         let long = Deadlines {
             expires_at: 10_000,
             refresh_at: None,
             stale_until: u64::MAX,
         };
         let entry = Entry::new(1u64, &long, stamps(), 0, 8);
-        assert_eq!(entry.stale_until(), 10_000 + u64::from(u32::MAX));
+        assert!(entry.stale_until() > 10_000 + 100 * YEAR_MS);
     }
 }

@@ -10,7 +10,7 @@
 //! (`BENCHMARKS.md`, `mem_per_entry`).
 //!
 //! Which entries stay is not decided here: the cache's policy (`engine/policy.rs`) holds a
-//! handle per entry and asks the store to sweep (read and reset an entry's access byte) and to
+//! handle per entry and asks the store to sweep (read and reset an entry's access bits) and to
 //! evict by handle. The store keeps the cache's [`Occupancy`] (entries and weight) exact.
 
 use std::hash::{BuildHasher, Hasher};
@@ -353,7 +353,7 @@ impl<K, V> Store<K, V> {
         match shard.find_mut(hash, same) {
             Some(slot) => {
                 entry.id = slot.entry.id;
-                entry.access = slot.entry.access.carry();
+                entry.inherit_access(&slot.entry);
                 let (old, new) = (u64::from(slot.entry.weight), u64::from(entry.weight));
                 self.occupancy.weight.fetch_add(new, Ordering::Relaxed);
                 self.occupancy.weight.fetch_sub(old, Ordering::Relaxed);
@@ -455,7 +455,7 @@ impl<K, V> Store<K, V> {
             None => Sweep::Gone,
             Some(slot) if slot.entry.is_dead(now, epoch) => Sweep::Dead,
             Some(slot) => {
-                let (hits, credit) = slot.entry.access.sweep();
+                let (hits, credit) = slot.entry.sweep();
                 Sweep::Live { hits, credit }
             }
         }

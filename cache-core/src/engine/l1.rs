@@ -131,7 +131,7 @@ impl L1 {
             if !entry.is_fresh(now, epoch) {
                 return None;
             }
-            entry.access.hit();
+            entry.hit();
             Some(Hit {
                 value: entry.value.clone(),
                 refresh: entry.claim_refresh(now),
