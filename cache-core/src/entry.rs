@@ -252,12 +252,7 @@ impl<V> Entry<V> {
         }
         let old = self.state.load();
         old & REFRESHING == 0
-            && self
-                .state
-                .0
-                .fetch_or(REFRESHING, Ordering::AcqRel)
-                & REFRESHING
-                == 0
+            && self.state.0.fetch_or(REFRESHING, Ordering::AcqRel) & REFRESHING == 0
     }
 
     /// Gives the refresh claim back (the refresh failed), so a later hit may try again.
@@ -308,7 +303,11 @@ mod tests {
             entry.hit();
         }
         assert_eq!(entry.sweep(), (15, true));
-        assert_eq!(entry.sweep(), (0, true), "credit is spent one pass at a time");
+        assert_eq!(
+            entry.sweep(),
+            (0, true),
+            "credit is spent one pass at a time"
+        );
         assert!(!entry.claim_refresh(9_000), "still claimed");
         assert!(entry.is_valid((1 << 24) + 5) && entry.is_valid(5));
         assert!(!entry.is_valid(6));

@@ -21,6 +21,10 @@ use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteG
 use hashbrown::HashTable;
 use parking_lot::Mutex;
 
+mod table;
+
+use table::{Slot, Table};
+
 use crate::codec::{Codec, CodecError};
 use crate::entry::Entry;
 use crate::flight::Flights;
@@ -28,15 +32,9 @@ use crate::glob::glob_matches;
 use crate::l2::StoredValue;
 use crate::stats::Counters;
 
-struct Slot<K, V> {
-    /// The typed key (compared on a hit; rendered to text when an invalidation names texts).
-    key: K,
-    entry: Entry<V>,
-}
-
 /// A table shard behind a reader-sharded lock: a reader locks only its own thread's slice of
 /// the lock, so concurrent hits on different threads write to different cache lines.
-type Shard<K, V> = ShardedLock<HashTable<Slot<K, V>>>;
+type Shard<K, V> = ShardedLock<Table<K, V>>;
 
 /// Read access; a panic while a shard was locked poisons nothing we rely on.
 fn read<T>(lock: &ShardedLock<T>) -> ShardedLockReadGuard<'_, T> {
@@ -217,7 +215,7 @@ impl<K, V> Store<K, V> {
         let shards = shard_count();
         Self {
             shards: (0..shards)
-                .map(|_| ShardedLock::new(HashTable::new()))
+                .map(|_| ShardedLock::new(Table::new()))
                 .collect(),
             texts: (0..shards).map(|_| Mutex::new(HashTable::new())).collect(),
             key_fns,
@@ -365,7 +363,7 @@ impl<K, V> Store<K, V> {
                 // takes the same lock first) cannot interleave.
                 self.index_text(self.hash_str(text), hash);
                 self.occupancy.add(entry.weight);
-                shard.insert_unique(hash, Slot { key, entry }, |slot| self.hash_key(&slot.key));
+                shard.insert_new(hash, Slot { key, entry }, |key| self.hash_key(key));
                 Inserted::New
             }
         }
@@ -383,8 +381,7 @@ impl<K, V> Store<K, V> {
         for hash in candidates {
             let mut shard = write(self.shard(hash));
             let same = |slot: &Slot<K, V>| self.text_of(&slot.key) == text;
-            if let Ok(found) = shard.find_entry(hash, same) {
-                let (slot, _) = found.remove();
+            if let Some(slot) = shard.remove(hash, same, |key| self.hash_key(key)) {
                 self.unindex_text(text_hash, hash);
                 self.removed(1, u64::from(slot.entry.weight));
                 removed = true;
@@ -398,16 +395,19 @@ impl<K, V> Store<K, V> {
         let (mut total, mut weight) = (0, 0);
         for shard in self.shards.iter() {
             let mut shard = write(shard);
-            shard.retain(|slot| {
-                let text = self.text_of(&slot.key);
-                if !matches(&text) {
-                    return true;
-                }
-                self.unindex_text(self.hash_str(&text), self.hash_key(&slot.key));
-                total += 1;
-                weight += u64::from(slot.entry.weight);
-                false
-            });
+            shard.retain(
+                |slot| {
+                    let text = self.text_of(&slot.key);
+                    if !matches(&text) {
+                        return true;
+                    }
+                    self.unindex_text(self.hash_str(&text), self.hash_key(&slot.key));
+                    total += 1;
+                    weight += u64::from(slot.entry.weight);
+                    false
+                },
+                |key| self.hash_key(key),
+            );
         }
         self.removed(total, weight);
         total
@@ -478,10 +478,10 @@ impl<K, V> Store<K, V> {
     /// Evicts entry `id` of `hash` (for capacity); false if it is gone.
     pub(crate) fn evict(&self, hash: u64, id: u32) -> bool {
         let mut shard = write(self.shard(hash));
-        let Ok(found) = shard.find_entry(hash, |slot| slot.entry.id == id) else {
+        let Some(slot) = shard.remove(hash, |slot| slot.entry.id == id, |key| self.hash_key(key))
+        else {
             return false;
         };
-        let (slot, _) = found.remove();
         // Under the shard's lock, as `insert` indexes it.
         self.unindex_text(self.hash_str(&self.text_of(&slot.key)), hash);
         self.removed(1, u64::from(slot.entry.weight));

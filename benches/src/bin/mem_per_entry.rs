@@ -1,6 +1,8 @@
 //! Heap bytes per L1 entry for `u64 -> u64`: a `#[cached(level = "l1")]` function, moka and
-//! quick_cache, each filled with the same 100,000 entries (capacity large enough to hold them
-//! all) and measured by a counting global allocator.
+//! quick_cache, each filled with the same entries (capacity large enough to hold them all) and
+//! measured by a counting global allocator, at several entry counts (hash tables grow by
+//! doubling, so bytes per entry depend on where a count falls between two sizes). Each count
+//! runs in a process of its own (the function's cache is a static).
 //!
 //! Run: `cargo run --release -p benches --bin mem_per_entry`. Results: `BENCHMARKS.md`.
 
@@ -10,8 +12,16 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use cache_core::{Cache, cached};
 
-/// Entries inserted into each cache.
-const ENTRIES: u64 = 100_000;
+/// Entry counts measured (one process each).
+const COUNTS: [u64; 4] = [10_000, 100_000, 150_000, 1_000_000];
+
+/// Entries inserted into each cache: the count this process measures.
+static ENTRIES: LazyLock<u64> = LazyLock::new(|| {
+    std::env::var("MEM_PER_ENTRY_COUNT")
+        .ok()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(100_000)
+});
 
 /// The system allocator, counting the bytes it has handed out and not taken back.
 struct Counting;
@@ -49,7 +59,7 @@ static ALLOCATOR: Counting = Counting;
 
 static CACHE: LazyLock<Cache> = LazyLock::new(|| {
     Cache::builder()
-        .l1_max_capacity(ENTRIES)
+        .l1_max_capacity(*ENTRIES)
         .build()
         .expect("a valid capacity")
 });
@@ -67,46 +77,77 @@ fn per_entry<T>(build: impl FnOnce() -> T, fill: impl FnOnce(&T)) -> f64 {
     fill(&structure);
     let after = LIVE_BYTES.load(Ordering::Relaxed);
     drop(structure);
-    (after - before) as f64 / ENTRIES as f64
+    (after - before) as f64 / *ENTRIES as f64
 }
 
 fn main() {
+    if std::env::var_os("MEM_PER_ENTRY_COUNT").is_some() {
+        measure();
+        return;
+    }
+    println!("| entries | ours | moka 0.12 `sync::Cache` | quick_cache 0.6 `sync::Cache` |");
+    println!("| --- | --- | --- | --- |");
+    let exe = std::env::current_exe().expect("the path of this benchmark");
+    let mut totals = [0.0; 3];
+    for count in COUNTS {
+        let output = std::process::Command::new(&exe)
+            .env("MEM_PER_ENTRY_COUNT", count.to_string())
+            .output()
+            .expect("the measuring process runs");
+        assert!(output.status.success(), "measuring {count} entries failed");
+        let line = String::from_utf8_lossy(&output.stdout);
+        let bytes: Vec<f64> = line
+            .split_whitespace()
+            .map(|field| field.parse().expect("three figures"))
+            .collect();
+        for (total, value) in totals.iter_mut().zip(&bytes) {
+            *total += value;
+        }
+        let (ours, moka, quick) = (bytes[0], bytes[1], bytes[2]);
+        println!(
+            "| {count} | **{ours:.0}** | {moka:.0} (ours {:.2}x) | {quick:.0} (ours {:.2}x) |",
+            ours / moka,
+            ours / quick
+        );
+    }
+    let n = COUNTS.len() as f64;
+    let [ours, moka, quick] = totals.map(|total| total / n);
+    println!(
+        "| **mean** | **{ours:.0}** | {moka:.0} (ours {:.2}x) | {quick:.0} (ours {:.2}x) |",
+        ours / moka,
+        ours / quick
+    );
+}
+
+/// Prints the bytes per entry of ours, moka and quick_cache for `ENTRIES` entries.
+fn measure() {
+    let entries = *ENTRIES;
     // Each structure is built inside its measurement, as each sizes itself for its capacity.
     let ours = per_entry(
         || LazyLock::force(&CACHE),
         |_| {
-            for key in 0..ENTRIES {
+            for key in 0..entries {
                 ours(key);
             }
         },
     );
-    assert_eq!(CACHE.l1_len(), ENTRIES, "every entry was kept");
+    assert_eq!(CACHE.l1_len(), entries, "every entry was kept");
     let moka = per_entry(
-        || moka::sync::Cache::<u64, u64>::new(ENTRIES),
+        || moka::sync::Cache::<u64, u64>::new(entries),
         |cache| {
-            for key in 0..ENTRIES {
+            for key in 0..entries {
                 cache.insert(key, key);
             }
             cache.run_pending_tasks();
         },
     );
     let quick = per_entry(
-        || quick_cache::sync::Cache::<u64, u64>::new(ENTRIES as usize),
+        || quick_cache::sync::Cache::<u64, u64>::new(entries as usize),
         |cache| {
-            for key in 0..ENTRIES {
+            for key in 0..entries {
                 cache.insert(key, key);
             }
         },
     );
-    println!("| store | heap bytes per entry (u64 -> u64, {ENTRIES} entries) |");
-    println!("| --- | --- |");
-    println!("| `#[cached(level = \"l1\")]` (ours) | {ours:.0} |");
-    println!(
-        "| moka 0.12 `sync::Cache` | {moka:.0} (ours {:.2}x) |",
-        ours / moka
-    );
-    println!(
-        "| quick_cache 0.6 `sync::Cache` | {quick:.0} (ours {:.2}x) |",
-        ours / quick
-    );
+    println!("{ours} {moka} {quick}");
 }
