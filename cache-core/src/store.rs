@@ -1,4 +1,4 @@
-//! The L1 store: a sharded hash table of typed entries.
+//! The L1 store: sharded tables of typed entries (each shard: [`table`]).
 //!
 //! This is the one seam behind which the L1 data structure lives (see `BENCHMARKS.md` for the
 //! figures that chose it over moka). Reads take a shard's read lock, compare keys in place and
@@ -6,8 +6,8 @@
 //! caller-computed hash and an equality closure, so a function's key can be looked up from
 //! borrowed arguments (`&str`) while the table owns `String`s. Neither the key's text nor its
 //! hash is stored: the text is rendered from the typed key when an invalidation names a text,
-//! and the hash recomputed when a table grows (see [`KeyFns`]); each saves bytes per entry
-//! (`BENCHMARKS.md`, `mem_per_entry`).
+//! and the hash recomputed when an index grows or an entry moves (see [`KeyFns`]); each saves
+//! bytes per entry (`BENCHMARKS.md`, `mem_per_entry`).
 //!
 //! Which entries stay is not decided here: the cache's policy (`engine/policy.rs`) holds a
 //! handle per entry and asks the store to sweep (read and reset an entry's access bits) and to
