@@ -101,6 +101,7 @@ impl TagStamps {
 /// never clears a concurrent refresh claim.
 struct State(AtomicU32);
 
+// The fields of a `State` word (see its doc).
 const HITS: u32 = 0x0F;
 const CREDIT_ONE: u32 = 0x10;
 const MAX_CREDIT: u32 = 3;
@@ -109,6 +110,7 @@ const REFRESHING: u32 = 0x40;
 const EPOCH_SHIFT: u32 = 8;
 
 impl State {
+    /// The word of a new entry loaded at `epoch`, with the access bits `access`.
     fn new(epoch: u64, access: u32) -> Self {
         Self(AtomicU32::new(
             ((epoch as u32) << EPOCH_SHIFT) | (access & ACCESS),
@@ -237,9 +239,8 @@ impl<V> Entry<V> {
 
     /// Takes over the access history of the entry this one replaces.
     pub(crate) fn inherit_access(&mut self, replaced: &Entry<V>) {
-        let access = replaced.state.load() & ACCESS;
-        let own = self.state.load();
-        self.state = State(AtomicU32::new((own & !ACCESS) | access));
+        let epoch = self.state.load() >> EPOCH_SHIFT;
+        self.state = State::new(u64::from(epoch), replaced.state.load());
     }
 
     /// Claims the single refresh of this entry if its refresh point has passed.
@@ -313,6 +314,19 @@ mod tests {
         assert!(!entry.is_valid(6));
         entry.release_refresh();
         assert!(entry.claim_refresh(9_000));
+
+        // A replacement keeps the access history, not the refresh claim or the old epoch.
+        entry.hit();
+        entry.hit();
+        let stamps = Stamps {
+            epoch: 6,
+            tags: Box::new([]),
+        };
+        let mut replacement = Entry::new(2u64, &deadlines, stamps, 1, 8);
+        replacement.inherit_access(&entry);
+        assert!(replacement.is_valid(6) && !replacement.is_valid(5));
+        assert!(replacement.claim_refresh(9_000), "not claimed yet");
+        assert_eq!(replacement.sweep(), (2, true));
     }
 
     #[test]
