@@ -62,6 +62,50 @@ fn the_entry_bound_holds_under_concurrent_inserts() {
 }
 
 #[test]
+fn every_read_returns_its_own_keys_value_while_entries_move() {
+    // Entries sit dense in each shard and move when one is removed: evictions, invalidations
+    // of single keys and of patterns race with reads and inserts here, and every value read
+    // must still be the one of its key.
+    const CAPACITY: u64 = 300;
+    const THREADS: u64 = 4;
+    let cache = Cache::builder().l1_max_capacity(CAPACITY).build().unwrap();
+    let wrong = Arc::new(AtomicU64::new(0));
+    {
+        let (cache, wrong) = (cache.clone(), Arc::clone(&wrong));
+        on_threads(THREADS, move |thread| {
+            for i in 0..20_000u64 {
+                let key = (i * 7 + thread * 13) % 500;
+                let text = format!("k:{key}");
+                let value = cache.get_or_load_blocking(&text, &EntryOptions::new(), move || {
+                    Ok::<_, DbError>(key * 1_000)
+                });
+                if value != Ok(key * 1_000) {
+                    wrong.fetch_add(1, Ordering::Relaxed);
+                }
+                match i % 97 {
+                    0 => cache.invalidate_blocking(&format!("k:{}", (key + 1) % 500)),
+                    1 if thread == 0 => cache.invalidate_pattern_blocking("k:1*"),
+                    _ => {}
+                }
+            }
+        });
+    }
+    assert_eq!(
+        wrong.load(Ordering::Relaxed),
+        0,
+        "a read returned another key's value"
+    );
+    assert!(cache.l1_len() <= CAPACITY);
+    for key in 0..500u64 {
+        let cached: Option<u64> = cache.get_blocking(&format!("k:{key}"));
+        assert!(
+            cached.is_none_or(|value| value == key * 1_000),
+            "key {key} holds {cached:?}"
+        );
+    }
+}
+
+#[test]
 fn the_weight_bound_holds_under_concurrent_inserts() {
     const MAX_WEIGHT: u64 = 50_000;
     const THREADS: u64 = 4;
