@@ -129,7 +129,7 @@ pub(crate) enum Sweep {
 pub(crate) type KeyFns<K> = crate::key_parts::OwnedKeyFns<K>;
 
 /// Which entry a key text names: 32 bits of the text's hash and the entry's (typed) hash, in
-/// 12 bytes. A multimap (texts may share those bits); the text itself is not kept, it is
+/// 8 bytes. A multimap (texts may share those bits); the text itself is not kept, it is
 /// rendered from the typed key to confirm a match. This replaces a `text -> hash` map that cost
 /// about 100 bytes per entry.
 type TextIndex = Mutex<HashTable<TextLink>>;
@@ -146,9 +146,20 @@ pub(crate) fn key_hash(raw: u64) -> u64 {
     spread((raw >> 32) as u32)
 }
 
+/// The high half keeps `bits` (the shard and the table's tag read it); the low half, where a
+/// table finds its bucket, is a full mix of them (MurmurHash3's finalizer, a bijection), so
+/// every low bit depends on every input bit: with a plain product, the low bits would depend
+/// only on the low input bits, and a shard of more than 65,536 buckets would reuse the bits
+/// that chose the shard.
 #[inline]
 fn spread(bits: u32) -> u64 {
-    (u64::from(bits) << 32) | u64::from(bits.wrapping_mul(0x9E37_79B9))
+    let mut mixed = bits;
+    mixed ^= mixed >> 16;
+    mixed = mixed.wrapping_mul(0x85EB_CA6B);
+    mixed ^= mixed >> 13;
+    mixed = mixed.wrapping_mul(0xC2B2_AE35);
+    mixed ^= mixed >> 16;
+    (u64::from(bits) << 32) | u64::from(mixed)
 }
 
 /// The 32 bits of a [`key_hash`] that determine it.
@@ -170,7 +181,7 @@ fn text_bits(text_hash: u64) -> u32 {
 
 /// Where a [`TextIndex`] places a link (spread from the 32 bits it keeps, so it can grow).
 fn text_slot(bits: u32) -> u64 {
-    u64::from(bits).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    spread(bits)
 }
 
 fn link(text_hash: u64, hash: u64) -> TextLink {
@@ -563,5 +574,30 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
 
     fn counters(&self) -> &Counters {
         &self.counters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_hash_is_determined_by_its_bits_and_spreads_them_over_a_large_shard() {
+        // Keys of one shard share the bits that chose it (16-19 of the 32): their bucket bits
+        // must still take every value, or a shard past 65,536 buckets would crowd.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut buckets = std::collections::HashSet::new();
+        for _ in 0..(1 << 18) {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let bits = ((state >> 32) as u32 & !(0xF << 16)) | (0x5 << 16);
+            let hash = hash_of_bits(bits);
+            assert_eq!(hash_bits(hash), bits);
+            assert_eq!(key_hash(hash), hash);
+            buckets.insert(hash & ((1 << 18) - 1));
+        }
+        // 2^18 keys thrown into 2^18 buckets fill about 63% of them when spread well.
+        assert!(buckets.len() > 150_000, "{} buckets in use", buckets.len());
     }
 }
