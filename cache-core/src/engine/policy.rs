@@ -101,6 +101,12 @@ const ADMISSION_MARGIN: u8 = 1;
 /// Before a live entry is evicted, this many entries after it are checked for a dead one to
 /// evict instead (so expired and invalidated entries go first).
 const DEAD_LOOKAHEAD: usize = 16;
+/// The fewest accesses in one of the climber's samples. A sample is ten times the capacity
+/// (as Caffeine's), but at least this: the hit ratio of `n` accesses is known to within about
+/// `0.5 / sqrt(n)`, half a point here, the size of the changes the climber's steps make. Ten
+/// times a small capacity (1,540 accesses at 154 entries) is noise of more than a point, and
+/// the climber wanders on it (`BENCHMARKS.md`, `lirs-loop`).
+const MIN_SAMPLE: u64 = 10_000;
 /// Misses between two looks at the hit counters by the hill climber.
 const CLIMB_CHECK: u64 = 32;
 /// Entries queued per live entry before stale handles are purged.
@@ -117,7 +123,7 @@ impl Policy {
                 sketch: Sketch::new(capacity),
                 window_target: (capacity_f * INITIAL_WINDOW).max(1.0),
                 climber: Climber {
-                    period: capacity.saturating_mul(10).max(1_000),
+                    period: capacity.saturating_mul(10).max(MIN_SAMPLE),
                     hits_at_start: 0,
                     misses: 0,
                     previous_ratio: 0.0,
