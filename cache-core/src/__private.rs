@@ -8,7 +8,6 @@
 //! rendered key, so the body may then take the arguments and run through [`run`].
 
 use std::future::Future;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 pub use crate::key_parts::{KeyParts, KeyTemplate, Part, Piece, RenderParts};
@@ -158,9 +157,7 @@ impl CachedFn {
             .store::<P::Owned, V>(cache, self.key.prefix(), serde, || {
                 parts.owned_fns(&self.key)
             });
-        let mut hasher = store.hasher().build_hasher();
-        parts.hash_parts(&mut hasher);
-        let hash = crate::store::key_hash(std::hash::Hasher::finish(&hasher));
+        let hash = store.hash_with(|state| parts.hash_parts(state));
         (store, hash)
     }
 

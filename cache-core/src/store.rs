@@ -13,7 +13,7 @@
 //! handle per entry and asks the store to sweep (read and reset an entry's access bits) and to
 //! evict by handle. The store keeps the cache's [`Occupancy`] (entries and weight) exact.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -142,7 +142,7 @@ type TextLink = [u32; 2];
 /// ones). So 32 bits name an entry ([`hash_bits`]): the policy's handles and the text index
 /// keep 4 bytes instead of 8 per entry, and keys that share them are told apart by equality.
 #[inline]
-pub(crate) fn key_hash(raw: u64) -> u64 {
+fn key_hash(raw: u64) -> u64 {
     spread((raw >> 32) as u32)
 }
 
@@ -169,18 +169,10 @@ pub(crate) fn hash_of_bits(bits: u32) -> u64 {
     spread(bits)
 }
 
-/// The text-hash bits a [`TextIndex`] keeps.
-fn text_bits(text_hash: u64) -> u32 {
-    (text_hash >> 32) as u32
-}
-
-/// Where a [`TextIndex`] places a link (spread from the 32 bits it keeps, so it can grow).
-fn text_slot(bits: u32) -> u64 {
-    spread(bits)
-}
-
+/// The link of the entry of hash `hash` from the text of hash `text_hash` (both [`key_hash`]es:
+/// the text index is placed by the text's hash, which its bits determine as well).
 fn link(text_hash: u64, hash: u64) -> TextLink {
-    [text_bits(text_hash), hash_bits(hash)]
+    [hash_bits(text_hash), hash_bits(hash)]
 }
 
 fn linked_hash(link: &TextLink) -> u64 {
@@ -256,22 +248,26 @@ impl<K, V> Store<K, V> {
         u32::try_from(weight).unwrap_or(u32::MAX)
     }
 
-    /// The hasher callers use to hash their key parts (its output goes through [`key_hash`]).
+    /// The hash of a key whose parts `feed` gives to the store's hasher (the hit path's hash of
+    /// borrowed parts; see [`key_hash`]).
     #[inline]
-    pub(crate) fn hasher(&self) -> &foldhash::fast::RandomState {
-        &self.hasher
+    pub(crate) fn hash_with(
+        &self,
+        feed: impl FnOnce(&mut foldhash::fast::FoldHasher<'static>),
+    ) -> u64 {
+        let mut state = self.hasher.build_hasher();
+        feed(&mut state);
+        key_hash(state.finish())
     }
 
     /// Hash of a whole string key (for stores keyed by string, and key texts).
     pub(crate) fn hash_str(&self, key: &str) -> u64 {
-        key_hash(self.hasher.hash_one(key))
+        self.hash_with(|state| key.hash(state))
     }
 
     /// The hash of a stored key (as its borrowed parts hash on a hit).
     fn hash_key(&self, key: &K) -> u64 {
-        let mut state = self.hasher.build_hasher();
-        (self.key_fns.hash)(key, &mut state);
-        key_hash(state.finish())
+        self.hash_with(|state| (self.key_fns.hash)(key, state))
     }
 
     /// The text of a stored key.
@@ -292,14 +288,14 @@ impl<K, V> Store<K, V> {
     fn index_text(&self, text_hash: u64, hash: u64) {
         let link = link(text_hash, hash);
         self.text_index(text_hash)
-            .insert_unique(text_slot(link[0]), link, |link| text_slot(link[0]));
+            .insert_unique(text_hash, link, |link| hash_of_bits(link[0]));
     }
 
     fn unindex_text(&self, text_hash: u64, hash: u64) {
         let link = link(text_hash, hash);
         if let Ok(found) = self
             .text_index(text_hash)
-            .find_entry(text_slot(link[0]), |other| *other == link)
+            .find_entry(text_hash, |other| *other == link)
         {
             found.remove();
         }
@@ -307,9 +303,9 @@ impl<K, V> Store<K, V> {
 
     /// The entry hashes of the texts with hash `text_hash` (usually one).
     fn hashes_of(&self, text_hash: u64) -> Vec<u64> {
-        let bits = text_bits(text_hash);
+        let bits = hash_bits(text_hash);
         self.text_index(text_hash)
-            .iter_hash(text_slot(bits))
+            .iter_hash(text_hash)
             .filter(|link| link[0] == bits)
             .map(linked_hash)
             .collect()
