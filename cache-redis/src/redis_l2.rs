@@ -152,6 +152,20 @@ impl Attached {
         self.inner.connection.clone()
     }
 
+    /// A field of the namespace's generation hash (`gen`: the tag generation, `flushed`: the
+    /// last flush; see `docs/redis-layout.md`).
+    async fn namespace_field<T: redis::FromRedisValue>(
+        &self,
+        field: &str,
+    ) -> Result<Option<T>, L2Error> {
+        redis::cmd("HGET")
+            .arg(self.layout.gen_key())
+            .arg(field)
+            .query_async::<Option<T>>(&mut self.connection())
+            .await
+            .map_err(from_redis)
+    }
+
     fn message(&self, op: Op) -> String {
         backplane::encode(&self.inner.origin, op)
     }
@@ -184,14 +198,7 @@ impl Attached {
                 .map_err(from_redis)?;
             (answer, None)
         } else if cluster && !expected_tags.is_empty() {
-            let generation = async {
-                redis::cmd("HGET")
-                    .arg(layout.gen_key())
-                    .arg("gen")
-                    .query_async::<Option<String>>(&mut self.connection())
-                    .await
-                    .map_err(from_redis)
-            };
+            let generation = self.namespace_field::<String>("gen");
             let (answer, generation) = futures_util::future::try_join(hmget(), generation).await?;
             (answer, Some(generation.unwrap_or_else(|| "0".to_owned())))
         } else {

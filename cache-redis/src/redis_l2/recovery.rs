@@ -157,16 +157,12 @@ impl Attached {
     /// current for.
     async fn learn_flush(&self) -> Result<(), L2Error> {
         let changes = self.inner.status.changes();
-        let layout = &self.layout;
         let limit = self.inner.settings.operation_timeout;
-        let read = self.guarded("reading the flush generation", limit, async {
-            redis::cmd("HGET")
-                .arg(layout.gen_key())
-                .arg("flushed")
-                .query_async::<Option<u64>>(&mut self.connection())
-                .await
-                .map_err(from_redis)
-        });
+        let read = self.guarded(
+            "reading the flush generation",
+            limit,
+            self.namespace_field::<u64>("flushed"),
+        );
         if let Some(generation) = read.await? {
             self.inner.status.learn_flush(generation);
         }
