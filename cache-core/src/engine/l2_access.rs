@@ -108,11 +108,11 @@ impl L2Access {
     /// be decoded is also removed from L2.
     pub(crate) async fn read<M: CallMode, K, V>(
         &self,
-        counters: &Counters,
         store: &Store<K, V>,
         key: &str,
         options: &ResolvedOptions,
     ) -> Lookup<V> {
+        let counters = &store.counters;
         let miss = || Lookup::Miss(ReadMark::default());
         let Some((l2, serde)) = self.for_entry(store, options) else {
             return miss();
@@ -155,13 +155,13 @@ impl L2Access {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn write<M: CallMode, K, V>(
         &self,
-        counters: &Counters,
         store: &Store<K, V>,
         key: &str,
         value: &V,
         options: &ResolvedOptions,
         condition: WriteCondition<'_>,
     ) {
+        let counters = &store.counters;
         let Some((l2, serde)) = self.for_entry(store, options) else {
             return;
         };

@@ -113,11 +113,7 @@ impl Inner {
             return Ok(value);
         }
         let start = self.l1.read_start();
-        let mark = match self
-            .l2
-            .read::<M, K, V>(&store.counters, store, &key.text, options)
-            .await
-        {
+        let mark = match self.l2.read::<M, K, V>(store, &key.text, options).await {
             Lookup::Miss(mark) => mark,
             Lookup::Hit(hit) => {
                 return Ok(match leader {
@@ -218,14 +214,7 @@ impl Inner {
                     // Another process's invalidation since the L2 read keeps it out of L2.
                     let condition = WriteCondition::UnchangedSince(&mark);
                     self.l2
-                        .write::<M, K, V>(
-                            &store.counters,
-                            store,
-                            &key.text,
-                            &value,
-                            options,
-                            condition,
-                        )
+                        .write::<M, K, V>(store, &key.text, &value, options, condition)
                         .await;
                 }
                 let loaded = (value.clone(), options.ttl);
@@ -299,10 +288,7 @@ impl Inner {
             },
             Role::Leader(guard) => {
                 let start = self.l1.read_start();
-                let lookup = self
-                    .l2
-                    .read::<M, K, V>(&store.counters, store, &key.text, options)
-                    .await;
+                let lookup = self.l2.read::<M, K, V>(store, &key.text, options).await;
                 if let Lookup::Hit(hit) = lookup {
                     return Some(self.take_l2_hit(store, key, hit, options, start, guard));
                 }
@@ -325,14 +311,7 @@ impl Inner {
     ) {
         let stamps = self.l1.stamps(&options.tags);
         self.l2
-            .write::<M, K, V>(
-                &store.counters,
-                store,
-                &key.text,
-                &value,
-                options,
-                WriteCondition::Always,
-            )
+            .write::<M, K, V>(store, &key.text, &value, options, WriteCondition::Always)
             .await;
         self.invalidate_local_key(&key.text);
         let stored = (value, options.ttl);
