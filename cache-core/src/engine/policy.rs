@@ -15,7 +15,10 @@
 //! - the window's share of the budget adapts by hill climbing on the hit ratio (as Caffeine
 //!   does): recency-heavy workloads grow it, frequency-heavy ones shrink it;
 //! - expired and invalidated entries are evicted as soon as the hand reaches them, before any
-//!   live entry competes with them.
+//!   live entry competes with them;
+//! - the sketch starts counting when L1 first fills (as moka's does, there from half full): the
+//!   entries of the fill carry their hits in their own access bits, and the keys a cache sees
+//!   while it fills are largely start-up traffic that must not outweigh the steady state's.
 //!
 //! Measured on the traces of `benches/traces` against moka, quick_cache, LRU and the optimum:
 //! see `BENCHMARKS.md` ("Hit ratio").
@@ -161,6 +164,9 @@ impl Policy {
         };
         let state = &mut *state;
         state.climb(hits, self.capacity);
+        if budget.over() {
+            state.sketch.start();
+        }
         // The miss that loaded this entry counts towards its key's frequency.
         state.sketch.record(handle.hash(), 1);
         push(&mut state.window, handle);

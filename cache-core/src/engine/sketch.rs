@@ -20,6 +20,8 @@ pub(crate) struct Sketch {
     additions: usize,
     /// Increments between two halvings (ten per entry, as TinyLFU suggests).
     sample: usize,
+    /// Whether it counts yet ([`Sketch::start`]).
+    started: bool,
 }
 
 impl Sketch {
@@ -35,7 +37,16 @@ impl Sketch {
             mask: row - 1,
             additions: 0,
             sample: entries.min(MAX_ROW).saturating_mul(10),
+            started: false,
         }
+    }
+
+    /// Starts counting; until then [`Sketch::record`] counts nothing. The policy starts it
+    /// when L1 first fills: before, nothing competes for a place, and what a cache sees while
+    /// it fills is largely start-up traffic that would otherwise outweigh the steady state's
+    /// keys for several halvings (`BENCHMARKS.md`, "sketch from the first fill").
+    pub(crate) fn start(&mut self) {
+        self.started = true;
     }
 
     /// The counter index of `hash` in row `row`.
@@ -76,6 +87,9 @@ impl Sketch {
     /// Records `times` requests of `hash` (conservative update: only the smallest counters
     /// grow, which keeps the estimate of rare keys low).
     pub(crate) fn record(&mut self, hash: u64, times: u8) {
+        if !self.started {
+            return;
+        }
         for _ in 0..times {
             let count = self.frequency(hash);
             if count >= MAX_COUNT {
@@ -110,6 +124,7 @@ mod tests {
     #[test]
     fn counts_saturate_and_fade() {
         let mut sketch = Sketch::new(100);
+        sketch.start();
         assert_eq!(sketch.frequency(7), 0);
         sketch.record(7, 3);
         assert_eq!(sketch.frequency(7), 3);
@@ -118,5 +133,15 @@ mod tests {
         sketch.halve();
         assert_eq!(sketch.frequency(7), 7);
         assert_eq!(sketch.frequency(8), 0);
+    }
+
+    #[test]
+    fn counts_nothing_until_started() {
+        let mut sketch = Sketch::new(100);
+        sketch.record(7, 3);
+        assert_eq!(sketch.frequency(7), 0);
+        sketch.start();
+        sketch.record(7, 2);
+        assert_eq!(sketch.frequency(7), 2);
     }
 }

@@ -214,6 +214,41 @@ fn a_frequent_key_survives_a_flood_of_one_time_keys() {
     );
 }
 
+#[test]
+fn a_new_working_set_replaces_the_start_up_keys_on_its_second_pass() {
+    static CACHE: LazyLock<Cache> =
+        LazyLock::new(|| Cache::builder().l1_max_capacity(100).build().unwrap());
+    static LOADS: AtomicU64 = AtomicU64::new(0);
+
+    #[cached(cache = CACHE, level = "l1")]
+    fn item(id: u64) -> u64 {
+        LOADS.fetch_add(1, Ordering::Relaxed);
+        id
+    }
+
+    // Start-up: 100 keys read once fill the cache, and are not read again.
+    for id in 0..100 {
+        assert_eq!(item(id), id);
+    }
+    // The steady state's 100 keys: read twice, they have been asked for more often than the
+    // start-up keys (which the sketch did not count while the cache filled), so they take
+    // their places on the second pass.
+    for _ in 0..2 {
+        for id in 1_000..1_100 {
+            assert_eq!(item(id), id);
+        }
+    }
+    let before = LOADS.load(Ordering::Relaxed);
+    for id in 1_000..1_100 {
+        assert_eq!(item(id), id);
+    }
+    let reloaded = LOADS.load(Ordering::Relaxed) - before;
+    assert!(
+        reloaded <= 10,
+        "at least 90% of the new working set hits on its third pass; {reloaded} of 100 reloaded"
+    );
+}
+
 #[tokio::test]
 async fn expired_entries_are_evicted_before_live_ones() {
     let cache = Cache::builder().l1_max_capacity(100).build().unwrap();
