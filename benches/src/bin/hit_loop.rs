@@ -1,9 +1,10 @@
 //! A whole-process L1 hit loop, for comparing two builds with `farm-bench` (which times whole
 //! processes and pairs their runs, steadier on a noisy machine than two criterion runs):
 //! `THREADS` threads each make `CALLS` calls of a `#[cached(level = "l1")] fn(u64) -> u64`
-//! cycling over 1,024 pre-filled keys.
+//! cycling over 1,024 pre-filled keys (or, with `cached_crate` as a third argument, of the same
+//! function under the `cached` crate's plain `#[cached]`).
 //!
-//! Run: `cargo run --release -p benches --bin hit_loop -- THREADS CALLS`; to compare builds,
+//! Run: `cargo run --release -p benches --bin hit_loop -- THREADS CALLS [ours|cached_crate]`; to compare builds,
 //! `farm-bench -n 20 --vs 'OLD/hit_loop 1 40000000' -- NEW/hit_loop 1 40000000`.
 
 use std::sync::LazyLock;
@@ -24,6 +25,12 @@ fn doubled(x: u64) -> u64 {
     x * 2
 }
 
+/// The peer: the `cached` crate's plain `#[cached]` on the same function.
+#[cached::proc_macro::cached]
+fn doubled_by_peer(x: u64) -> u64 {
+    x * 2
+}
+
 fn argument(position: usize, name: &str) -> u64 {
     match std::env::args().nth(position).map(|text| text.parse()) {
         Some(Ok(value)) => value,
@@ -37,8 +44,16 @@ fn argument(position: usize, name: &str) -> u64 {
 fn main() {
     let threads = argument(1, "THREADS");
     let calls = argument(2, "CALLS");
+    let function: fn(u64) -> u64 = match std::env::args().nth(3).as_deref() {
+        None | Some("ours") => doubled,
+        Some("cached_crate") => doubled_by_peer,
+        Some(other) => {
+            eprintln!("unknown function {other}: expected ours or cached_crate");
+            std::process::exit(2);
+        }
+    };
     for key in 0..KEYS {
-        doubled(key);
+        function(key);
     }
     let workers: Vec<_> = (0..threads)
         .map(|thread| {
@@ -46,7 +61,7 @@ fn main() {
                 let mut sum = 0u64;
                 for call in 0..calls {
                     let key = std::hint::black_box((call + thread * 7) % KEYS);
-                    sum = sum.wrapping_add(doubled(key));
+                    sum = sum.wrapping_add(function(key));
                 }
                 sum
             })
