@@ -1,6 +1,7 @@
 //! The L1 hit-ratio yardstick: replays real traces (`benches/traces`) and synthetic workloads
-//! through a `#[cached]` function, moka, quick_cache, a plain LRU and Belady's optimum (OPT),
-//! at 5% and 25% of each workload's distinct keys, single-threaded and with two threads
+//! through a `#[cached]` function, moka (as users run it, and held to its capacity),
+//! quick_cache, a plain LRU and Belady's optimum (OPT), at 5% and 25% of each workload's
+//! distinct keys, single-threaded and with two threads
 //! replaying the workload interleaved; prints one markdown table (`BENCHMARKS.md`).
 //!
 //! Run: `cargo run --release -p benches --bin hit_ratio [name filter...]`.
@@ -51,6 +52,7 @@ fn main() {
                 ours: replay::ours(keys, capacity, 1),
                 moka: replay::moka(keys, capacity, 1),
                 quick_cache: replay::quick_cache(keys, capacity, 1),
+                moka_at_capacity: Some(replay::moka_at_capacity(keys, capacity)),
                 lru: Some(lru::hit_ratio(keys, capacity)),
                 opt: Some(opt::hit_ratio(keys, capacity)),
             });
@@ -61,6 +63,7 @@ fn main() {
                 ours: replay::ours(keys, capacity, 2),
                 moka: replay::moka(keys, capacity, 2),
                 quick_cache: replay::quick_cache(keys, capacity, 2),
+                moka_at_capacity: None,
                 lru: None,
                 opt: None,
             });
