@@ -44,7 +44,8 @@ impl Sketch {
     /// Starts counting; until then [`Sketch::record`] counts nothing. The policy starts it
     /// when L1 first fills: before, nothing competes for a place, and what a cache sees while
     /// it fills is largely start-up traffic that would otherwise outweigh the steady state's
-    /// keys for several halvings (`BENCHMARKS.md`, "sketch from the first fill").
+    /// keys for several halvings (`BENCHMARKS.md`, "The sketch starts counting when L1 first
+    /// fills").
     pub(crate) fn start(&mut self) {
         self.started = true;
     }
