@@ -143,18 +143,7 @@ type TextLink = [u32; 2];
 /// keep 4 bytes instead of 8 per entry, and keys that share them are told apart by equality.
 #[inline]
 fn key_hash(raw: u64) -> u64 {
-    spread((raw >> 32) as u32)
-}
-
-/// The high half keeps `bits` (the shard and the table's tag read it); the low half, where a
-/// table finds its bucket, is the high half of a product of them, so every low bit depends on
-/// every input bit (the low bits of a product would depend only on the low input bits, and a
-/// shard of more than 65,536 buckets would reuse the bits that chose the shard). One multiply:
-/// this runs on every hit (a three-multiply finalizer measured about 5% slower there).
-#[inline]
-fn spread(bits: u32) -> u64 {
-    let mixed = (u64::from(bits).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32;
-    (u64::from(bits) << 32) | u64::from(mixed)
+    hash_of_bits((raw >> 32) as u32)
 }
 
 /// The 32 bits of a [`key_hash`] that determine it.
@@ -163,10 +152,16 @@ pub(crate) fn hash_bits(hash: u64) -> u32 {
     (hash >> 32) as u32
 }
 
-/// The [`key_hash`] determined by `bits`.
+/// The [`key_hash`] determined by `bits`. The high half keeps `bits` (the shard and the
+/// table's tag read it); the low half, where a table finds its bucket, is the high half of a
+/// product of them, so every low bit depends on every input bit (the low bits of a product
+/// would depend only on the low input bits, and a shard of more than 65,536 buckets would reuse
+/// the bits that chose the shard). One multiply: this runs on every hit (a three-multiply
+/// finalizer measured about 5% slower there).
 #[inline]
 pub(crate) fn hash_of_bits(bits: u32) -> u64 {
-    spread(bits)
+    let mixed = (u64::from(bits).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32;
+    (u64::from(bits) << 32) | u64::from(mixed)
 }
 
 /// The link of the entry of hash `hash` from the text of hash `text_hash` (both [`key_hash`]es:
