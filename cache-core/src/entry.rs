@@ -32,7 +32,7 @@ const NO_REFRESH: Span = Span(u16::MAX);
 /// A span of milliseconds in 16 bits: 11 bits of mantissa and a 5-bit shift, rounded down.
 /// Exact up to 2,047 ms; beyond, short by less than 0.05%, which only makes a refresh later or
 /// a stale window shorter; spans up to about 139 years.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 struct Span(u16);
 
 impl Span {
@@ -51,18 +51,6 @@ impl Span {
     fn ms(self) -> u64 {
         let shift = u32::from(self.0 >> Self::MANTISSA_BITS);
         u64::from(self.0 & ((1 << Self::MANTISSA_BITS) - 1)) << shift
-    }
-}
-
-impl PartialOrd for Span {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Span {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.cmp(&other.0)
     }
 }
 
@@ -156,6 +144,17 @@ impl State {
                 Some((old & !ACCESS) | (credit.saturating_sub(1) << 4))
             });
         ((seen & HITS) as u8, (seen & ACCESS) >> 4 > 0)
+    }
+
+    /// Sets the refresh claim; true if this call set it.
+    fn claim_refresh(&self) -> bool {
+        self.load() & REFRESHING == 0
+            && self.0.fetch_or(REFRESHING, Ordering::AcqRel) & REFRESHING == 0
+    }
+
+    /// Clears the refresh claim.
+    fn release_refresh(&self) {
+        self.0.fetch_and(!REFRESHING, Ordering::Release);
     }
 }
 
@@ -251,14 +250,12 @@ impl<V> Entry<V> {
         {
             return false;
         }
-        let old = self.state.load();
-        old & REFRESHING == 0
-            && self.state.0.fetch_or(REFRESHING, Ordering::AcqRel) & REFRESHING == 0
+        self.state.claim_refresh()
     }
 
     /// Gives the refresh claim back (the refresh failed), so a later hit may try again.
     pub(crate) fn release_refresh(&self) {
-        self.state.0.fetch_and(!REFRESHING, Ordering::Release);
+        self.state.release_refresh();
     }
 }
 
