@@ -152,7 +152,6 @@ impl L2Access {
 
     /// Encodes a value and writes it through, if `condition` holds in L2. Failures are
     /// counted and logged.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn write<M: CallMode, K, V>(
         &self,
         store: &Store<K, V>,
