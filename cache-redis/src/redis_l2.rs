@@ -583,15 +583,16 @@ impl L2 for Attached {
                     .scan()
                     .list_matching(&layout.value_pattern(pattern), limit)
                     .await?;
-                let names: Vec<&str> = found
+                // (Redis name, cache key) of each key of this namespace.
+                let named: Vec<(&str, &str)> = found
                     .iter()
                     .filter_map(|raw| std::str::from_utf8(raw).ok())
-                    .filter(|name| layout.cache_key(name).is_some())
+                    .filter_map(|name| Some((name, layout.cache_key(name)?)))
                     .collect();
                 // A key that holds only an invalidation marker is not an entry.
-                let holds_value = names.iter().map(|name| async move {
+                let holds_value = named.iter().map(|&(name, _)| async move {
                     redis::cmd("HEXISTS")
-                        .arg(*name)
+                        .arg(name)
                         .arg("v")
                         .query_async::<bool>(&mut self.connection())
                         .await
@@ -600,12 +601,11 @@ impl L2 for Attached {
                         .unwrap_or(true)
                 });
                 let holds_value = futures_util::future::join_all(holds_value).await;
-                let mut keys: Vec<String> = names
+                let mut keys: Vec<String> = named
                     .iter()
                     .zip(holds_value)
                     .filter(|(_, holds)| *holds)
-                    .filter_map(|(name, _)| layout.cache_key(name))
-                    .map(str::to_owned)
+                    .map(|(&(_, key), _)| key.to_owned())
                     .collect();
                 keys.sort();
                 Ok(keys)
