@@ -13,6 +13,7 @@ mod report;
 mod traces;
 mod workloads;
 
+use replay::Moka;
 use report::{Row, Table};
 
 /// Capacities, as percentages of a workload's distinct keys.
@@ -50,9 +51,9 @@ fn main() {
                 capacity,
                 threads: 1,
                 ours: replay::ours(keys, capacity, 1),
-                moka: replay::moka(keys, capacity, 1),
+                moka: replay::moka(keys, capacity, 1, Moka::AsUsersRunIt),
                 quick_cache: replay::quick_cache(keys, capacity, 1),
-                moka_at_capacity: Some(replay::moka_at_capacity(keys, capacity)),
+                moka_at_capacity: Some(replay::moka(keys, capacity, 1, Moka::HeldToCapacity)),
                 lru: Some(lru::hit_ratio(keys, capacity)),
                 opt: Some(opt::hit_ratio(keys, capacity)),
             });
@@ -61,7 +62,7 @@ fn main() {
                 capacity,
                 threads: 2,
                 ours: replay::ours(keys, capacity, 2),
-                moka: replay::moka(keys, capacity, 2),
+                moka: replay::moka(keys, capacity, 2, Moka::AsUsersRunIt),
                 quick_cache: replay::quick_cache(keys, capacity, 2),
                 moka_at_capacity: None,
                 lru: None,

@@ -81,31 +81,29 @@ pub fn ours(keys: &[u64], capacity: usize, threads: usize) -> f64 {
     1.0 - misses as f64 / keys.len() as f64
 }
 
+/// How moka is run.
+#[derive(Clone, Copy)]
+pub enum Moka {
+    /// As users run it: its maintenance runs when moka decides, in batches, and it holds up to
+    /// about 64 entries more than its capacity between them, a large share of a small cache
+    /// (`BENCHMARKS.md`).
+    AsUsersRunIt,
+    /// Held to its capacity: its pending maintenance runs after every insert, so it never
+    /// holds more than `capacity` entries.
+    HeldToCapacity,
+}
+
 /// Hit ratio of `moka::sync::Cache` with `max_capacity(capacity)`.
-pub fn moka(keys: &[u64], capacity: usize, threads: usize) -> f64 {
+pub fn moka(keys: &[u64], capacity: usize, threads: usize, how: Moka) -> f64 {
     let cache = Arc::new(moka::sync::Cache::new(capacity as u64));
     let hits = replay(keys, threads, |key| {
         if cache.get(&key).is_some() {
             return true;
         }
         cache.insert(key, key);
-        false
-    });
-    ratio(hits, keys)
-}
-
-/// Hit ratio of the same moka cache held to its capacity: its pending maintenance runs after
-/// every insert, so it never holds more than `capacity` entries. Run as users run it (above),
-/// moka evicts in batches and holds up to about 64 entries more between them, which is a large
-/// share of a small cache (`BENCHMARKS.md`). Single-threaded.
-pub fn moka_at_capacity(keys: &[u64], capacity: usize) -> f64 {
-    let cache = moka::sync::Cache::new(capacity as u64);
-    let hits = replay(keys, 1, |key| {
-        if cache.get(&key).is_some() {
-            return true;
+        if let Moka::HeldToCapacity = how {
+            cache.run_pending_tasks();
         }
-        cache.insert(key, key);
-        cache.run_pending_tasks();
         false
     });
     ratio(hits, keys)
