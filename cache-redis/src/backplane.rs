@@ -22,9 +22,10 @@
 //! not die with the runtime that built the `RedisL2`. It proves the subscription works with a
 //! heartbeat `PING` answered through the subscribed connection (and by every message); the
 //! backplane counts as connected only while the last proof is younger than
-//! [`LIVENESS_HEARTBEATS`](crate::liveness::LIVENESS_HEARTBEATS) heartbeats. A supervisor on the same thread reports the state to the
-//! engine on every change, whatever stopped the proofs (a closed connection, a frozen server,
-//! a subscriber task that ended or panicked, which it restarts).
+//! [`LIVENESS_HEARTBEATS`](crate::liveness::LIVENESS_HEARTBEATS) heartbeats. A supervisor on
+//! the same thread reports the state to the engine on every change, whatever stopped the
+//! proofs (a closed connection, a frozen server, a subscriber task that ended or panicked,
+//! which it restarts).
 
 use std::future::Future;
 use std::pin::Pin;

@@ -4,8 +4,9 @@
 //! cycling over 1,024 pre-filled keys (or, with `cached_crate` as a third argument, of the same
 //! function under the `cached` crate's plain `#[cached]`).
 //!
-//! Run: `cargo run --release -p benches --bin hit_loop -- THREADS CALLS [ours|cached_crate]`; to compare builds,
-//! `farm-bench -n 20 --vs 'OLD/hit_loop 1 40000000' -- NEW/hit_loop 1 40000000`.
+//! Run: `cargo run --release -p benches --bin hit_loop -- THREADS CALLS [ours|cached_crate]`;
+//! to compare builds, `farm-bench -n 20 --vs 'OLD/hit_loop 1 40000000' -- NEW/hit_loop 1
+//! 40000000`.
 
 use std::sync::LazyLock;
 
