@@ -91,6 +91,7 @@ mod refresh;
 mod stats;
 mod store;
 mod tags;
+mod thread_slot;
 
 #[doc(hidden)]
 pub mod __private;

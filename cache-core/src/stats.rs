@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 
+use crate::thread_slot;
+
 /// A snapshot of a cache's counters since it was built.
 ///
 /// - `l1_hits`: calls answered from the in-process L1.
@@ -95,14 +97,9 @@ impl std::ops::Add for Stats {
     }
 }
 
-/// Threads that get a counter slot of their own; later threads share an atomic overflow.
-const SLOTS: usize = 128;
-
 /// A counter incremented on the hit path from many threads without contention: each live
-/// thread owns one cache-line-padded slot and is its only writer, so an increment is a plain
-/// load and store (no locked instruction); a snapshot sums the slots. A slot is handed to a
-/// new thread only after its previous owner exited (the hand-over goes through a mutex, which
-/// orders the old owner's last write before the new owner's first).
+/// thread owns one cache-line-padded slot ([`thread_slot`]) and is its only writer, so an
+/// increment is a plain load and store (no locked instruction); a snapshot sums the slots.
 pub(crate) struct StripedCounter {
     slots: Box<[CachePadded<AtomicU64>]>,
     overflow: AtomicU64,
@@ -111,7 +108,7 @@ pub(crate) struct StripedCounter {
 impl Default for StripedCounter {
     fn default() -> Self {
         Self {
-            slots: (0..SLOTS)
+            slots: (0..thread_slot::SLOTS)
                 .map(|_| CachePadded::new(AtomicU64::new(0)))
                 .collect(),
             overflow: AtomicU64::new(0),
@@ -119,49 +116,16 @@ impl Default for StripedCounter {
     }
 }
 
-/// Slot numbers free for new threads, and the next never-used one.
-static FREE_SLOTS: parking_lot::Mutex<(Vec<usize>, usize)> =
-    parking_lot::Mutex::new((Vec::new(), 0));
-
-/// This thread's slot, released when the thread exits.
-struct ThreadSlot(Option<usize>);
-
-impl ThreadSlot {
-    fn claim() -> Self {
-        let mut free = FREE_SLOTS.lock();
-        if let Some(slot) = free.0.pop() {
-            return Self(Some(slot));
-        }
-        if free.1 < SLOTS {
-            free.1 += 1;
-            return Self(Some(free.1 - 1));
-        }
-        Self(None)
-    }
-}
-
-impl Drop for ThreadSlot {
-    fn drop(&mut self) {
-        if let Some(slot) = self.0 {
-            FREE_SLOTS.lock().0.push(slot);
-        }
-    }
-}
-
-thread_local! {
-    static SLOT: ThreadSlot = ThreadSlot::claim();
-}
-
 impl StripedCounter {
     #[inline]
     pub(crate) fn incr(&self) {
-        match SLOT.try_with(|slot| slot.0) {
-            Ok(Some(slot)) => {
+        match thread_slot::current() {
+            Some(slot) => {
                 // Single writer: a plain read-modify-write is exact.
                 let cell = &self.slots[slot];
                 cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             }
-            _ => {
+            None => {
                 self.overflow.fetch_add(1, Ordering::Relaxed);
             }
         }

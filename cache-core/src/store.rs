@@ -1,13 +1,13 @@
 //! The L1 store: sharded tables of typed entries (each shard: [`table`]).
 //!
 //! This is the one seam behind which the L1 data structure lives (see `BENCHMARKS.md` for the
-//! figures that chose it over moka). Reads take a shard's read lock, compare keys in place and
-//! clone only the value; no allocation, no string formatting. Each entry is found by a
-//! caller-computed hash and an equality closure, so a function's key can be looked up from
-//! borrowed arguments (`&str`) while the table owns `String`s. Neither the key's text nor its
-//! hash is stored: the text is rendered from the typed key when an invalidation names a text,
-//! and the hash recomputed when an index grows or an entry moves (see [`KeyFns`]); each saves
-//! bytes per entry (`BENCHMARKS.md`, `mem_per_entry`).
+//! figures that chose it over moka). Reads take a shard's read lock ([`shard_lock`]), compare
+//! keys in place and clone only the value; no allocation, no string formatting. Each entry is
+//! found by a caller-computed hash and an equality closure, so a function's key can be looked
+//! up from borrowed arguments (`&str`) while the table owns `String`s. Neither the key's text
+//! nor its hash is stored: the text is rendered from the typed key when an invalidation names
+//! a text, and the hash recomputed when an index grows or an entry moves (see [`KeyFns`]); each
+//! saves bytes per entry (`BENCHMARKS.md`, `mem_per_entry`).
 //!
 //! Which entries stay is not decided here: the cache's policy (`engine/policy.rs`) holds a
 //! handle per entry and asks the store to sweep (read and reset an entry's access bits) and to
@@ -17,12 +17,13 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 use hashbrown::HashTable;
 use parking_lot::Mutex;
 
+mod shard_lock;
 mod table;
 
+use shard_lock::ShardLocks;
 use table::{Slot, Table};
 
 use crate::codec::{Codec, CodecError};
@@ -31,22 +32,6 @@ use crate::flight::Flights;
 use crate::glob::glob_matches;
 use crate::l2::StoredValue;
 use crate::stats::Counters;
-
-/// A table shard behind a reader-sharded lock: a reader locks only its own thread's slice of
-/// the lock, so concurrent hits on different threads write to different cache lines.
-type Shard<K, V> = ShardedLock<Table<K, V>>;
-
-/// Read access; a panic while a shard was locked poisons nothing we rely on.
-fn read<T>(lock: &ShardedLock<T>) -> ShardedLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Write access (see [`read`]).
-fn write<T>(lock: &ShardedLock<T>) -> ShardedLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// Encoding of a store's values for L2; absent for L1-only stores (no serde bounds).
 pub(crate) struct SerdeFns<V> {
@@ -176,7 +161,7 @@ fn linked_hash(link: &TextLink) -> u64 {
 
 /// One typed store: a function's entries, or the keyed API's entries of one value type.
 pub(crate) struct Store<K, V> {
-    shards: Box<[Shard<K, V>]>,
+    shards: ShardLocks<Table<K, V>>,
     texts: Box<[TextIndex]>,
     key_fns: KeyFns<K>,
     hasher: foldhash::fast::RandomState,
@@ -207,9 +192,7 @@ impl<K, V> Store<K, V> {
     ) -> Self {
         let shards = shard_count();
         Self {
-            shards: (0..shards)
-                .map(|_| ShardedLock::new(Table::new()))
-                .collect(),
+            shards: ShardLocks::new(shards, Table::new),
             texts: (0..shards).map(|_| Mutex::new(HashTable::new())).collect(),
             key_fns,
             hasher: foldhash::fast::RandomState::default(),
@@ -271,9 +254,9 @@ impl<K, V> Store<K, V> {
     }
 
     #[inline]
-    fn shard(&self, hash: u64) -> &Shard<K, V> {
+    fn shard(&self, hash: u64) -> usize {
         // The table uses the low bits; pick the shard from the high ones.
-        &self.shards[(hash >> 48) as usize & (self.shards.len() - 1)]
+        (hash >> 48) as usize & (self.shards.len() - 1)
     }
 
     fn text_index(&self, text_hash: u64) -> parking_lot::MutexGuard<'_, HashTable<TextLink>> {
@@ -314,7 +297,7 @@ impl<K, V> Store<K, V> {
         eq: impl Fn(&K) -> bool,
         f: impl FnOnce(&Entry<V>) -> Option<R>,
     ) -> Option<R> {
-        let shard = read(self.shard(hash));
+        let shard = self.shards.read(self.shard(hash));
         let slot = shard.find(hash, |slot| eq(&slot.key))?;
         f(&slot.entry)
     }
@@ -340,7 +323,7 @@ impl<K, V> Store<K, V> {
         mut entry: Entry<V>,
         abort: impl FnOnce() -> bool,
     ) -> Inserted {
-        let mut shard = write(self.shard(hash));
+        let mut shard = self.shards.write(self.shard(hash));
         if abort() {
             return Inserted::Aborted;
         }
@@ -376,7 +359,7 @@ impl<K, V> Store<K, V> {
         let candidates = self.hashes_of(text_hash);
         let mut removed = false;
         for hash in candidates {
-            let mut shard = write(self.shard(hash));
+            let mut shard = self.shards.write(self.shard(hash));
             let same = |slot: &Slot<K, V>| self.text_of(&slot.key) == text;
             if let Some(slot) = shard.remove(hash, same, |key| self.hash_key(key)) {
                 self.unindex_text(text_hash, hash);
@@ -390,8 +373,8 @@ impl<K, V> Store<K, V> {
     /// Removes every entry whose key text matches.
     pub(crate) fn remove_where(&self, matches: &dyn Fn(&str) -> bool) -> usize {
         let (mut total, mut weight) = (0, 0);
-        for shard in self.shards.iter() {
-            let mut shard = write(shard);
+        for shard in 0..self.shards.len() {
+            let mut shard = self.shards.write(shard);
             shard.retain(
                 |slot| {
                     let text = self.text_of(&slot.key);
@@ -417,8 +400,8 @@ impl<K, V> Store<K, V> {
         limit: usize,
         out: &mut Vec<String>,
     ) {
-        for shard in self.shards.iter() {
-            for slot in read(shard).iter() {
+        for shard in 0..self.shards.len() {
+            for slot in self.shards.read(shard).iter() {
                 if out.len() >= limit {
                     return;
                 }
@@ -447,7 +430,7 @@ impl<K, V> Store<K, V> {
 
     /// The policy's clock hand at entry `id` of `hash`.
     pub(crate) fn sweep(&self, hash: u64, id: u32, now: u64, epoch: u64) -> Sweep {
-        let shard = read(self.shard(hash));
+        let shard = self.shards.read(self.shard(hash));
         match shard.find(hash, |slot| slot.entry.id == id) {
             None => Sweep::Gone,
             Some(slot) if slot.entry.is_dead(now, epoch) => Sweep::Dead,
@@ -460,21 +443,23 @@ impl<K, V> Store<K, V> {
 
     /// Whether entry `id` of `hash` is gone or dead (no side effect).
     pub(crate) fn is_dead_or_gone(&self, hash: u64, id: u32, now: u64, epoch: u64) -> bool {
-        read(self.shard(hash))
+        self.shards
+            .read(self.shard(hash))
             .find(hash, |slot| slot.entry.id == id)
             .is_none_or(|slot| slot.entry.is_dead(now, epoch))
     }
 
     /// Whether entry `id` of `hash` is still here.
     pub(crate) fn contains(&self, hash: u64, id: u32) -> bool {
-        read(self.shard(hash))
+        self.shards
+            .read(self.shard(hash))
             .find(hash, |slot| slot.entry.id == id)
             .is_some()
     }
 
     /// Evicts entry `id` of `hash` (for capacity); false if it is gone.
     pub(crate) fn evict(&self, hash: u64, id: u32) -> bool {
-        let mut shard = write(self.shard(hash));
+        let mut shard = self.shards.write(self.shard(hash));
         let Some(slot) = shard.remove(hash, |slot| slot.entry.id == id, |key| self.hash_key(key))
         else {
             return false;
