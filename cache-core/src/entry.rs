@@ -80,20 +80,20 @@ impl TagStamps {
 /// - bits 8-31: the cache's `clear` epoch when the load started (its low 24 bits; an entry
 ///   would have to survive 2^24 clears to be mistaken as current);
 /// - bit 6: set by the hit that scheduled this entry's refresh, so at most one is scheduled;
-/// - bits 0-5, what the eviction policy knows of the entry's use: hits since the clock hand
-///   last passed (bits 0-3, saturating at 15) and credit, passes it survives without a hit
-///   (bits 4-5, up to 3, earned by a second hit between two passes).
+/// - bits 0 and 4-5, what the eviction policy knows of the entry's use: whether it was hit
+///   since the clock hand last passed (bit 0) and credit, passes it survives without a hit
+///   (bits 4-5, up to 3, earned by each further hit between two passes).
 ///
 /// A hit writes the word only when its access bits change, so a hot entry's hits are plain
-/// loads once they saturate; the write is a compare-and-swap (dropped if it races), so it
-/// never clears a concurrent refresh claim.
+/// loads once it has full credit (from its fourth hit between two passes); the write is a
+/// compare-and-swap (dropped if it races), so it never clears a concurrent refresh claim.
 struct State(AtomicU32);
 
 // The fields of a `State` word (see its doc).
-const HITS: u32 = 0x0F;
+const HIT: u32 = 0x01;
 const CREDIT_ONE: u32 = 0x10;
 const MAX_CREDIT: u32 = 3;
-const ACCESS: u32 = 0x3F;
+const ACCESS: u32 = HIT | (MAX_CREDIT * CREDIT_ONE);
 const REFRESHING: u32 = 0x40;
 const EPOCH_SHIFT: u32 = 8;
 
@@ -118,13 +118,9 @@ impl State {
     #[inline]
     fn hit(&self) {
         let old = self.load();
-        let hits = old & HITS;
         let credit = (old & ACCESS) >> 4;
-        let mut new = old;
-        if hits < HITS {
-            new += 1;
-        }
-        if hits >= 1 && credit < MAX_CREDIT {
+        let mut new = old | HIT;
+        if old & HIT != 0 && credit < MAX_CREDIT {
             new += CREDIT_ONE;
         }
         if new != old {
@@ -134,7 +130,7 @@ impl State {
         }
     }
 
-    fn sweep(&self) -> (u8, bool) {
+    fn sweep(&self) -> (bool, bool) {
         let mut seen = 0;
         let _ = self
             .0
@@ -143,7 +139,7 @@ impl State {
                 let credit = (old & ACCESS) >> 4;
                 Some((old & !ACCESS) | (credit.saturating_sub(1) << 4))
             });
-        ((seen & HITS) as u8, (seen & ACCESS) >> 4 > 0)
+        (seen & HIT != 0, (seen & ACCESS) >> 4 > 0)
     }
 
     /// Sets the refresh claim; true if this call set it.
@@ -230,9 +226,9 @@ impl<V> Entry<V> {
         self.state.hit();
     }
 
-    /// The policy's clock hand passes: returns the hits since its last pass and whether the
-    /// entry had credit, clears the hits and spends one credit.
-    pub(crate) fn sweep(&self) -> (u8, bool) {
+    /// The policy's clock hand passes: returns whether the entry was hit since its last pass
+    /// and whether it had credit, clears the hit and spends one credit.
+    pub(crate) fn sweep(&self) -> (bool, bool) {
         self.state.sweep()
     }
 
@@ -300,10 +296,10 @@ mod tests {
         for _ in 0..20 {
             entry.hit();
         }
-        assert_eq!(entry.sweep(), (15, true));
+        assert_eq!(entry.sweep(), (true, true));
         assert_eq!(
             entry.sweep(),
-            (0, true),
+            (false, true),
             "credit is spent one pass at a time"
         );
         assert!(!entry.claim_refresh(9_000), "still claimed");
@@ -323,7 +319,7 @@ mod tests {
         replacement.inherit_access(&entry);
         assert!(replacement.is_valid(6) && !replacement.is_valid(5));
         assert!(replacement.claim_refresh(9_000), "not claimed yet");
-        assert_eq!(replacement.sweep(), (2, true));
+        assert_eq!(replacement.sweep(), (true, true));
     }
 
     #[test]

@@ -105,8 +105,8 @@ pub(crate) enum Sweep {
     Gone,
     /// Expired past its stale window, or invalidated: evict it first.
     Dead,
-    /// In use: hits since the last pass, and whether it had credit left.
-    Live { hits: u8, credit: bool },
+    /// In use: whether it was hit since the last pass, and whether it had credit left.
+    Live { hit: bool, credit: bool },
 }
 
 /// Renders a typed key as its text (for invalidation by key or pattern, which name texts) and
@@ -435,8 +435,8 @@ impl<K, V> Store<K, V> {
             None => Sweep::Gone,
             Some(slot) if slot.entry.is_dead(now, epoch) => Sweep::Dead,
             Some(slot) => {
-                let (hits, credit) = slot.entry.sweep();
-                Sweep::Live { hits, credit }
+                let (hit, credit) = slot.entry.sweep();
+                Sweep::Live { hit, credit }
             }
         }
     }

@@ -8,16 +8,17 @@
 //!   over budget it must beat the *main* queue's victim on recent frequency (the [`Sketch`],
 //!   which also remembers keys not in L1), else it is the one evicted. This is what keeps a hot
 //!   set through scans and loops larger than the cache;
-//! - both queues are CLOCK rings instead of LRU lists: a hit only bumps the entry's own access
-//!   byte (at most a relaxed store, none once it saturates), and the clock hand folds those hits
-//!   into the sketch when it passes. Entries hit twice since the hand's last pass earn credit
-//!   (up to 3 passes), approximating the protected segment of an SLRU;
+//! - both queues are CLOCK rings instead of LRU lists: a hit only sets the entry's own access
+//!   bits (at most a relaxed store, none once they are set), and the clock hand counts in the
+//!   sketch whether the entry was hit since its last pass: once, however many hits, so that a
+//!   burst of reads weighs as one recent use. Each further hit between two passes earns a
+//!   pass of credit (up to 3), approximating the protected segment of an SLRU;
 //! - the window's share of the budget adapts by hill climbing on the hit ratio (as Caffeine
 //!   does): recency-heavy workloads grow it, frequency-heavy ones shrink it;
 //! - expired and invalidated entries are evicted as soon as the hand reaches them, before any
 //!   live entry competes with them;
 //! - the sketch starts counting when L1 first fills (as moka's does, there from half full): the
-//!   entries of the fill carry their hits in their own access bits, and the keys a cache sees
+//!   entries of the fill carry their use in their own access bits, and the keys a cache sees
 //!   while it fills are largely start-up traffic that must not outweigh the steady state's.
 //!
 //! Measured on the traces of `benches/traces` against moka, quick_cache, LRU and the optimum:
@@ -168,7 +169,7 @@ impl Policy {
             state.sketch.start();
         }
         // The miss that loaded this entry counts towards its key's frequency.
-        state.sketch.record(handle.hash(), 1);
+        state.sketch.record(handle.hash());
         push(&mut state.window, handle);
         let mut evicted = 0;
         while state.window.len() as f64 > state.window_target.max(1.0) {
@@ -181,7 +182,7 @@ impl Policy {
                     evicted += ring.evict(candidate);
                     continue;
                 }
-                Sweep::Live { hits, .. } => state.sketch.record(candidate.hash(), hits),
+                Sweep::Live { hit, .. } => state.note_hit(candidate, hit),
             }
             if !budget.over() {
                 push(&mut state.main, candidate);
@@ -267,6 +268,17 @@ fn push(queue: &mut VecDeque<Handle>, handle: Handle) {
 }
 
 impl State {
+    /// Counts a hit the clock hand found in the sketch: once, however many hits there were
+    /// since its last pass. A burst of hits (one key read 40 times as a job starts) is one
+    /// request of recent use, not forty: counted in full, it outweighed keys asked for
+    /// steadily for thousands of accesses after the burst (`BENCHMARKS.md`, "A burst of hits
+    /// counts once").
+    fn note_hit(&mut self, handle: Handle, hit: bool) {
+        if hit {
+            self.sketch.record(handle.hash());
+        }
+    }
+
     /// Moves the clock hand over main until it finds a victim: a dead entry, or a live one
     /// with no hit and no credit since the hand's last pass (unless a dead entry follows it
     /// closely). The victim is moved to the front; `true` if it is dead.
@@ -278,9 +290,9 @@ impl State {
                     self.main.pop_front();
                 }
                 Sweep::Dead => return Some((handle, true)),
-                Sweep::Live { hits, credit } => {
-                    self.sketch.record(handle.hash(), hits);
-                    if hits == 0 && !credit {
+                Sweep::Live { hit, credit } => {
+                    self.note_hit(handle, hit);
+                    if !hit && !credit {
                         if let Some(dead) = self.dead_after_front(ring) {
                             return Some((dead, true));
                         }

@@ -85,27 +85,25 @@ impl Sketch {
             .unwrap_or(0)
     }
 
-    /// Records `times` requests of `hash` (conservative update: only the smallest counters
-    /// grow, which keeps the estimate of rare keys low).
-    pub(crate) fn record(&mut self, hash: u64, times: u8) {
+    /// Records a request of `hash` (conservative update: only the smallest counters grow,
+    /// which keeps the estimate of rare keys low).
+    pub(crate) fn record(&mut self, hash: u64) {
         if !self.started {
             return;
         }
-        for _ in 0..times {
-            let count = self.frequency(hash);
-            if count >= MAX_COUNT {
-                return;
+        let count = self.frequency(hash);
+        if count >= MAX_COUNT {
+            return;
+        }
+        for row in 0..4 {
+            let index = self.index(hash, row);
+            if self.get(index) == count {
+                self.set(index, count + 1);
             }
-            for row in 0..4 {
-                let index = self.index(hash, row);
-                if self.get(index) == count {
-                    self.set(index, count + 1);
-                }
-            }
-            self.additions += 1;
-            if self.additions >= self.sample {
-                self.halve();
-            }
+        }
+        self.additions += 1;
+        if self.additions >= self.sample {
+            self.halve();
         }
     }
 
@@ -122,14 +120,20 @@ impl Sketch {
 mod tests {
     use super::*;
 
+    fn record(sketch: &mut Sketch, hash: u64, times: usize) {
+        for _ in 0..times {
+            sketch.record(hash);
+        }
+    }
+
     #[test]
     fn counts_saturate_and_fade() {
         let mut sketch = Sketch::new(100);
         sketch.start();
         assert_eq!(sketch.frequency(7), 0);
-        sketch.record(7, 3);
+        record(&mut sketch, 7, 3);
         assert_eq!(sketch.frequency(7), 3);
-        sketch.record(7, 40);
+        record(&mut sketch, 7, 40);
         assert_eq!(sketch.frequency(7), 15);
         sketch.halve();
         assert_eq!(sketch.frequency(7), 7);
@@ -139,10 +143,10 @@ mod tests {
     #[test]
     fn counts_nothing_until_started() {
         let mut sketch = Sketch::new(100);
-        sketch.record(7, 3);
+        record(&mut sketch, 7, 3);
         assert_eq!(sketch.frequency(7), 0);
         sketch.start();
-        sketch.record(7, 2);
+        record(&mut sketch, 7, 2);
         assert_eq!(sketch.frequency(7), 2);
     }
 }

@@ -249,6 +249,46 @@ fn a_new_working_set_replaces_the_start_up_keys_on_its_second_pass() {
     );
 }
 
+#[test]
+fn a_burst_of_reads_counts_as_one_use() {
+    static CACHE: LazyLock<Cache> =
+        LazyLock::new(|| Cache::builder().l1_max_capacity(100).build().unwrap());
+    static LOADS: AtomicU64 = AtomicU64::new(0);
+
+    #[cached(cache = CACHE, level = "l1")]
+    fn item(id: u64) -> u64 {
+        LOADS.fetch_add(1, Ordering::Relaxed);
+        id
+    }
+
+    // The cache fills with keys read once.
+    for id in 0..100 {
+        assert_eq!(item(id), id);
+    }
+    // 60 keys read ten times each in a burst, then never again.
+    for id in 1_000..1_060 {
+        for _ in 0..10 {
+            assert_eq!(item(id), id);
+        }
+    }
+    // 60 keys read once per round, round after round: used more often than the burst keys,
+    // whose ten reads in a row are one use. They win all their places within a few rounds.
+    for _ in 0..6 {
+        for id in 2_000..2_060 {
+            assert_eq!(item(id), id);
+        }
+    }
+    let before = LOADS.load(Ordering::Relaxed);
+    for id in 2_000..2_060 {
+        assert_eq!(item(id), id);
+    }
+    let reloaded = LOADS.load(Ordering::Relaxed) - before;
+    assert!(
+        reloaded <= 6,
+        "at least 90% of the steady keys hit; {reloaded} of 60 reloaded"
+    );
+}
+
 #[tokio::test]
 async fn expired_entries_are_evicted_before_live_ones() {
     let cache = Cache::builder().l1_max_capacity(100).build().unwrap();
