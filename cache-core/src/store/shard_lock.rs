@@ -10,10 +10,10 @@
 //! scheme): either the reader backs out, or the writer waits for it.
 //!
 //! Hand-written because the crates' reader-writer locks take two locked instructions per read
-//! (one to lock, one to unlock): crossbeam's `ShardedLock`, used before, measured 0.86x the
-//! time per `hit_loop` call with this lock (`BENCHMARKS.md`, "Hit path"). The lanes are laid
-//! out lane-major, a thread's counts for all the shards packed in lines of its own, which also
-//! took a store's lock memory from about 17 KiB to 2 KiB at 16 shards.
+//! (one to lock, one to unlock). With this lock instead of crossbeam's `ShardedLock`, a
+//! `hit_loop` call takes 0.86-0.92x the time (`BENCHMARKS.md`, "l1_hit and the shard lock").
+//! The lanes are laid out lane-major, a thread's counts for all the shards packed in lines of
+//! its own, which also took a store's lock memory from about 17 KiB to 2 KiB at 16 shards.
 //!
 //! Threads without a lane of their own share one, counted with atomic read-modify-writes (two
 //! locked instructions per read, as before).
