@@ -3,6 +3,7 @@
 //! counts loads (a miss runs the body) or reads values back; none depends on timing except
 //! the one that waits for a TTL to pass.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -10,6 +11,36 @@ use std::time::Duration;
 use cache_core::{Cache, EntryOptions, cached};
 
 use crate::common::DbError;
+
+/// Defines, in the test that calls it, `item(id) -> id` cached in `CACHE` (an L1 of
+/// `$capacity` entries), and `LOADS`, the runs of its body.
+macro_rules! counted_item {
+    ($capacity:expr) => {
+        static CACHE: LazyLock<Cache> =
+            LazyLock::new(|| Cache::builder().l1_max_capacity($capacity).build().unwrap());
+        static LOADS: AtomicU64 = AtomicU64::new(0);
+
+        #[cached(cache = CACHE, level = "l1")]
+        fn item(id: u64) -> u64 {
+            LOADS.fetch_add(1, Ordering::Relaxed);
+            id
+        }
+    };
+}
+
+/// Reads each of `ids` through `item`, checking the values.
+fn read_all(item: fn(u64) -> u64, ids: Range<u64>) {
+    for id in ids {
+        assert_eq!(item(id), id);
+    }
+}
+
+/// How many of `ids` a pass through `item` loads (`loads` counts its body's runs).
+fn loads_of_a_pass(item: fn(u64) -> u64, loads: &AtomicU64, ids: Range<u64>) -> u64 {
+    let before = loads.load(Ordering::Relaxed);
+    read_all(item, ids);
+    loads.load(Ordering::Relaxed) - before
+}
 
 /// Runs `f` on `threads` threads and waits for them (at most 60 s each).
 fn on_threads(threads: u64, f: impl Fn(u64) + Send + Sync + 'static) {
@@ -151,31 +182,15 @@ fn the_weight_bound_holds_under_concurrent_inserts() {
 
 #[test]
 fn a_hot_set_survives_a_scan() {
-    static CACHE: LazyLock<Cache> =
-        LazyLock::new(|| Cache::builder().l1_max_capacity(1_000).build().unwrap());
-    static LOADS: AtomicU64 = AtomicU64::new(0);
-
-    #[cached(cache = CACHE, level = "l1")]
-    fn item(id: u64) -> u64 {
-        LOADS.fetch_add(1, Ordering::Relaxed);
-        id
-    }
+    counted_item!(1_000);
 
     for _ in 0..10 {
-        for id in 0..200 {
-            assert_eq!(item(id), id);
-        }
+        read_all(item, 0..200);
     }
     assert_eq!(LOADS.load(Ordering::Relaxed), 200);
     // One pass over 20,000 keys never seen before nor again.
-    for id in 1_000_000..1_020_000 {
-        assert_eq!(item(id), id);
-    }
-    let before = LOADS.load(Ordering::Relaxed);
-    for id in 0..200 {
-        assert_eq!(item(id), id);
-    }
-    let reloaded = LOADS.load(Ordering::Relaxed) - before;
+    read_all(item, 1_000_000..1_020_000);
+    let reloaded = loads_of_a_pass(item, &LOADS, 0..200);
     assert!(
         reloaded <= 10,
         "at least 95% of the hot set still hits after the scan; {reloaded} of 200 reloaded"
@@ -216,33 +231,17 @@ fn a_frequent_key_survives_a_flood_of_one_time_keys() {
 
 #[test]
 fn a_new_working_set_replaces_the_start_up_keys_on_its_second_pass() {
-    static CACHE: LazyLock<Cache> =
-        LazyLock::new(|| Cache::builder().l1_max_capacity(100).build().unwrap());
-    static LOADS: AtomicU64 = AtomicU64::new(0);
-
-    #[cached(cache = CACHE, level = "l1")]
-    fn item(id: u64) -> u64 {
-        LOADS.fetch_add(1, Ordering::Relaxed);
-        id
-    }
+    counted_item!(100);
 
     // Start-up: 100 keys read once fill the cache, and are not read again.
-    for id in 0..100 {
-        assert_eq!(item(id), id);
-    }
+    read_all(item, 0..100);
     // The steady state's 100 keys: read twice, they have been asked for more often than the
     // start-up keys (which the sketch did not count while the cache filled), so they take
     // their places on the second pass.
     for _ in 0..2 {
-        for id in 1_000..1_100 {
-            assert_eq!(item(id), id);
-        }
+        read_all(item, 1_000..1_100);
     }
-    let before = LOADS.load(Ordering::Relaxed);
-    for id in 1_000..1_100 {
-        assert_eq!(item(id), id);
-    }
-    let reloaded = LOADS.load(Ordering::Relaxed) - before;
+    let reloaded = loads_of_a_pass(item, &LOADS, 1_000..1_100);
     assert!(
         reloaded <= 10,
         "at least 90% of the new working set hits on its third pass; {reloaded} of 100 reloaded"
@@ -251,20 +250,10 @@ fn a_new_working_set_replaces_the_start_up_keys_on_its_second_pass() {
 
 #[test]
 fn a_burst_of_reads_counts_as_one_use() {
-    static CACHE: LazyLock<Cache> =
-        LazyLock::new(|| Cache::builder().l1_max_capacity(100).build().unwrap());
-    static LOADS: AtomicU64 = AtomicU64::new(0);
-
-    #[cached(cache = CACHE, level = "l1")]
-    fn item(id: u64) -> u64 {
-        LOADS.fetch_add(1, Ordering::Relaxed);
-        id
-    }
+    counted_item!(100);
 
     // The cache fills with keys read once.
-    for id in 0..100 {
-        assert_eq!(item(id), id);
-    }
+    read_all(item, 0..100);
     // 60 keys read ten times each in a burst, then never again.
     for id in 1_000..1_060 {
         for _ in 0..10 {
@@ -274,15 +263,9 @@ fn a_burst_of_reads_counts_as_one_use() {
     // 60 keys read once per round, round after round: used more often than the burst keys,
     // whose ten reads in a row are one use. They win all their places within a few rounds.
     for _ in 0..6 {
-        for id in 2_000..2_060 {
-            assert_eq!(item(id), id);
-        }
+        read_all(item, 2_000..2_060);
     }
-    let before = LOADS.load(Ordering::Relaxed);
-    for id in 2_000..2_060 {
-        assert_eq!(item(id), id);
-    }
-    let reloaded = LOADS.load(Ordering::Relaxed) - before;
+    let reloaded = loads_of_a_pass(item, &LOADS, 2_000..2_060);
     assert!(
         reloaded <= 6,
         "at least 90% of the steady keys hit; {reloaded} of 60 reloaded"
