@@ -1,7 +1,7 @@
 //! The locks of a store's shards: a read costs one locked instruction, a write waits for the
 //! shard's readers.
 //!
-//! Each thread that owns a [`thread_slot`] below [`OWN_LANES`] has a reader lane of its own:
+//! Each thread that owns one of the first [`thread_slot`]s has a reader lane of its own:
 //! a count per shard that only it writes. Taking a read lock is a load and a sequentially
 //! consistent store of that count (one `xchg` on x86), then a load of the shard's `writing`
 //! flag; releasing it is a plain store. A writer raises the flag, then waits until every lane's
@@ -13,10 +13,14 @@
 //! (one to lock, one to unlock). With this lock instead of crossbeam's `ShardedLock`, a
 //! `hit_loop` call takes 0.86-0.92x the time (`BENCHMARKS.md`, "l1_hit and the shard lock").
 //! The lanes are laid out lane-major, a thread's counts for all the shards packed in lines of
-//! its own, which also took a store's lock memory from about 17 KiB to 2 KiB at 16 shards.
+//! its own, which also took a store's lock memory from about 17 KiB to 3 KiB (16 shards, two
+//! processors).
 //!
-//! Threads without a lane of their own share one, counted with atomic read-modify-writes (two
-//! locked instructions per read, as before).
+//! There are two lanes per processor (8 to 64): enough for a runtime's worker threads, few
+//! enough that a writer's look at every lane stays cheap. Threads without a lane of their own
+//! share a count per shard, on a line of its own, changed with atomic read-modify-writes (two
+//! locked instructions per read, as before). A writer waits for readers by spinning, then
+//! yielding: a reader holds a shard only to compare keys and clone a value.
 #![allow(unsafe_code)]
 
 use std::cell::UnsafeCell;
@@ -29,12 +33,12 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::thread_slot;
 
-/// Threads with a reader lane of their own: a writer checks every lane, so more lanes make
-/// writes slower; 16 covers the worker threads of most services.
-const OWN_LANES: usize = 16;
-/// The lane of the threads without one of their own.
-const SHARED_LANE: usize = OWN_LANES;
-const LANES: usize = OWN_LANES + 1;
+/// Reader lanes per processor (a writer checks every lane, so more lanes make writes slower).
+const LANES_PER_CPU: usize = 2;
+/// The fewest reader lanes.
+const MIN_LANES: usize = 8;
+/// The most reader lanes.
+const MAX_LANES: usize = 64;
 /// Reader counts per (128-byte) line of a lane.
 const PER_LINE: usize = 32;
 
@@ -47,9 +51,13 @@ pub(super) struct ShardLocks<T> {
     /// `l * lines_per_lane + s / PER_LINE`.
     readers: Box<[Line]>,
     lines_per_lane: usize,
+    /// Threads whose [`thread_slot`] is below this have a lane of their own.
+    own_lanes: usize,
 }
 
 struct Shard<T> {
+    /// Readers inside the shard that have no lane of their own.
+    shared_readers: CachePadded<AtomicU32>,
     /// A writer holds the shard or waits for its readers: readers not yet inside stay out.
     writing: AtomicBool,
     /// Orders writers; a reader that finds `writing` raised waits here.
@@ -80,20 +88,31 @@ pub(super) struct WriteGuard<'a, T> {
 impl<T> ShardLocks<T> {
     /// `count` values made by `make`.
     pub(super) fn new(count: usize, make: impl FnMut() -> T) -> Self {
-        let mut make = make;
+        let cpus = std::thread::available_parallelism().map_or(MIN_LANES, usize::from);
+        Self::with_lanes(
+            count,
+            (cpus * LANES_PER_CPU).clamp(MIN_LANES, MAX_LANES),
+            make,
+        )
+    }
+
+    /// `count` values made by `make`, with `own_lanes` reader lanes.
+    fn with_lanes(count: usize, own_lanes: usize, mut make: impl FnMut() -> T) -> Self {
         let lines_per_lane = count.div_ceil(PER_LINE).max(1);
         Self {
             shards: (0..count)
                 .map(|_| Shard {
+                    shared_readers: CachePadded::new(AtomicU32::new(0)),
                     writing: AtomicBool::new(false),
                     writers: Mutex::new(()),
                     value: UnsafeCell::new(make()),
                 })
                 .collect(),
-            readers: (0..LANES * lines_per_lane)
+            readers: (0..own_lanes * lines_per_lane)
                 .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU32::new(0))))
                 .collect(),
             lines_per_lane,
+            own_lanes,
         }
     }
 
@@ -106,10 +125,16 @@ impl<T> ShardLocks<T> {
         &self.readers[lane * self.lines_per_lane + index / PER_LINE][index % PER_LINE]
     }
 
+    /// This thread's own lane, if it has one.
+    #[inline]
+    fn own_lane(&self) -> Option<usize> {
+        thread_slot::current().filter(|&lane| lane < self.own_lanes)
+    }
+
     /// Shared access to value `index`. A thread may take it again while it holds it.
     #[inline]
     pub(super) fn read(&self, index: usize) -> ReadGuard<'_, T> {
-        let Some(lane) = thread_slot::current().filter(|&lane| lane < OWN_LANES) else {
+        let Some(lane) = self.own_lane() else {
             return self.read_shared(index);
         };
         let shard = &self.shards[index];
@@ -131,7 +156,7 @@ impl<T> ShardLocks<T> {
     #[cold]
     fn read_shared(&self, index: usize) -> ReadGuard<'_, T> {
         let shard = &self.shards[index];
-        let count = self.count(SHARED_LANE, index);
+        let count = &*shard.shared_readers;
         loop {
             count.fetch_add(1, Ordering::SeqCst);
             if !shard.writing.load(Ordering::SeqCst) {
@@ -159,7 +184,7 @@ impl<T> ShardLocks<T> {
     /// # Panics
     /// If this thread holds a read of the same value (it would wait for itself forever).
     pub(super) fn write(&self, index: usize) -> WriteGuard<'_, T> {
-        if let Some(lane) = thread_slot::current().filter(|&lane| lane < OWN_LANES) {
+        if let Some(lane) = self.own_lane() {
             assert!(
                 self.count(lane, index).load(Ordering::Relaxed) == 0,
                 "a thread reading an L1 shard asked to write it (a value's Clone calling \
@@ -169,8 +194,8 @@ impl<T> ShardLocks<T> {
         let shard = &self.shards[index];
         let writers = shard.writers.lock();
         shard.writing.store(true, Ordering::SeqCst);
-        for lane in 0..LANES {
-            let count = self.count(lane, index);
+        let own = (0..self.own_lanes).map(|lane| self.count(lane, index));
+        for count in own.chain([&*shard.shared_readers]) {
             let backoff = Backoff::new();
             while count.load(Ordering::SeqCst) != 0 {
                 backoff.snooze();
@@ -244,8 +269,8 @@ mod tests {
 
     use super::*;
 
-    /// These tests count on threads having lanes of their own: one at a time, so that one
-    /// test's crowd of threads does not take the lanes of another's.
+    /// These tests count on threads having lanes of their own (or not): one at a time, so that
+    /// one test's crowd of threads does not take the lanes of another's.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
     const PATIENCE: Duration = Duration::from_secs(20);
@@ -279,10 +304,6 @@ mod tests {
         }
     }
 
-    fn own_lane() -> bool {
-        thread_slot::current().is_some_and(|slot| slot < OWN_LANES)
-    }
-
     /// Readers check that the two halves of a pair are equal; writers change one half, yield,
     /// then change the other: a reader inside a write would see them differ.
     fn hammer(locks: &ShardLocks<(u64, u64)>, threads: usize, rounds: u64) -> usize {
@@ -292,7 +313,7 @@ mod tests {
             for thread in 0..threads {
                 let (ready, shared) = (&ready, &shared);
                 scope.spawn(move || {
-                    if !own_lane() {
+                    if locks.own_lane().is_none() {
                         shared.fetch_add(1, Ordering::Relaxed);
                     }
                     // Every thread holds its slot before any starts: they compete for lanes.
@@ -328,7 +349,7 @@ mod tests {
     #[test]
     fn writers_and_readers_never_overlap() {
         within_patience(|| {
-            let locks = ShardLocks::new(2, || (0, 0));
+            let locks = ShardLocks::with_lanes(2, MAX_LANES, || (0, 0));
             hammer(&locks, 4, 20_000);
             assert_eq!(*locks.read(0), (writes(4, 20_000), writes(4, 20_000)));
             assert_eq!(*locks.read(1), (0, 0), "the other shard is untouched");
@@ -338,8 +359,8 @@ mod tests {
     #[test]
     fn threads_sharing_a_lane_are_kept_apart_too() {
         within_patience(|| {
-            let locks = ShardLocks::new(1, || (0, 0));
-            let threads = OWN_LANES + 24;
+            let locks = ShardLocks::with_lanes(1, 4, || (0, 0));
+            let threads = locks.own_lanes + 24;
             let shared = hammer(&locks, threads, 2_000);
             assert!(shared >= 24, "only {shared} threads shared the lane");
             assert_eq!(
@@ -352,12 +373,12 @@ mod tests {
     #[test]
     fn a_reader_reads_again_while_a_writer_waits_for_it() {
         within_patience(|| {
-            let locks = ShardLocks::new(1, || 0u64);
+            let locks = ShardLocks::with_lanes(1, MAX_LANES, || 0u64);
             let (holding, held) = mpsc::channel();
             std::thread::scope(|scope| {
                 let locks = &locks;
                 scope.spawn(move || {
-                    assert!(own_lane(), "this test needs a lane of its own");
+                    assert!(locks.own_lane().is_some(), "this test needs its own lane");
                     let outer = locks.read(0);
                     holding.send(()).expect("the writer listens");
                     wait_until("the writer", || {
@@ -399,8 +420,8 @@ mod tests {
     #[test]
     fn writing_a_shard_this_thread_reads_panics_instead_of_hanging() {
         within_patience(|| {
-            assert!(own_lane(), "this test needs a lane of its own");
-            let locks = ShardLocks::new(2, || 0u64);
+            let locks = ShardLocks::with_lanes(2, MAX_LANES, || 0u64);
+            assert!(locks.own_lane().is_some(), "this test needs its own lane");
             let reading = locks.read(0);
             let writing = catch_unwind(AssertUnwindSafe(|| *locks.write(0) += 1));
             assert!(writing.is_err());
