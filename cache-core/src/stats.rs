@@ -117,9 +117,10 @@ impl Default for StripedCounter {
 }
 
 impl StripedCounter {
+    /// Adds one, in the slot of the calling thread (its [`thread_slot::current`]).
     #[inline]
-    pub(crate) fn incr(&self) {
-        match thread_slot::current() {
+    pub(crate) fn incr(&self, slot: Option<usize>) {
+        match slot {
             Some(slot) => {
                 // Single writer: a plain read-modify-write is exact.
                 let cell = &self.slots[slot];

@@ -32,6 +32,7 @@ use crate::flight::Flights;
 use crate::glob::glob_matches;
 use crate::l2::StoredValue;
 use crate::stats::Counters;
+use crate::thread_slot;
 
 /// Encoding of a store's values for L2; absent for L1-only stores (no serde bounds).
 pub(crate) struct SerdeFns<V> {
@@ -297,7 +298,20 @@ impl<K, V> Store<K, V> {
         eq: impl Fn(&K) -> bool,
         f: impl FnOnce(&Entry<V>) -> Option<R>,
     ) -> Option<R> {
-        let shard = self.shards.read(self.shard(hash));
+        self.read_as(thread_slot::current(), hash, eq, f)
+    }
+
+    /// [`Store::read`] for a caller that already knows its [`thread_slot::current`] (the hit
+    /// path, which also counts the hit in that slot).
+    #[inline]
+    pub(crate) fn read_as<R>(
+        &self,
+        slot: Option<usize>,
+        hash: u64,
+        eq: impl Fn(&K) -> bool,
+        f: impl FnOnce(&Entry<V>) -> Option<R>,
+    ) -> Option<R> {
+        let shard = self.shards.read_as(slot, self.shard(hash));
         let slot = shard.find(hash, |slot| eq(&slot.key))?;
         f(&slot.entry)
     }

@@ -114,10 +114,12 @@ impl L1 {
         self.enabled.load(Ordering::Relaxed) || !self.degraded_ttl.is_zero()
     }
 
-    /// Looks a key up: fresh entries only. The caller counts the hit.
+    /// Looks a key up on the thread of slot `slot`: fresh entries only. The caller counts
+    /// the hit.
     #[inline]
     pub(crate) fn probe<K, V: Clone>(
         &self,
+        slot: Option<usize>,
         store: &Store<K, V>,
         hash: u64,
         eq: impl Fn(&K) -> bool,
@@ -127,7 +129,7 @@ impl L1 {
         }
         let now = now_ms();
         let epoch = self.epoch.load(Ordering::Acquire);
-        store.read(hash, eq, |entry| {
+        store.read_as(slot, hash, eq, |entry| {
             if !entry.is_fresh(now, epoch) {
                 return None;
             }

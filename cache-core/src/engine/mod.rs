@@ -44,6 +44,7 @@ use crate::l2::{L2, L2Error};
 use crate::options::{EntryOptions, Level};
 use crate::stats::{Counters, Stats};
 use crate::store::{KeyFns, Store, ValueFns};
+use crate::thread_slot;
 
 use l1::L1;
 use l2_access::L2Access;
@@ -269,7 +270,8 @@ impl Inner {
         }
     }
 
-    /// Looks a key up in L1 (fresh entries only) and counts the hit.
+    /// Looks a key up in L1 (fresh entries only) and counts the hit. The thread's slot is
+    /// looked up once, for the shard's read lock and the hit counter.
     #[inline]
     pub(crate) fn probe<K, V: Clone>(
         &self,
@@ -277,9 +279,10 @@ impl Inner {
         hash: u64,
         eq: impl Fn(&K) -> bool,
     ) -> Option<Hit<V>> {
-        let hit = self.l1.probe(store, hash, eq);
+        let slot = thread_slot::current();
+        let hit = self.l1.probe(slot, store, hash, eq);
         if hit.is_some() {
-            store.counters.l1_hits.incr();
+            store.counters.l1_hits.incr(slot);
         }
         hit
     }

@@ -125,16 +125,22 @@ impl<T> ShardLocks<T> {
         &self.readers[lane * self.lines_per_lane + index / PER_LINE][index % PER_LINE]
     }
 
-    /// This thread's own lane, if it has one.
+    /// The own lane of the thread of slot `slot`, if it has one.
     #[inline]
-    fn own_lane(&self) -> Option<usize> {
-        thread_slot::current().filter(|&lane| lane < self.own_lanes)
+    fn own_lane(&self, slot: Option<usize>) -> Option<usize> {
+        slot.filter(|&lane| lane < self.own_lanes)
     }
 
     /// Shared access to value `index`. A thread may take it again while it holds it.
     #[inline]
     pub(super) fn read(&self, index: usize) -> ReadGuard<'_, T> {
-        let Some(lane) = self.own_lane() else {
+        self.read_as(thread_slot::current(), index)
+    }
+
+    /// [`ShardLocks::read`] for a caller that already knows its [`thread_slot::current`].
+    #[inline]
+    pub(super) fn read_as(&self, slot: Option<usize>, index: usize) -> ReadGuard<'_, T> {
+        let Some(lane) = self.own_lane(slot) else {
             return self.read_shared(index);
         };
         let shard = &self.shards[index];
@@ -184,7 +190,7 @@ impl<T> ShardLocks<T> {
     /// # Panics
     /// If this thread holds a read of the same value (it would wait for itself forever).
     pub(super) fn write(&self, index: usize) -> WriteGuard<'_, T> {
-        if let Some(lane) = self.own_lane() {
+        if let Some(lane) = self.own_lane(thread_slot::current()) {
             assert!(
                 self.count(lane, index).load(Ordering::Relaxed) == 0,
                 "a thread reading an L1 shard asked to write it (a value's Clone calling \
@@ -313,7 +319,7 @@ mod tests {
             for thread in 0..threads {
                 let (ready, shared) = (&ready, &shared);
                 scope.spawn(move || {
-                    if locks.own_lane().is_none() {
+                    if locks.own_lane(thread_slot::current()).is_none() {
                         shared.fetch_add(1, Ordering::Relaxed);
                     }
                     // Every thread holds its slot before any starts: they compete for lanes.
@@ -378,7 +384,10 @@ mod tests {
             std::thread::scope(|scope| {
                 let locks = &locks;
                 scope.spawn(move || {
-                    assert!(locks.own_lane().is_some(), "this test needs its own lane");
+                    assert!(
+                        locks.own_lane(thread_slot::current()).is_some(),
+                        "this test needs its own lane"
+                    );
                     let outer = locks.read(0);
                     holding.send(()).expect("the writer listens");
                     wait_until("the writer", || {
@@ -421,7 +430,10 @@ mod tests {
     fn writing_a_shard_this_thread_reads_panics_instead_of_hanging() {
         within_patience(|| {
             let locks = ShardLocks::with_lanes(2, MAX_LANES, || 0u64);
-            assert!(locks.own_lane().is_some(), "this test needs its own lane");
+            assert!(
+                locks.own_lane(thread_slot::current()).is_some(),
+                "this test needs its own lane"
+            );
             let reading = locks.read(0);
             let writing = catch_unwind(AssertUnwindSafe(|| *locks.write(0) += 1));
             assert!(writing.is_err());
