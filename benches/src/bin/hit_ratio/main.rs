@@ -1,8 +1,8 @@
 //! The L1 hit-ratio yardstick: replays real traces (`benches/traces`) and synthetic workloads
 //! through a `#[cached]` function, moka (as users run it, and held to its capacity),
 //! quick_cache, a plain LRU and Belady's optimum (OPT), at 5% and 25% of each workload's
-//! distinct keys, single-threaded and with two threads
-//! replaying the workload interleaved; prints one markdown table (`BENCHMARKS.md`).
+//! distinct keys, single-threaded and with two threads replaying the workload interleaved;
+//! prints one markdown table (`BENCHMARKS.md`).
 //!
 //! Run: `cargo run --release -p benches --bin hit_ratio [name filter...]`.
 
