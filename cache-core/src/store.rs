@@ -488,11 +488,14 @@ impl<K, V> Store<K, V> {
 
 /// What the cache needs from every store, whatever its key and value types.
 pub(crate) trait ErasedStore: Send + Sync {
-    /// Removes one key and poisons its in-flight load.
+    /// Detaches the key's in-flight load and removes its entry.
     fn invalidate_key(&self, text: &str);
-    /// Removes matching keys and poisons their in-flight loads.
+    /// Detaches the in-flight loads of matching keys and removes their entries.
     fn invalidate_pattern(&self, pattern: &str);
-    /// Removes everything and poisons every in-flight load.
+    /// Detaches the in-flight loads known to carry one of `tags` (their entries are hidden
+    /// by the tags' generations).
+    fn invalidate_tagged_flights(&self, tags: &[String]);
+    /// Detaches every in-flight load and removes every entry.
     fn invalidate_all(&self);
     /// See [`Store::sweep`].
     fn sweep(&self, hash: u64, id: u32, now: u64, epoch: u64) -> Sweep;
@@ -514,18 +517,22 @@ pub(crate) trait ErasedStore: Send + Sync {
 
 impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
     fn invalidate_key(&self, text: &str) {
-        self.flights.poison(&|key| key == text);
+        self.flights.detach_key(text);
         self.remove_key(text);
     }
 
     fn invalidate_pattern(&self, pattern: &str) {
         let matches = |key: &str| glob_matches(pattern, key);
-        self.flights.poison(&matches);
+        self.flights.detach_matching(&matches);
         self.remove_where(&matches);
     }
 
+    fn invalidate_tagged_flights(&self, tags: &[String]) {
+        self.flights.detach_tagged(tags);
+    }
+
     fn invalidate_all(&self) {
-        self.flights.poison(&|_| true);
+        self.flights.detach_all();
         self.clear();
     }
 

@@ -156,6 +156,12 @@ impl L1 {
         }
     }
 
+    /// Whether no `clear` and no tag invalidation ran since `start`.
+    pub(crate) fn unchanged_since(&self, start: ReadStart) -> bool {
+        self.epoch.load(Ordering::Acquire) == start.epoch
+            && self.tag_invalidations.load(Ordering::Acquire) == start.tag_invalidations
+    }
+
     /// Runs `f` on the entry of `key` (found by its string form) with the current clock and
     /// epoch: the miss path's look-ups, which count no hit.
     fn read_entry<K, V, R>(
@@ -193,7 +199,7 @@ impl L1 {
         });
     }
 
-    /// Puts a loaded value in L1 unless `poisoned` says an invalidation hit its load (checked
+    /// Puts a loaded value in L1 unless `invalidated` says an invalidation covered its load (checked
     /// under the shard's write lock), then lets the policy queue it and evict.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn fill<K, V>(
@@ -204,7 +210,7 @@ impl L1 {
         (value, ttl): (V, Duration),
         options: &ResolvedOptions,
         stamps: Stamps,
-        poisoned: impl FnOnce() -> bool,
+        invalidated: impl FnOnce() -> bool,
     ) {
         let coherent = self.enabled.load(Ordering::Acquire);
         // Degraded: a short life, no refresh, no stale window, so nothing outlives the bound.
@@ -244,7 +250,7 @@ impl L1 {
                     .sum()
             };
             self.policy.insert(&ring, &self.budget, &hits, || {
-                match store.insert(key.hash, key.typed, &key.text, entry, poisoned) {
+                match store.insert(key.hash, key.typed, &key.text, entry, invalidated) {
                     Inserted::New => Some(handle),
                     Inserted::Replaced | Inserted::Aborted => None,
                 }
@@ -253,7 +259,7 @@ impl L1 {
     }
 
     /// Puts a value read from L2 in L1 with the tags L2 returned (and the caller's), unless
-    /// `poisoned` (an invalidation hit the key's load) or a tag moved since the read started.
+    /// `invalidated` (an invalidation covered the key's load) or a tag moved since the read started.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn fill_from_l2<K, V>(
         &self,
@@ -263,7 +269,7 @@ impl L1 {
         (value, ttl, mut tags): (V, Duration, Vec<String>),
         options: &ResolvedOptions,
         start: ReadStart,
-        poisoned: impl FnOnce() -> bool,
+        invalidated: impl FnOnce() -> bool,
     ) {
         for tag in &options.tags {
             if !tags.contains(tag) {
@@ -275,7 +281,8 @@ impl L1 {
             tags: self.tags.stamp(&tags),
         };
         let moved = || {
-            poisoned() || self.tag_invalidations.load(Ordering::Acquire) != start.tag_invalidations
+            invalidated()
+                || self.tag_invalidations.load(Ordering::Acquire) != start.tag_invalidations
         };
         self.fill(registry, store, key, (value, ttl), options, stamps, moved);
     }
@@ -287,7 +294,7 @@ impl L1 {
         self.tag_invalidations.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Hides every entry (new epoch) and removes them, poisoning in-flight loads.
+    /// Hides every entry (new epoch) and removes them, detaching in-flight loads.
     pub(crate) fn clear(&self, registry: &Registry) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         registry.for_each(|store| store.invalidate_all());

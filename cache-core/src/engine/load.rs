@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use std::future::Future;
 
-use crate::flight::{LeaderGuard, Outcome, Role};
+use crate::flight::{FlightOutcome, LeaderGuard, Role};
 use crate::l2::{ReadMark, WriteCondition};
 use crate::stats::bump;
 use crate::store::Store;
@@ -31,11 +31,13 @@ enum Reason {
     Refresh,
 }
 
-/// How a load runs: as the key's leader (or not), why, and the mark of the L2 read before it.
+/// How a load runs: as the key's leader (or not), why, the mark of the L2 read before it, and
+/// the invalidation counters as its flight started.
 struct Load<'a, V: Clone> {
     leader: Option<LeaderGuard<'a, V>>,
     reason: Reason,
     mark: ReadMark,
+    start: ReadStart,
 }
 
 /// The outcome of joining a key's single-flight.
@@ -55,13 +57,14 @@ impl Inner {
         &self,
         store: &'s Store<K, V>,
         key: &EntryKey<K>,
+        options: &ResolvedOptions,
     ) -> Joined<'s, V> {
         loop {
-            match store.flights.join(&key.text) {
+            match store.flights.join(&key.text, &options.tags) {
                 Role::Leader(guard) => return Joined::Leads(Some(guard)),
                 Role::Waiter(flight) => match M::wait(&flight).await {
-                    Some(Outcome::Value(value)) => return Joined::Done(value),
-                    Some(Outcome::Abandoned) => continue,
+                    Some(FlightOutcome::Value(value)) => return Joined::Done(value),
+                    Some(FlightOutcome::Retry) => continue,
                     None => return Joined::Leads(None),
                 },
             }
@@ -82,18 +85,20 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
-        let leader = match self.join::<M, K, V>(store, &key).await {
+        let leader = match self.join::<M, K, V>(store, &key, options).await {
             Joined::Done(value) => {
                 bump(&store.counters.coalesced);
                 return Ok(value);
             }
             Joined::Leads(leader) => leader,
         };
+        // From here on, an invalidation of a tag the flight does not know of shows here.
+        let start = self.l1.read_start();
         // Another leader may have filled the key between our probe and our flight.
         if let Some(value) = self.l1.fresh(store, &key) {
             bump(&store.counters.coalesced);
             if let Some(guard) = leader {
-                guard.complete(&value);
+                guard.complete(&value, || self.l1.unchanged_since(start));
             }
             return Ok(value);
         }
@@ -103,16 +108,15 @@ impl Inner {
             bump(&store.counters.coalesced);
             if let Some(guard) = leader {
                 let stamps = self.l1.stamps(&options.tags);
-                let poisoned = || guard.flight().is_poisoned();
+                let invalidated = || guard.is_invalidated();
                 let found = (value.clone(), options.ttl);
                 let registry = &self.registry;
                 self.l1
-                    .fill(registry, store, key, found, options, stamps, poisoned);
-                guard.complete(&value);
+                    .fill(registry, store, key, found, options, stamps, invalidated);
+                guard.complete(&value, || self.l1.unchanged_since(start));
             }
             return Ok(value);
         }
-        let start = self.l1.read_start();
         let mark = match self.l2.read::<M, K, V>(store, &key.text, options).await {
             Lookup::Miss(mark) => mark,
             Lookup::Hit(hit) => {
@@ -127,6 +131,7 @@ impl Inner {
             leader,
             reason: Reason::Miss,
             mark,
+            start,
         };
         self.run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
             .await
@@ -146,10 +151,11 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
-        let leader = match self.join::<M, K, V>(store, &key).await {
+        let leader = match self.join::<M, K, V>(store, &key, options).await {
             Joined::Done(value) => return Ok(value),
             Joined::Leads(leader) => leader,
         };
+        let start = self.l1.read_start();
         bump(&store.counters.refreshes);
         // A refresh reads nothing from L2: its write-through requires that no invalidation
         // marker be there.
@@ -157,6 +163,7 @@ impl Inner {
             leader,
             reason: Reason::Refresh,
             mark: ReadMark::default(),
+            start,
         };
         self.run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
             .await
@@ -181,6 +188,7 @@ impl Inner {
             leader,
             reason,
             mark,
+            start,
         } = load;
         // Taken before the loader runs: an invalidation from here on hides its result.
         let stamps = self.l1.stamps(&options.tags);
@@ -207,10 +215,10 @@ impl Inner {
                 };
                 if !options.may_store(&value) {
                     // Returned to this caller (and the waiting ones), stored nowhere.
-                    guard.complete(&value);
+                    guard.complete(&value, || true);
                     return Ok(value);
                 }
-                if !guard.flight().is_poisoned() {
+                if !guard.is_invalidated() {
                     // Another process's invalidation since the L2 read keeps it out of L2.
                     let condition = WriteCondition::UnchangedSince(&mark);
                     self.l2
@@ -218,7 +226,7 @@ impl Inner {
                         .await;
                 }
                 let loaded = (value.clone(), options.ttl);
-                let poisoned = || guard.flight().is_poisoned();
+                let invalidated = || guard.is_invalidated();
                 self.l1.fill(
                     &self.registry,
                     store,
@@ -226,9 +234,10 @@ impl Inner {
                     loaded,
                     options,
                     stamps,
-                    poisoned,
+                    invalidated,
                 );
-                guard.complete(&value);
+                // The value carries the flight's tags: an invalidation of any detached it.
+                guard.complete(&value, || true);
                 Ok(value)
             }
             Err(error) => {
@@ -246,7 +255,7 @@ impl Inner {
                     bump(&store.counters.stale_served);
                 }
                 if let Some(guard) = leader {
-                    guard.complete(&stale);
+                    guard.complete(&stale, || self.l1.unchanged_since(start));
                 }
                 Ok(stale)
             }
@@ -266,11 +275,20 @@ impl Inner {
     ) -> V {
         bump(&store.counters.l2_hits);
         let value = hit.value.clone();
+        // Tags the flight was not started with were not watched for it: the counters tell.
+        let known_tags = guard.knows_tags(&hit.tags);
         let found = (hit.value, hit.ttl, hit.tags);
-        let poisoned = || guard.flight().is_poisoned();
-        self.l1
-            .fill_from_l2(&self.registry, store, key, found, options, start, poisoned);
-        guard.complete(&value);
+        let invalidated = || guard.is_invalidated();
+        self.l1.fill_from_l2(
+            &self.registry,
+            store,
+            key,
+            found,
+            options,
+            start,
+            invalidated,
+        );
+        guard.complete(&value, || known_tags || self.l1.unchanged_since(start));
         value
     }
 
@@ -281,9 +299,10 @@ impl Inner {
         key: EntryKey<K>,
         options: &ResolvedOptions,
     ) -> Option<V> {
-        let found = match store.flights.join(&key.text) {
+        // A flight that fails or is invalidated leaves its waiters with a miss.
+        let found = match store.flights.join(&key.text, &options.tags) {
             Role::Waiter(flight) => match M::wait(&flight).await {
-                Some(Outcome::Value(value)) => Some(value),
+                Some(FlightOutcome::Value(value)) => Some(value),
                 _ => None,
             },
             Role::Leader(guard) => {
