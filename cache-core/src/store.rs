@@ -20,7 +20,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use hashbrown::HashTable;
 use parking_lot::Mutex;
 
+#[cfg(not(cache_core_crossbeam_lock))]
 mod shard_lock;
+#[cfg(cache_core_crossbeam_lock)]
+#[path = "store/crossbeam_shard_lock.rs"]
+mod shard_lock;
+#[cfg(all(test, not(cache_core_crossbeam_lock)))]
+mod shard_lock_tests;
 mod table;
 
 use shard_lock::ShardLocks;
@@ -32,7 +38,7 @@ use crate::flight::Flights;
 use crate::glob::glob_matches;
 use crate::l2::StoredValue;
 use crate::stats::Counters;
-use crate::thread_slot;
+use crate::thread_slot::{self, ThreadSlot};
 
 /// Encoding of a store's values for L2; absent for L1-only stores (no serde bounds).
 pub(crate) struct SerdeFns<V> {
@@ -306,7 +312,7 @@ impl<K, V> Store<K, V> {
     #[inline]
     pub(crate) fn read_as<R>(
         &self,
-        slot: Option<usize>,
+        slot: ThreadSlot,
         hash: u64,
         eq: impl Fn(&K) -> bool,
         f: impl FnOnce(&Entry<V>) -> Option<R>,

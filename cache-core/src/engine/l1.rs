@@ -12,6 +12,7 @@ use crate::clock::{deadline, millis, now_ms};
 use crate::entry::{Deadlines, Entry, Stamps};
 use crate::store::{Inserted, Occupancy, Store};
 use crate::tags::TagRegistry;
+use crate::thread_slot::ThreadSlot;
 
 use super::policy::{Budget, Handle, Policy, Ring};
 use super::registry::Registry;
@@ -119,7 +120,7 @@ impl L1 {
     #[inline]
     pub(crate) fn probe<K, V: Clone>(
         &self,
-        slot: Option<usize>,
+        slot: ThreadSlot,
         store: &Store<K, V>,
         hash: u64,
         eq: impl Fn(&K) -> bool,
