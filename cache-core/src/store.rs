@@ -35,7 +35,6 @@ use table::{Slot, Table};
 use crate::codec::{Codec, CodecError};
 use crate::entry::Entry;
 use crate::flight::Flights;
-use crate::glob::glob_matches;
 use crate::l2::StoredValue;
 use crate::stats::Counters;
 use crate::thread_slot::{self, ThreadSlot};
@@ -496,8 +495,8 @@ impl<K, V> Store<K, V> {
 pub(crate) trait ErasedStore: Send + Sync {
     /// Detaches the key's in-flight load and removes its entry.
     fn invalidate_key(&self, text: &str);
-    /// Detaches the in-flight loads of matching keys and removes their entries.
-    fn invalidate_pattern(&self, pattern: &str);
+    /// Detaches the in-flight loads of the keys `matches` accepts and removes their entries.
+    fn invalidate_matching(&self, matches: &dyn Fn(&str) -> bool);
     /// Detaches the in-flight loads known to carry one of `tags` (their entries are hidden
     /// by the tags' generations).
     fn invalidate_tagged_flights(&self, tags: &[String]);
@@ -527,10 +526,9 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
         self.remove_key(text);
     }
 
-    fn invalidate_pattern(&self, pattern: &str) {
-        let matches = |key: &str| glob_matches(pattern, key);
-        self.flights.detach_matching(&matches);
-        self.remove_where(&matches);
+    fn invalidate_matching(&self, matches: &dyn Fn(&str) -> bool) {
+        self.flights.detach_matching(matches);
+        self.remove_where(matches);
     }
 
     fn invalidate_tagged_flights(&self, tags: &[String]) {

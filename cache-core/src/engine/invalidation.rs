@@ -41,27 +41,15 @@ use super::Inner;
 use super::mode::CallMode;
 
 impl Inner {
-    /// Removes one key from every store of this process, detaching its in-flight loads.
-    pub(crate) fn invalidate_local_key(&self, key: &str) {
-        self.registry.for_each(|store| store.invalidate_key(key));
-    }
-
     /// Applies an invalidation to this process's L1 (local, or from another process).
     pub(crate) fn invalidate_local(&self, invalidation: &Invalidation) {
         bump(&self.counters.invalidations);
         self.counters.count_invalidation(invalidation);
         match invalidation {
-            Invalidation::Keys(keys) => keys.iter().for_each(|key| self.invalidate_local_key(key)),
-            Invalidation::Pattern(pattern) => self
-                .registry
-                .for_each(|store| store.invalidate_pattern(pattern)),
-            Invalidation::Tags(tags) => {
-                // Generations first: a load that starts from here on stamps the new ones.
-                self.l1.invalidate_tags(tags);
-                self.registry
-                    .for_each(|store| store.invalidate_tagged_flights(tags));
-            }
-            Invalidation::Clear => self.l1.clear(&self.registry),
+            Invalidation::Keys(keys) => keys.iter().for_each(|key| self.l1.invalidate_key(key)),
+            Invalidation::Pattern(pattern) => self.l1.invalidate_pattern(pattern),
+            Invalidation::Tags(tags) => self.l1.invalidate_tags(tags),
+            Invalidation::Clear => self.l1.clear(),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::l2::{ReadMark, WriteCondition};
 use crate::stats::bump;
 use crate::store::Store;
 
-use super::l1::ReadStart;
+use super::l1::{Fill, Found, ReadStart};
 use super::l2_access::{L2Hit, Lookup};
 use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
@@ -94,25 +94,26 @@ impl Inner {
         };
         // From here on, an invalidation of a tag the flight does not know of shows here.
         let start = self.l1.read_start();
-        // Another leader may have filled the key between our probe and our flight.
-        if let Some(value) = self.l1.fresh(store, &key) {
+        // Another leader may have filled the key between our probe and our flight, or its
+        // value was written by key (`set`, `#[cache_put]`: taken as is, kept in this store).
+        if let Some(found) = self.l1.find(store, &key) {
             bump(&store.counters.coalesced);
+            let value = match found {
+                Found::Entry(value) => value,
+                Found::Put(value) => {
+                    if let Some(guard) = &leader {
+                        let fill = Fill {
+                            value: value.clone(),
+                            ttl: options.ttl,
+                            stamps: self.l1.stamps(&options.tags),
+                        };
+                        self.l1
+                            .fill(store, key, fill, options, || guard.is_invalidated());
+                    }
+                    value
+                }
+            };
             if let Some(guard) = leader {
-                guard.complete(&value, || self.l1.unchanged_since(start));
-            }
-            return Ok(value);
-        }
-        // The key's value may have been written by key (`set`, `#[cache_put]`): taken as is,
-        // and kept in this store.
-        if let Some(value) = self.put_value::<V>(&key.text) {
-            bump(&store.counters.coalesced);
-            if let Some(guard) = leader {
-                let stamps = self.l1.stamps(&options.tags);
-                let invalidated = || guard.is_invalidated();
-                let found = (value.clone(), options.ttl);
-                let registry = &self.registry;
-                self.l1
-                    .fill(registry, store, key, found, options, stamps, invalidated);
                 guard.complete(&value, || self.l1.unchanged_since(start));
             }
             return Ok(value);
@@ -225,17 +226,13 @@ impl Inner {
                         .write::<M, K, V>(store, &key.text, &value, options, condition)
                         .await;
                 }
-                let loaded = (value.clone(), options.ttl);
-                let invalidated = || guard.is_invalidated();
-                self.l1.fill(
-                    &self.registry,
-                    store,
-                    key,
-                    loaded,
-                    options,
+                let fill = Fill {
+                    value: value.clone(),
+                    ttl: options.ttl,
                     stamps,
-                    invalidated,
-                );
+                };
+                self.l1
+                    .fill(store, key, fill, options, || guard.is_invalidated());
                 // The value carries the flight's tags: an invalidation of any detached it.
                 guard.complete(&value, || true);
                 Ok(value)
@@ -277,17 +274,15 @@ impl Inner {
         let value = hit.value.clone();
         // Tags the flight was not started with were not watched for it: the counters tell.
         let known_tags = guard.knows_tags(&hit.tags);
-        let found = (hit.value, hit.ttl, hit.tags);
-        let invalidated = || guard.is_invalidated();
-        self.l1.fill_from_l2(
-            &self.registry,
-            store,
-            key,
-            found,
-            options,
-            start,
-            invalidated,
-        );
+        if let Some(stamps) = self.l1.stamps_after_read(hit.tags, options, start) {
+            let fill = Fill {
+                value: hit.value,
+                ttl: hit.ttl,
+                stamps,
+            };
+            self.l1
+                .fill(store, key, fill, options, || guard.is_invalidated());
+        }
         guard.complete(&value, || known_tags || self.l1.unchanged_since(start));
         value
     }
@@ -332,11 +327,12 @@ impl Inner {
         self.l2
             .write::<M, K, V>(store, &key.text, &value, options, WriteCondition::Always)
             .await;
-        self.invalidate_local_key(&key.text);
-        let stored = (value, options.ttl);
-        self.l1
-            .fill(&self.registry, store, key, stored, options, stamps, || {
-                false
-            });
+        self.l1.invalidate_key(&key.text);
+        let fill = Fill {
+            value,
+            ttl: options.ttl,
+            stamps,
+        };
+        self.l1.fill(store, key, fill, options, || false);
     }
 }
