@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
 
-enum State<V> {
+enum Progress<V> {
     Running,
     Done(V),
     /// The leader gave up, or an invalidation covered the load: waiters start over.
@@ -41,7 +41,7 @@ pub(crate) enum FlightOutcome<V> {
 
 /// One in-flight load.
 pub(crate) struct Flight<V> {
-    state: Mutex<State<V>>,
+    state: Mutex<Progress<V>>,
     condvar: Condvar,
     notify: Notify,
     /// Set, under the flights' lock, by an invalidation that covers this load: its result is
@@ -56,7 +56,7 @@ pub(crate) struct Flight<V> {
 impl<V: Clone> Flight<V> {
     fn new(key: Arc<str>, tags: &[String]) -> Self {
         Self {
-            state: Mutex::new(State::Running),
+            state: Mutex::new(Progress::Running),
             condvar: Condvar::new(),
             notify: Notify::new(),
             invalidated: AtomicBool::new(false),
@@ -72,9 +72,9 @@ impl<V: Clone> Flight<V> {
 
     fn outcome(&self) -> Option<FlightOutcome<V>> {
         match &*self.state.lock() {
-            State::Running => None,
-            State::Done(value) => Some(FlightOutcome::Value(value.clone())),
-            State::Retry => Some(FlightOutcome::Retry),
+            Progress::Running => None,
+            Progress::Done(value) => Some(FlightOutcome::Value(value.clone())),
+            Progress::Retry => Some(FlightOutcome::Retry),
         }
     }
 
@@ -96,14 +96,14 @@ impl<V: Clone> Flight<V> {
         let mut state = self.state.lock();
         loop {
             match &*state {
-                State::Running => self.condvar.wait(&mut state),
-                State::Done(value) => return FlightOutcome::Value(value.clone()),
-                State::Retry => return FlightOutcome::Retry,
+                Progress::Running => self.condvar.wait(&mut state),
+                Progress::Done(value) => return FlightOutcome::Value(value.clone()),
+                Progress::Retry => return FlightOutcome::Retry,
             }
         }
     }
 
-    fn finish(&self, state: State<V>) {
+    fn finish(&self, state: Progress<V>) {
         *self.state.lock() = state;
         self.condvar.notify_all();
         self.notify.notify_waiters();
@@ -211,9 +211,9 @@ impl<V: Clone> LeaderGuard<'_, V> {
             shared
         };
         self.flight.finish(if shared {
-            State::Done(value.clone())
+            Progress::Done(value.clone())
         } else {
-            State::Retry
+            Progress::Retry
         });
     }
 
@@ -229,7 +229,7 @@ impl<V: Clone> Drop for LeaderGuard<'_, V> {
     fn drop(&mut self) {
         if !self.finished {
             self.remove_from(&mut self.flights.map.lock());
-            self.flight.finish(State::Retry);
+            self.flight.finish(Progress::Retry);
         }
     }
 }

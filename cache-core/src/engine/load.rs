@@ -18,7 +18,7 @@ use crate::stats::bump;
 use crate::store::Store;
 
 use super::l1::{Fill, Found, ReadStart};
-use super::l2_access::{L2Hit, Lookup};
+use super::l2_access::{L2Hit, L2Lookup};
 use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
 
@@ -33,7 +33,7 @@ enum Reason {
 
 /// How a load runs: as the key's leader (or not), why, the mark of the L2 read before it, and
 /// the invalidation counters as its flight started.
-struct Load<'a, V: Clone> {
+struct LoaderRun<'a, V: Clone> {
     leader: Option<LeaderGuard<'a, V>>,
     reason: Reason,
     mark: ReadMark,
@@ -119,8 +119,8 @@ impl Inner {
             return Ok(value);
         }
         let mark = match self.l2.read::<M, K, V>(store, &key.text, options).await {
-            Lookup::Miss(mark) => mark,
-            Lookup::Hit(hit) => {
+            L2Lookup::Miss(mark) => mark,
+            L2Lookup::Hit(hit) => {
                 return Ok(match leader {
                     Some(guard) => self.take_l2_hit(store, key, hit, options, start, guard),
                     None => hit.value,
@@ -128,7 +128,7 @@ impl Inner {
             }
         };
         bump(&store.counters.misses);
-        let load = Load {
+        let load = LoaderRun {
             leader,
             reason: Reason::Miss,
             mark,
@@ -160,7 +160,7 @@ impl Inner {
         bump(&store.counters.refreshes);
         // A refresh reads nothing from L2: its write-through requires that no invalidation
         // marker be there.
-        let load = Load {
+        let load = LoaderRun {
             leader,
             reason: Reason::Refresh,
             mark: ReadMark::default(),
@@ -177,7 +177,7 @@ impl Inner {
         store: &Store<K, V>,
         key: EntryKey<K>,
         options: &ResolvedOptions,
-        load: Load<'_, V>,
+        load: LoaderRun<'_, V>,
         loader: impl FnOnce() -> Fut,
     ) -> Result<V, E>
     where
@@ -185,7 +185,7 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
-        let Load {
+        let LoaderRun {
             leader,
             reason,
             mark,
@@ -303,7 +303,7 @@ impl Inner {
             Role::Leader(guard) => {
                 let start = self.l1.read_start();
                 let lookup = self.l2.read::<M, K, V>(store, &key.text, options).await;
-                if let Lookup::Hit(hit) = lookup {
+                if let L2Lookup::Hit(hit) = lookup {
                     return Some(self.take_l2_hit(store, key, hit, options, start, guard));
                 }
                 None

@@ -90,7 +90,7 @@ pub(crate) trait Residents {
 }
 
 /// The policy's state, behind one lock taken on inserts only (never on a hit).
-struct State {
+struct Queues {
     window: VecDeque<Handle>,
     main: VecDeque<Handle>,
     sketch: Sketch,
@@ -112,7 +112,7 @@ struct Climber {
 
 /// One cache's admission and eviction policy.
 pub(crate) struct Policy {
-    state: Mutex<State>,
+    state: Mutex<Queues>,
     capacity: f64,
     next_id: AtomicU32,
 }
@@ -144,7 +144,7 @@ impl Policy {
     pub(crate) fn new(capacity: u64) -> Self {
         let capacity_f = capacity as f64;
         Self {
-            state: Mutex::new(State {
+            state: Mutex::new(Queues {
                 window: VecDeque::new(),
                 main: VecDeque::new(),
                 sketch: Sketch::new(capacity),
@@ -251,7 +251,7 @@ fn push(queue: &mut VecDeque<Handle>, handle: Handle) {
     queue.push_back(handle);
 }
 
-impl State {
+impl Queues {
     /// Counts a hit the clock hand found in the sketch: once, however many hits there were
     /// since its last pass. A burst of hits (one key read 40 times as a job starts) is one
     /// request of recent use, not forty: counted in full, it outweighed keys asked for
