@@ -269,12 +269,6 @@ impl<K, V> Store<K, V> {
         self.texts[(text_hash >> 48) as usize & (self.texts.len() - 1)].lock()
     }
 
-    fn index_text(&self, text_hash: u64, hash: u64) {
-        let link = link(text_hash, hash);
-        self.text_index(text_hash)
-            .insert_unique(text_hash, link, |link| hash_of_bits(link[0]));
-    }
-
     fn unindex_text(&self, text_hash: u64, hash: u64) {
         let link = link(text_hash, hash);
         if let Ok(found) = self
@@ -332,8 +326,13 @@ impl<K, V> Store<K, V> {
     }
 
     /// Inserts or replaces the entry for `text`, unless `abort` says the load was invalidated.
-    /// The check runs under the shard's write lock, so an invalidation either sees the entry
-    /// (and removes it) or is seen here. A replaced entry keeps its id and access history.
+    /// A replaced entry keeps its id and access history.
+    ///
+    /// The check runs under the shard's write lock and the lock of the text's index, so an
+    /// invalidation either sees the entry (and removes it) or is seen here: a removal by text
+    /// ([`Store::remove_key`]) reads the text index first and locks the shard only when it
+    /// finds the key there, so an insert that checked `abort` before the invalidation and
+    /// indexed its text after the removal looked would leave its entry behind.
     pub(crate) fn insert(
         &self,
         hash: u64,
@@ -343,6 +342,8 @@ impl<K, V> Store<K, V> {
         abort: impl FnOnce() -> bool,
     ) -> Inserted {
         let mut shard = self.shards.write(self.shard(hash));
+        let text_hash = self.hash_str(text);
+        let mut texts = self.text_index(text_hash);
         if abort() {
             return Inserted::Aborted;
         }
@@ -360,7 +361,9 @@ impl<K, V> Store<K, V> {
             None => {
                 // Indexed under the shard's lock: an eviction or removal of this key (which
                 // takes the same lock first) cannot interleave.
-                self.index_text(self.hash_str(text), hash);
+                let link = link(text_hash, hash);
+                texts.insert_unique(text_hash, link, |link| hash_of_bits(link[0]));
+                drop(texts);
                 self.occupancy.add(entry.weight);
                 shard.insert_new(hash, Slot { key, entry }, |key| self.hash_key(key));
                 Inserted::New
@@ -575,7 +578,61 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::entry::{Deadlines, Stamps};
+
+    fn text_store() -> Store<Box<str>, u64> {
+        let fns = ValueFns {
+            serde: None,
+            weigher: None,
+        };
+        let key_fns: KeyFns<Box<str>> = KeyFns {
+            text: Box::new(|key| String::from(&**key)),
+            hash: Box::new(|key, state| (**key).hash(state)),
+        };
+        Store::new(0, "test", Arc::default(), fns, key_fns)
+    }
+
+    fn entry(value: u64) -> Entry<u64> {
+        let deadlines = Deadlines {
+            expires_at: u64::MAX,
+            refresh_at: None,
+            stale_until: u64::MAX,
+        };
+        let stamps = Stamps {
+            epoch: 0,
+            tags: Box::new([]),
+        };
+        Entry::new(value, &deadlines, stamps, 0, 8)
+    }
+
+    #[test]
+    fn a_removal_by_text_during_an_inserts_abort_check_removes_the_entry() {
+        // The insert decides not to abort; meanwhile, before its entry is indexed, a removal
+        // of the same text runs on another thread. Either the removal waits and removes the
+        // entry, or the insert sees it: the entry must not survive the removal.
+        let store = text_store();
+        let hash = store.hash_str("k");
+        std::thread::scope(|scope| {
+            let inserted = store.insert(hash, "k".into(), "k", entry(1), || {
+                let removal = scope.spawn(|| store.remove_key("k"));
+                // Give the removal time to finish, if it can before the insert does.
+                let deadline = std::time::Instant::now() + Duration::from_millis(200);
+                while !removal.is_finished() && std::time::Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
+                false
+            });
+            assert!(matches!(inserted, Inserted::New));
+        });
+        let found = store.read_text(hash, "k", |entry| Some(entry.value));
+        assert_eq!(
+            found, None,
+            "the removal missed an entry inserted as it ran"
+        );
+    }
 
     #[test]
     fn a_key_hash_is_determined_by_its_bits_and_spreads_them_over_a_large_shard() {

@@ -17,9 +17,9 @@
 //! An invalidation that completes while a load of an affected key is in flight must keep that
 //! load's result out of L1 and L2 (its caller still receives it). Three mechanisms do it:
 //! - **Detached flights are not stored**: the leader skips its write-through when its flight
-//!   was invalidated, and L1's insert re-checks that under the shard's write lock
-//!   (`Store::insert`), so an invalidation either removes the new entry or is seen by the
-//!   insert.
+//!   was invalidated, and L1's insert re-checks that under the shard's write lock and the lock
+//!   of the key text's index (`Store::insert`), so an invalidation either removes the new
+//!   entry or is seen by the insert.
 //! - **Tags and `clear` also use stamps** (`l1.rs`): a load records the `clear` epoch and its
 //!   tags' generations before the loader runs (`L1::stamps`); an entry with an older stamp is
 //!   invisible, whenever it was inserted. A value read from L2, whose tags are known only after

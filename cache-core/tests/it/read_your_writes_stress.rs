@@ -3,10 +3,10 @@
 //! invalidation that completed before the read began.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::common::{DbError, within};
+use crate::common::DbError;
 use cache_core::{Cache, EntryOptions};
 
 const KEYS: usize = 512;
@@ -24,6 +24,8 @@ struct World {
     completed: Vec<AtomicU64>,
     reads: AtomicUsize,
     stale_reads: AtomicUsize,
+    /// The first stale reads: (key, floor, value seen, whether the caller's own loader ran).
+    stale_samples: std::sync::Mutex<Vec<(usize, u64, u64, bool)>>,
 }
 
 impl World {
@@ -35,6 +37,7 @@ impl World {
             completed: (0..KEYS).map(|_| AtomicU64::new(0)).collect(),
             reads: AtomicUsize::new(0),
             stale_reads: AtomicUsize::new(0),
+            stale_samples: std::sync::Mutex::default(),
         })
     }
 
@@ -58,11 +61,16 @@ impl World {
     }
 
     /// Checks a read of `index` that returned `seen` against `floor`, the version covered by
-    /// the last invalidation completed before the read began.
-    fn check(&self, floor: u64, seen: u64) {
+    /// the last invalidation completed before the read began; `loaded`: the caller's own
+    /// loader produced it.
+    fn check(&self, index: usize, floor: u64, seen: u64, loaded: bool) {
         self.reads.fetch_add(1, Ordering::Relaxed);
         if seen < floor {
             self.stale_reads.fetch_add(1, Ordering::Relaxed);
+            let mut samples = self.stale_samples.lock().unwrap();
+            if samples.len() < 8 {
+                samples.push((index, floor, seen, loaded));
+            }
         }
     }
 
@@ -72,9 +80,11 @@ impl World {
             self.stale_reads.load(Ordering::Relaxed),
         );
         assert!(reads > WORKERS * ROUNDS / 2, "only {reads} reads ran");
+        let samples = self.stale_samples.lock().unwrap();
         assert_eq!(
             stale, 0,
-            "{stale} of {reads} reads returned a value older than an invalidation completed before they began"
+            "{stale} of {reads} reads returned a value older than an invalidation completed \
+             before they began; (key, floor, seen, own load): {samples:?}"
         );
     }
 
@@ -128,13 +138,15 @@ fn steps(worker: usize) -> impl Iterator<Item = Step> {
 }
 
 /// A loader of `index` that reads the source as it runs, yielding first to widen the window
-/// in which an invalidation can overtake it.
+/// in which an invalidation can overtake it; it raises `ran` when it runs.
 fn loader(
     world: &Arc<World>,
     index: usize,
+    ran: &Arc<AtomicBool>,
 ) -> impl FnOnce() -> Result<u64, DbError> + Send + 'static {
-    let world = Arc::clone(world);
+    let (world, ran) = (Arc::clone(world), Arc::clone(ran));
     move || {
+        ran.store(true, Ordering::SeqCst);
         let version = world.versions[index].load(Ordering::SeqCst);
         std::thread::yield_now();
         Ok(version)
@@ -146,15 +158,16 @@ fn blocking_worker(world: &Arc<World>, worker: usize) {
         match step {
             Step::Read(index) => {
                 let floor = world.completed[index].load(Ordering::SeqCst);
+                let ran = Arc::new(AtomicBool::new(false));
                 let seen = world
                     .cache
                     .get_or_load_blocking(
                         &World::key(index),
                         &World::options(index),
-                        loader(world, index),
+                        loader(world, index, &ran),
                     )
                     .unwrap();
-                world.check(floor, seen);
+                world.check(index, floor, seen, ran.load(Ordering::SeqCst));
             }
             Step::InvalidateKey(index) => {
                 let written = world.bump(std::iter::once(index));
@@ -177,7 +190,8 @@ async fn async_worker(world: Arc<World>, worker: usize) {
         match step {
             Step::Read(index) => {
                 let floor = world.completed[index].load(Ordering::SeqCst);
-                let load = loader(&world, index);
+                let ran = Arc::new(AtomicBool::new(false));
+                let load = loader(&world, index, &ran);
                 let seen = world
                     .cache
                     .get_or_load(&World::key(index), &World::options(index), || async move {
@@ -186,7 +200,7 @@ async fn async_worker(world: Arc<World>, worker: usize) {
                     })
                     .await
                     .unwrap();
-                world.check(floor, seen);
+                world.check(index, floor, seen, ran.load(Ordering::SeqCst));
             }
             Step::InvalidateKey(index) => {
                 let written = world.bump(std::iter::once(index));
@@ -234,11 +248,13 @@ async fn every_async_read_sees_the_invalidations_completed_before_it() {
     let tasks: Vec<_> = (0..WORKERS)
         .map(|worker| tokio::spawn(async_worker(Arc::clone(&world), worker)))
         .collect();
-    within(async {
+    // Bounded, like every wait here, but generously: 64 tasks on a loaded machine.
+    tokio::time::timeout(Duration::from_secs(120), async {
         for task in tasks {
             task.await.unwrap();
         }
     })
-    .await;
+    .await
+    .expect("a worker hung");
     world.assert_no_stale_read();
 }
