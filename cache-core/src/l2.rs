@@ -1,10 +1,59 @@
-//! The seam between the engine and a shared second level (Redis in `cache-redis`).
+//! The seam between the engine and a shared second level: the [`L2`] trait and the types its
+//! methods take and return. `cache_redis::RedisL2` is the Redis implementation; most users
+//! only hand one to [`CacheBuilder::l2`](crate::CacheBuilder::l2) and never touch this module.
 //!
 //! The engine hands an [`L2`] opaque, already encoded values ([`StoredValue`]) and plain keys
 //! (without the namespace: the L2 owns its layout). The L2 also carries invalidations between
 //! processes: it is attached when its cache is built ([`IntoL2`]), with an [`L2Context`] that
 //! holds the namespace and the [`InvalidationSink`] to report what other processes did. An
 //! `L2` value is always attached: there is no half-built state to check for.
+//!
+//! A failure is an [`L2Error`]: the engine counts it (`Stats::l2_errors`, or
+//! `Stats::l2_skipped` when the L2 skipped the call), logs it and falls
+//! back to L1 or the loader; it never reaches the caller's function.
+//!
+//! ```
+//! use cache_core::Cache;
+//! use cache_core::l2::{BoxFuture, L2, L2Entry, L2Error, L2ErrorKind, L2Write};
+//!
+//! /// An L2 whose server is always down: every call fails, and the cache still answers.
+//! struct Down;
+//!
+//! fn down<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T, L2Error>> {
+//!     Box::pin(async { Err(L2Error::new(L2ErrorKind::Connection, "connection refused")) })
+//! }
+//!
+//! impl L2 for Down {
+//!     fn get<'a>(&'a self, _: &'a str, _: &'a [String]) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
+//!         down()
+//!     }
+//!     fn set<'a>(&'a self, _: &'a str, _: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
+//!         down()
+//!     }
+//!     fn invalidate<'a>(&'a self, _: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
+//!         down()
+//!     }
+//!     fn invalidate_pattern<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), L2Error>> {
+//!         down()
+//!     }
+//!     fn invalidate_tags<'a>(&'a self, _: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
+//!         down()
+//!     }
+//!     fn clear(&self) -> BoxFuture<'_, Result<(), L2Error>> {
+//!         down()
+//!     }
+//!     fn health(&self) -> BoxFuture<'_, Result<(), L2Error>> {
+//!         down()
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let cache = Cache::builder().l2(Down).build().unwrap();
+//! cache.set("k", 1u32, &Default::default()).await;
+//! assert_eq!(cache.get::<u32>("k").await, Some(1)); // from L1
+//! assert_eq!(cache.stats().l2_errors, 1); // the write
+//! # }
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use cache_core::{Invalidation, InvalidationSink};
+use cache_core::l2::{Invalidation, InvalidationSink};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 

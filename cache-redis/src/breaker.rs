@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use cache_core::{BreakerState, L2Error, L2ErrorKind};
+use cache_core::l2::{BreakerState, L2Error, L2ErrorKind};
 use parking_lot::Mutex;
 
 /// Breaker settings (see `RedisL2Builder::breaker_threshold` and `breaker_cooldown`).

@@ -1,11 +1,11 @@
 //! Errors: [`Error`], of building and attaching a `RedisL2` (configuration), and the mapping of
-//! redis-rs errors and timeouts to `cache_core::L2Error` (operations, which the cache counts
+//! redis-rs errors and timeouts to `cache_core::l2::L2Error` (operations, which the cache counts
 //! and falls back from).
 
 use std::future::Future;
 use std::time::Duration;
 
-use cache_core::{L2Error, L2ErrorKind};
+use cache_core::l2::{L2Error, L2ErrorKind};
 use redis::{ErrorKind, RedisError};
 
 /// A `RedisL2` that cannot be built or attached: a bad setting, never a Redis outage (an

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::connection::{Connection, Node};
 use crate::error::{from_redis, timed};
 use crate::layout::is_reserved;
-use cache_core::L2Error;
+use cache_core::l2::L2Error;
 
 /// How a scan runs.
 pub(crate) struct Scan<'a> {

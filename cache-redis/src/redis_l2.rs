@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use cache_core::{
+use cache_core::l2::{
     BoxError, BoxFuture, IntoL2, Invalidation, L2, L2Context, L2Entry, L2Error, L2Read, L2Status,
     L2Write, WriteCondition,
 };

@@ -2,7 +2,7 @@
 //! by the script that reads the value (another slot): a second request, `MGET` of the entry's
 //! tag keys, compares their generations with the entry's write generation.
 
-use cache_core::L2Error;
+use cache_core::l2::L2Error;
 
 use crate::connection::Connection;
 use crate::error::from_redis;

@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::DbError;
-use cache_core::{
-    BoxFuture, Cache, EntryOptions, L2, L2Entry, L2Error, L2ErrorKind, L2Write, StoredValue,
-};
+use cache_core::l2::{BoxFuture, L2, L2Entry, L2Error, L2ErrorKind, L2Write, StoredValue};
+use cache_core::{Cache, EntryOptions};
 use parking_lot::Mutex;
 
 /// How the double misbehaves.

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use cache_core::{Invalidation, L2Error, L2ErrorKind};
+use cache_core::l2::{Invalidation, L2Error, L2ErrorKind};
 
 use super::Attached;
 use crate::backplane;
