@@ -9,7 +9,7 @@
 //! `L2` value is always attached: there is no half-built state to check for.
 //!
 //! A failure is an [`L2Error`]: the engine counts it (`Stats::l2_errors`, or
-//! `Stats::l2_skipped` when the L2 skipped the call), logs it and falls
+//! `Stats::l2_skipped` for the [skipped kinds](L2ErrorKind::is_skipped)), logs it and falls
 //! back to L1 or the loader; it never reaches the caller's function.
 //!
 //! ```
@@ -120,12 +120,34 @@ pub enum L2ErrorKind {
     Connection,
     /// The server answered with something unexpected (e.g. a key of another Redis type).
     Protocol,
-    /// Not attempted: the L2 skipped it (its circuit breaker is open after repeated failures,
-    /// or it is applying invalidations queued during an outage). The engine counts it in
-    /// `Stats::l2_skipped` (not `l2_errors`) and does not log it per call.
+    /// Not attempted: the L2's circuit breaker is open after repeated failures (one of the
+    /// [skipped](Self::is_skipped) kinds).
     CircuitOpen,
+    /// Not attempted: the L2 is applying invalidations queued while it was unreachable, and
+    /// reads skip it until they are applied (one of the [skipped](Self::is_skipped) kinds).
+    Replaying,
     /// Any other failure.
     Other,
+}
+
+impl L2ErrorKind {
+    /// Whether the L2 skipped the operation instead of failing at it ([`CircuitOpen`],
+    /// [`Replaying`]): the engine counts it in `Stats::l2_skipped` (not `l2_errors`) and does
+    /// not log it per call.
+    ///
+    /// [`CircuitOpen`]: Self::CircuitOpen
+    /// [`Replaying`]: Self::Replaying
+    ///
+    /// ```
+    /// use cache_core::l2::L2ErrorKind;
+    ///
+    /// assert!(L2ErrorKind::CircuitOpen.is_skipped());
+    /// assert!(L2ErrorKind::Replaying.is_skipped());
+    /// assert!(!L2ErrorKind::Timeout.is_skipped());
+    /// ```
+    pub fn is_skipped(self) -> bool {
+        matches!(self, Self::CircuitOpen | Self::Replaying)
+    }
 }
 
 /// An L2 failure. The engine counts it and falls back; it never reaches the caller's function.

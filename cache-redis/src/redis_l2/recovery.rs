@@ -70,7 +70,7 @@ impl Attached {
         }
         let Ok(_replaying) = self.replaying.try_lock() else {
             return Err(L2Error::new(
-                L2ErrorKind::CircuitOpen,
+                L2ErrorKind::Replaying,
                 "Redis skipped: queued invalidations are being applied",
             ));
         };
