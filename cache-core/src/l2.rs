@@ -20,7 +20,8 @@
 //! struct Down;
 //!
 //! fn down<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T, L2Error>> {
-//!     Box::pin(async { Err(L2Error::new(L2ErrorKind::Connection, "connection refused")) })
+//!     let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+//!     Box::pin(async move { Err(L2Error::with_source(L2ErrorKind::Connection, "down", refused)) })
 //! }
 //!
 //! impl L2 for Down {
@@ -151,22 +152,66 @@ impl L2ErrorKind {
 }
 
 /// An L2 failure. The engine counts it and falls back; it never reaches the caller's function.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind:?}: {message}")]
+///
+/// It keeps the error it comes from, if any ([`source`](std::error::Error::source)), e.g. the
+/// Redis client's error, for reporters that walk the chain.
+///
+/// ```
+/// use std::error::Error;
+/// use cache_core::l2::{L2Error, L2ErrorKind};
+///
+/// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+/// let error = L2Error::with_source(L2ErrorKind::Connection, "cannot reach Redis", refused);
+/// assert_eq!(error.to_string(), "Connection: cannot reach Redis");
+/// let source = error.source().and_then(|source| source.downcast_ref::<std::io::Error>());
+/// assert_eq!(source.map(std::io::Error::kind), Some(std::io::ErrorKind::ConnectionRefused));
+/// ```
+#[derive(Debug, Clone)]
 pub struct L2Error {
     /// The kind of failure.
     pub kind: L2ErrorKind,
     /// A human-readable description.
     pub message: String,
+    /// The underlying error, shared by clones.
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl L2Error {
-    /// An error of `kind` with a message.
+    /// An error of `kind` with a message, and no underlying error.
     pub fn new(kind: L2ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// An error of `kind` with a message, caused by `source` (returned by
+    /// [`Error::source`](std::error::Error::source)).
+    pub fn with_source(
+        kind: L2ErrorKind,
+        message: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: Some(Arc::from(source.into())),
+        }
+    }
+}
+
+impl std::fmt::Display for L2Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for L2Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -425,5 +470,35 @@ impl<T: L2 + ?Sized> L2 for Arc<T> {
     }
     fn status(&self) -> L2Status {
         (**self).status()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn the_source_survives_clones_and_the_cache_error() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = L2Error::with_source(L2ErrorKind::Connection, "no Redis", refused);
+        let cloned = error.clone();
+        let io = |error: &(dyn std::error::Error + 'static)| {
+            error
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind)
+        };
+        assert_eq!(
+            cloned.source().and_then(io),
+            Some(std::io::ErrorKind::ConnectionRefused)
+        );
+        // Through the cache's own error, one level further down the chain.
+        let cache_error = crate::Error::from(error);
+        let l2 = cache_error.source().expect("the L2 error");
+        let underlying = l2.source().expect("the L2 error's source");
+        assert_eq!(underlying.to_string(), "refused");
+        assert_eq!(io(underlying), Some(std::io::ErrorKind::ConnectionRefused));
+        assert!(L2Error::new(L2ErrorKind::Other, "x").source().is_none());
     }
 }

@@ -43,15 +43,15 @@ impl Attached {
         result: Result<T, L2Error>,
         invalidation: impl FnOnce() -> Invalidation,
     ) -> Result<T, L2Error> {
-        result.map_err(|error| {
+        result.map_err(|mut error| {
             if error.kind == L2ErrorKind::Protocol {
                 return error;
             }
             self.pending.push(&invalidation());
-            L2Error::new(
-                error.kind,
-                format!("{}; queued, applied when Redis answers", error.message),
-            )
+            error
+                .message
+                .push_str("; queued, applied when Redis answers");
+            error
         })
     }
 
