@@ -88,6 +88,19 @@ impl Op {
     }
 }
 
+impl From<&Invalidation> for Op {
+    fn from(invalidation: &Invalidation) -> Self {
+        match invalidation {
+            Invalidation::Keys(keys) => Op::Keys { keys: keys.clone() },
+            Invalidation::Pattern(pattern) => Op::Pattern {
+                pattern: pattern.clone(),
+            },
+            Invalidation::Tags(tags) => Op::Tags { tags: tags.clone() },
+            Invalidation::Clear => Op::Clear,
+        }
+    }
+}
+
 /// The start of a flush message; the flush script appends the generation and `}`.
 pub(crate) fn flush_message_prefix(origin: &str) -> String {
     let origin = serde_json::to_string(origin).expect("a string serializes");

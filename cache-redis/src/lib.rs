@@ -52,16 +52,13 @@
 mod backplane;
 mod breaker;
 mod builder;
+mod commands;
 mod connection;
-mod entry;
 mod error;
 mod layout;
 mod liveness;
-mod pattern;
 mod pending;
 mod redis_l2;
-mod scripts;
-mod tags;
 
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]

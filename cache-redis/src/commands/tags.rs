@@ -10,7 +10,7 @@ use crate::layout::Layout;
 
 /// Whether an entry written at generation `written_at` with `tags` is still visible.
 /// Unreadable metadata counts as invalidated (a miss, never a stale value).
-pub(crate) async fn visible(
+pub(super) async fn visible(
     connection: &Connection,
     layout: &Layout,
     written_at: &[u8],
