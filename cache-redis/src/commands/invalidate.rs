@@ -63,13 +63,11 @@ async fn remove_keys(keyspace: &Keyspace, keys: &[String], message: &str) -> Res
     publish(keyspace, message).await
 }
 
-/// Removes the keys matching `pattern` (a glob over cache keys), then publishes, even if the
-/// scan failed part-way: the other processes' L1 copies must go.
+/// Removes the keys matching `pattern` (a glob over cache keys), then publishes.
 async fn remove_matching(keyspace: &Keyspace, pattern: &str, message: &str) -> Result<(), L2Error> {
     let value_pattern = keyspace.layout.value_pattern(pattern);
-    let scanned = scan::unlink_matching(keyspace, &value_pattern, Reserved::Skip).await;
-    let published = publish(keyspace, message).await;
-    scanned.map(drop).and(published)
+    scan::unlink_matching(keyspace, &value_pattern, Reserved::Skip).await?;
+    publish(keyspace, message).await
 }
 
 /// Raises the generation of each tag in one script (`scripts.rs`, `INVALIDATE_TAGS`), which
@@ -96,18 +94,13 @@ async fn invalidate_tags(
         .map_err(from_redis)
 }
 
-/// Removes every value of the namespace, then its tag keys, then publishes, even if the scan
-/// failed part-way.
+/// Removes every value of the namespace, then its tag keys, then publishes.
 async fn remove_all(keyspace: &Keyspace, message: &str) -> Result<(), L2Error> {
     let layout = &keyspace.layout;
-    let scanned = async {
-        scan::unlink_matching(keyspace, &layout.value_pattern("*"), Reserved::Skip).await?;
-        // Only once every value is gone: a tag key may still hide a surviving entry.
-        scan::unlink_matching(keyspace, &layout.tag_pattern(), Reserved::Include).await
-    };
-    let scanned = scanned.await;
-    let published = publish(keyspace, message).await;
-    scanned.map(drop).and(published)
+    scan::unlink_matching(keyspace, &layout.value_pattern("*"), Reserved::Skip).await?;
+    // Only once every value is gone: a tag key may still hide a surviving entry.
+    scan::unlink_matching(keyspace, &layout.tag_pattern(), Reserved::Include).await?;
+    publish(keyspace, message).await
 }
 
 /// Hides every entry of the namespace in O(1) (`scripts.rs`, `FLUSH`), which publishes a

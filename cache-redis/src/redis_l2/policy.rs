@@ -1,9 +1,11 @@
 //! The policy every Redis operation of an attached `RedisL2` runs under, applied by one
 //! function, [`Policy::run`]: the operation's time limit, the circuit breaker (`breaker.rs`)
 //! and the queue of invalidations Redis did not confirm (`pending.rs`). A change Redis did not
-//! confirm is queued; a read first applies what is queued (replayed through `run` as well);
-//! past the queue's bound the namespace is flushed in O(1). Also the backplane thread's
-//! periodic step ([`Policy::maintain`]).
+//! confirm is queued, and announced on the backplane at once unless the breaker skipped it
+//! (its command may have failed before its own `PUBLISH`, e.g. on a metadata key of the wrong
+//! type: other processes must still drop their L1 copies). A read first applies what is
+//! queued (replayed through `run` as well); past the queue's bound the namespace is flushed in
+//! O(1). Also the backplane thread's periodic step ([`Policy::maintain`]).
 //!
 //! The commands themselves (`commands.rs`) know nothing of this policy. Outside it: the
 //! backplane's subscription (its own connection and heartbeat, `backplane.rs`) and the
@@ -56,12 +58,19 @@ pub(super) enum Kind<'a> {
     /// whose removal waits), and the namespace's flush generation (which the queue's replay
     /// itself needs).
     Inspect,
-    /// Changes Redis. If Redis does not confirm it, this invalidation (what undoes an
-    /// unconfirmed write, or the invalidation itself) is queued, unless Redis rejected it
-    /// outright: replaying it would be rejected again.
+    /// Writes an entry. If Redis does not confirm it, an older value may still be there: this
+    /// removal of the key is queued, even when Redis rejected the write (the removal is
+    /// another command, which may well pass), and announced.
+    Write(&'a Invalidation),
+    /// Invalidates. If Redis does not confirm it, the invalidation is announced, and queued
+    /// unless Redis rejected it outright (replaying it would be rejected again).
     Change(&'a Invalidation),
-    /// Applies a queued invalidation: it stays queued until Redis confirms it.
-    Replay,
+    /// Applies a queued invalidation: it stays queued until Redis confirms it; announced if
+    /// not confirmed.
+    Replay(&'a Invalidation),
+    /// Announces a change that was not confirmed (part of that change's policy): through the
+    /// breaker, nothing queued.
+    Announce,
     /// Past the breaker: a health check reports what Redis does now, not what the breaker
     /// remembers.
     Probe,
@@ -106,19 +115,32 @@ impl Policy {
         if matches!(operation.kind, Kind::Read) && self.unsettled() {
             self.settle().await?;
         }
+        let result = self.attempt(operation, command).await;
+        match (result, operation.kind) {
+            (
+                Err(error),
+                Kind::Write(invalidation) | Kind::Change(invalidation) | Kind::Replay(invalidation),
+            ) => Err(self.unconfirmed(error, operation.kind, invalidation).await),
+            (result, _) => result,
+        }
+    }
+
+    /// Runs a command within the operation's time limit, through the breaker unless the
+    /// operation is a probe.
+    async fn attempt<T>(
+        &self,
+        operation: Operation<'_>,
+        command: impl Future<Output = Result<T, L2Error>>,
+    ) -> Result<T, L2Error> {
         let settings = &self.inner.settings;
         let limit = match operation.limit {
             Limit::RoundTrip => settings.operation_timeout,
             Limit::Bulk => settings.bulk_timeout,
         };
         let command = timed(limit, operation.what, command);
-        let result = match operation.kind {
+        match operation.kind {
             Kind::Probe => command.await,
             _ => self.inner.breaker.call(command).await,
-        };
-        match (result, operation.kind) {
-            (Err(error), Kind::Change(invalidation)) => Err(self.unconfirmed(error, invalidation)),
-            (result, _) => result,
         }
     }
 
@@ -143,7 +165,7 @@ impl Policy {
 
     /// Applies a queued invalidation.
     async fn reapply(&self, invalidation: &Invalidation) -> Result<(), L2Error> {
-        self.apply(invalidation, Kind::Replay).await
+        self.apply(invalidation, Kind::Replay(invalidation)).await
     }
 
     /// Writes an entry and tells other processes. If Redis does not confirm it, an older
@@ -155,7 +177,7 @@ impl Policy {
         let operation = Operation {
             what: "L2 write",
             limit: Limit::RoundTrip,
-            kind: Kind::Change(&removal),
+            kind: Kind::Write(&removal),
         };
         let mark = self.pending.mark();
         let written = self
@@ -174,14 +196,41 @@ impl Policy {
         backplane::encode(&self.inner.origin, op)
     }
 
-    /// Queues a change Redis did not confirm (it answered nothing, or was skipped); the error
-    /// says so.
-    fn unconfirmed(&self, mut error: L2Error, invalidation: &Invalidation) -> L2Error {
-        if error.kind != L2ErrorKind::Protocol {
+    /// Handles a change Redis did not confirm, as its kind says: queues `invalidation` and
+    /// announces it. The error says what was done.
+    async fn unconfirmed(
+        &self,
+        mut error: L2Error,
+        kind: Kind<'_>,
+        invalidation: &Invalidation,
+    ) -> L2Error {
+        let queue = match kind {
+            Kind::Write(_) => true,
+            Kind::Change(_) => error.kind != L2ErrorKind::Protocol,
+            _ => false,
+        };
+        if queue {
             self.pending.push(invalidation);
             error
                 .message
                 .push_str("; queued, applied when Redis answers");
+        }
+        if error.kind.is_skipped() {
+            // Redis is away: the replay announces it once applied.
+            return error;
+        }
+        let operation = Operation {
+            what: "PUBLISH",
+            limit: Limit::RoundTrip,
+            kind: Kind::Announce,
+        };
+        let message = self.message(Op::from(invalidation));
+        match self
+            .attempt(operation, commands::publish(&self.keyspace, &message))
+            .await
+        {
+            Ok(()) => error.message.push_str("; announced to other processes"),
+            Err(announce) => tracing::debug!(%announce, "cannot announce an unconfirmed change"),
         }
         error
     }
@@ -268,12 +317,13 @@ impl Policy {
         Ok(())
     }
 
-    /// Hides every entry of the namespace in O(1), the replay of an overflowed queue.
+    /// Hides every entry of the namespace in O(1), the replay of an overflowed queue; to
+    /// other processes it is a clear (announced as one if not confirmed).
     async fn flush(&self) -> Result<(), L2Error> {
         let operation = Operation {
             what: "namespace flush",
             limit: Limit::RoundTrip,
-            kind: Kind::Replay,
+            kind: Kind::Replay(&Invalidation::Clear),
         };
         let prefix = backplane::flush_message_prefix(&self.inner.origin);
         let generation = self
