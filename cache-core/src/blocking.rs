@@ -21,7 +21,7 @@ use std::thread::Thread;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 use crate::engine::CallMode;
-use crate::flight::{Flight, Outcome};
+use crate::flight::{Flight, FlightOutcome};
 use crate::l2::BoxFuture;
 
 struct ThreadWaker(Thread);
@@ -89,7 +89,7 @@ pub(crate) fn block_on_tokio<T: Send>(future: BoxFuture<'_, T>) -> T {
 pub(crate) struct Blocking;
 
 impl CallMode for Blocking {
-    async fn wait<V: Clone>(flight: &Flight<V>) -> Option<Outcome<V>> {
+    async fn wait<V: Clone>(flight: &Flight<V>) -> Option<FlightOutcome<V>> {
         match current_flavor() {
             // The leader may be a task of the runtime this thread would block: load instead.
             Some((_, RuntimeFlavor::CurrentThread)) => None,

@@ -22,8 +22,8 @@ pub(crate) struct Entry<V> {
     /// Milliseconds after `expires_at` during which the entry may be served when a reload
     /// fails, as a [`Span`].
     stale_after: Span,
-    /// The load's epoch, the refresh claim and the policy's access bits (see [`State`]).
-    state: State,
+    /// The load's epoch, the refresh claim and the policy's access bits (see [`StateWord`]).
+    state: StateWord,
 }
 
 /// `refresh_before` of an entry that never refreshes.
@@ -87,9 +87,9 @@ impl TagStamps {
 /// A hit writes the word only when its access bits change, so a hot entry's hits are plain
 /// loads once it has full credit (from its fourth hit between two passes); the write is a
 /// compare-and-swap (dropped if it races), so it never clears a concurrent refresh claim.
-struct State(AtomicU32);
+struct StateWord(AtomicU32);
 
-// The fields of a `State` word (see its doc).
+// The fields of a `StateWord` (see its doc).
 const HIT: u32 = 0x01;
 const CREDIT_ONE: u32 = 0x10;
 const MAX_CREDIT: u32 = 3;
@@ -97,7 +97,7 @@ const ACCESS: u32 = HIT | (MAX_CREDIT * CREDIT_ONE);
 const REFRESHING: u32 = 0x40;
 const EPOCH_SHIFT: u32 = 8;
 
-impl State {
+impl StateWord {
     /// The word of a new entry loaded at `epoch`, with the access bits `access`.
     fn new(epoch: u64, access: u32) -> Self {
         Self(AtomicU32::new(
@@ -182,7 +182,7 @@ impl<V> Entry<V> {
             weight,
             refresh_before,
             stale_after: Span::from_ms(deadlines.stale_until.saturating_sub(expires_at)),
-            state: State::new(stamps.epoch, 0),
+            state: StateWord::new(stamps.epoch, 0),
         }
     }
 
@@ -235,7 +235,7 @@ impl<V> Entry<V> {
     /// Takes over the access history of the entry this one replaces.
     pub(crate) fn inherit_access(&mut self, replaced: &Entry<V>) {
         let epoch = self.state.load() >> EPOCH_SHIFT;
-        self.state = State::new(u64::from(epoch), replaced.state.load());
+        self.state = StateWord::new(u64::from(epoch), replaced.state.load());
     }
 
     /// Claims the single refresh of this entry if its refresh point has passed.

@@ -92,6 +92,8 @@ mod options;
 mod refresh;
 mod stats;
 mod store;
+#[cfg(not(cache_core_crossbeam_lock))]
+mod sync;
 mod tags;
 mod thread_slot;
 

@@ -9,8 +9,8 @@ use crate::blocking::{Blocking, driver, run_here};
 use crate::engine::{Async, EntryKey, Inner, ResolvedOptions};
 use crate::store::Store;
 
-/// Reloads `target` on the current tokio runtime (or the driver runtime outside one), through
-/// single-flight and write-through.
+/// Reloads `key` of `store` with `loader` on the current tokio runtime (or the driver runtime
+/// outside one), through single-flight and write-through.
 pub(crate) fn spawn<S, K, V, E, Fut>(
     inner: Arc<Inner>,
     store: S,
@@ -36,7 +36,7 @@ pub(crate) fn spawn<S, K, V, E, Fut>(
     }
 }
 
-/// Reloads `target` with a synchronous loader on a helper thread.
+/// Reloads `key` of `store` with a synchronous `loader` on a helper thread.
 pub(crate) fn spawn_blocking<S, K, V, E>(
     inner: Arc<Inner>,
     store: S,

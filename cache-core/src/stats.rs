@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 
-use crate::thread_slot;
+use crate::thread_slot::{self, ThreadSlot};
 
 /// A snapshot of a cache's counters since it was built.
 ///
@@ -121,8 +121,8 @@ impl Default for StripedCounter {
 impl StripedCounter {
     /// Adds one, in the slot of the calling thread (its [`thread_slot::current`]).
     #[inline]
-    pub(crate) fn incr(&self, slot: Option<usize>) {
-        match slot {
+    pub(crate) fn incr(&self, slot: ThreadSlot) {
+        match slot.index() {
             Some(slot) => {
                 // Single writer: a plain read-modify-write is exact.
                 let cell = &self.slots[slot];

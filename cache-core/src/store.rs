@@ -20,7 +20,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use hashbrown::HashTable;
 use parking_lot::Mutex;
 
+#[cfg(not(cache_core_crossbeam_lock))]
 mod shard_lock;
+#[cfg(cache_core_crossbeam_lock)]
+#[path = "store/crossbeam_shard_lock.rs"]
+mod shard_lock;
+#[cfg(all(test, not(cache_core_crossbeam_lock)))]
+mod shard_lock_tests;
 mod table;
 
 use shard_lock::ShardLocks;
@@ -29,10 +35,9 @@ use table::{Slot, Table};
 use crate::codec::{Codec, CodecError};
 use crate::entry::Entry;
 use crate::flight::Flights;
-use crate::glob::glob_matches;
 use crate::l2::StoredValue;
 use crate::stats::Counters;
-use crate::thread_slot;
+use crate::thread_slot::{self, ThreadSlot};
 
 /// Encoding of a store's values for L2; absent for L1-only stores (no serde bounds).
 pub(crate) struct SerdeFns<V> {
@@ -264,12 +269,6 @@ impl<K, V> Store<K, V> {
         self.texts[(text_hash >> 48) as usize & (self.texts.len() - 1)].lock()
     }
 
-    fn index_text(&self, text_hash: u64, hash: u64) {
-        let link = link(text_hash, hash);
-        self.text_index(text_hash)
-            .insert_unique(text_hash, link, |link| hash_of_bits(link[0]));
-    }
-
     fn unindex_text(&self, text_hash: u64, hash: u64) {
         let link = link(text_hash, hash);
         if let Ok(found) = self
@@ -306,7 +305,7 @@ impl<K, V> Store<K, V> {
     #[inline]
     pub(crate) fn read_as<R>(
         &self,
-        slot: Option<usize>,
+        slot: ThreadSlot,
         hash: u64,
         eq: impl Fn(&K) -> bool,
         f: impl FnOnce(&Entry<V>) -> Option<R>,
@@ -327,8 +326,13 @@ impl<K, V> Store<K, V> {
     }
 
     /// Inserts or replaces the entry for `text`, unless `abort` says the load was invalidated.
-    /// The check runs under the shard's write lock, so an invalidation either sees the entry
-    /// (and removes it) or is seen here. A replaced entry keeps its id and access history.
+    /// A replaced entry keeps its id and access history.
+    ///
+    /// The check runs under the shard's write lock and the lock of the text's index, so an
+    /// invalidation either sees the entry (and removes it) or is seen here: a removal by text
+    /// ([`Store::remove_key`]) reads the text index first and locks the shard only when it
+    /// finds the key there, so an insert that checked `abort` before the invalidation and
+    /// indexed its text after the removal looked would leave its entry behind.
     pub(crate) fn insert(
         &self,
         hash: u64,
@@ -338,6 +342,8 @@ impl<K, V> Store<K, V> {
         abort: impl FnOnce() -> bool,
     ) -> Inserted {
         let mut shard = self.shards.write(self.shard(hash));
+        let text_hash = self.hash_str(text);
+        let mut texts = self.text_index(text_hash);
         if abort() {
             return Inserted::Aborted;
         }
@@ -355,7 +361,9 @@ impl<K, V> Store<K, V> {
             None => {
                 // Indexed under the shard's lock: an eviction or removal of this key (which
                 // takes the same lock first) cannot interleave.
-                self.index_text(self.hash_str(text), hash);
+                let link = link(text_hash, hash);
+                texts.insert_unique(text_hash, link, |link| hash_of_bits(link[0]));
+                drop(texts);
                 self.occupancy.add(entry.weight);
                 shard.insert_new(hash, Slot { key, entry }, |key| self.hash_key(key));
                 Inserted::New
@@ -488,11 +496,14 @@ impl<K, V> Store<K, V> {
 
 /// What the cache needs from every store, whatever its key and value types.
 pub(crate) trait ErasedStore: Send + Sync {
-    /// Removes one key and poisons its in-flight load.
+    /// Detaches the key's in-flight load and removes its entry.
     fn invalidate_key(&self, text: &str);
-    /// Removes matching keys and poisons their in-flight loads.
-    fn invalidate_pattern(&self, pattern: &str);
-    /// Removes everything and poisons every in-flight load.
+    /// Detaches the in-flight loads of the keys `matches` accepts and removes their entries.
+    fn invalidate_matching(&self, matches: &dyn Fn(&str) -> bool);
+    /// Detaches the in-flight loads known to carry one of `tags` (their entries are hidden
+    /// by the tags' generations).
+    fn invalidate_tagged_flights(&self, tags: &[String]);
+    /// Detaches every in-flight load and removes every entry.
     fn invalidate_all(&self);
     /// See [`Store::sweep`].
     fn sweep(&self, hash: u64, id: u32, now: u64, epoch: u64) -> Sweep;
@@ -514,18 +525,21 @@ pub(crate) trait ErasedStore: Send + Sync {
 
 impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
     fn invalidate_key(&self, text: &str) {
-        self.flights.poison(&|key| key == text);
+        self.flights.detach_key(text);
         self.remove_key(text);
     }
 
-    fn invalidate_pattern(&self, pattern: &str) {
-        let matches = |key: &str| glob_matches(pattern, key);
-        self.flights.poison(&matches);
-        self.remove_where(&matches);
+    fn invalidate_matching(&self, matches: &dyn Fn(&str) -> bool) {
+        self.flights.detach_matching(matches);
+        self.remove_where(matches);
+    }
+
+    fn invalidate_tagged_flights(&self, tags: &[String]) {
+        self.flights.detach_tagged(tags);
     }
 
     fn invalidate_all(&self) {
-        self.flights.poison(&|_| true);
+        self.flights.detach_all();
         self.clear();
     }
 
@@ -564,7 +578,61 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::entry::{Deadlines, Stamps};
+
+    fn text_store() -> Store<Box<str>, u64> {
+        let fns = ValueFns {
+            serde: None,
+            weigher: None,
+        };
+        let key_fns: KeyFns<Box<str>> = KeyFns {
+            text: Box::new(|key| String::from(&**key)),
+            hash: Box::new(|key, state| (**key).hash(state)),
+        };
+        Store::new(0, "test", Arc::default(), fns, key_fns)
+    }
+
+    fn entry(value: u64) -> Entry<u64> {
+        let deadlines = Deadlines {
+            expires_at: u64::MAX,
+            refresh_at: None,
+            stale_until: u64::MAX,
+        };
+        let stamps = Stamps {
+            epoch: 0,
+            tags: Box::new([]),
+        };
+        Entry::new(value, &deadlines, stamps, 0, 8)
+    }
+
+    #[test]
+    fn a_removal_by_text_during_an_inserts_abort_check_removes_the_entry() {
+        // The insert decides not to abort; meanwhile, before its entry is indexed, a removal
+        // of the same text runs on another thread. Either the removal waits and removes the
+        // entry, or the insert sees it: the entry must not survive the removal.
+        let store = text_store();
+        let hash = store.hash_str("k");
+        std::thread::scope(|scope| {
+            let inserted = store.insert(hash, "k".into(), "k", entry(1), || {
+                let removal = scope.spawn(|| store.remove_key("k"));
+                // Give the removal time to finish, if it can before the insert does.
+                let deadline = std::time::Instant::now() + Duration::from_millis(200);
+                while !removal.is_finished() && std::time::Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
+                false
+            });
+            assert!(matches!(inserted, Inserted::New));
+        });
+        let found = store.read_text(hash, "k", |entry| Some(entry.value));
+        assert_eq!(
+            found, None,
+            "the removal missed an entry inserted as it ran"
+        );
+    }
 
     #[test]
     fn a_key_hash_is_determined_by_its_bits_and_spreads_them_over_a_large_shard() {

@@ -4,21 +4,43 @@
 //!
 //! A slot is handed to a new thread only after its previous owner exited. The hand-over goes
 //! through a mutex, which orders the old owner's last write before the new owner's first.
+//! Callers receive a [`ThreadSlot`] token, which cannot leave its thread (it is not `Send`): the
+//! memory safety of the reader lanes rests on a thread writing its own lane only, and the type
+//! keeps a slot from being passed to, or kept by, another thread.
+
+use std::marker::PhantomData;
 
 /// Threads that get a slot of their own; later threads get none (and share an atomic
 /// fallback wherever a slot is used).
 pub(crate) const SLOTS: usize = 128;
 
+/// The calling thread's slot, as [`current`] found it: proof that the number belongs to this
+/// thread. Not `Send`: it cannot reach another thread (nor be held across an `.await` of a
+/// task that may move).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ThreadSlot {
+    index: Option<usize>,
+    _this_thread: PhantomData<*const ()>,
+}
+
+impl ThreadSlot {
+    /// The slot's number (below [`SLOTS`]); `None` when the thread has no slot.
+    #[inline]
+    pub(crate) fn index(self) -> Option<usize> {
+        self.index
+    }
+}
+
 /// Which slots live threads own. A new thread gets the lowest free slot, so the low slots
 /// (the ones that buy a reader lane, `store/shard_lock.rs`) go to live threads first,
 /// whatever order earlier threads ended in.
-struct Registry {
+struct SlotRegistry {
     /// Bit `n`: slot `n` is owned.
     taken: u128,
     limit: usize,
 }
 
-impl Registry {
+impl SlotRegistry {
     const fn new(limit: usize) -> Self {
         assert!(limit <= u128::BITS as usize);
         Self { taken: 0, limit }
@@ -37,12 +59,13 @@ impl Registry {
     }
 }
 
-static REGISTRY: parking_lot::Mutex<Registry> = parking_lot::Mutex::new(Registry::new(SLOTS));
+static REGISTRY: parking_lot::Mutex<SlotRegistry> =
+    parking_lot::Mutex::new(SlotRegistry::new(SLOTS));
 
-/// This thread's slot, released when the thread exits.
-struct ThreadSlot(Option<usize>);
+/// The slot a thread owns, released when the thread exits.
+struct OwnedSlot(Option<usize>);
 
-impl Drop for ThreadSlot {
+impl Drop for OwnedSlot {
     fn drop(&mut self) {
         if let Some(slot) = self.0 {
             REGISTRY.lock().release(slot);
@@ -51,14 +74,17 @@ impl Drop for ThreadSlot {
 }
 
 thread_local! {
-    static SLOT: ThreadSlot = ThreadSlot(REGISTRY.lock().claim());
+    static SLOT: OwnedSlot = OwnedSlot(REGISTRY.lock().claim());
 }
 
-/// This thread's slot (below [`SLOTS`]), or `None` when every slot is taken or the thread is
-/// exiting (its thread-locals already destroyed).
+/// This thread's slot; its [`index`](ThreadSlot::index) is `None` when every slot is taken or
+/// the thread is exiting (its thread-locals already destroyed).
 #[inline]
-pub(crate) fn current() -> Option<usize> {
-    SLOT.try_with(|slot| slot.0).ok().flatten()
+pub(crate) fn current() -> ThreadSlot {
+    ThreadSlot {
+        index: SLOT.try_with(|slot| slot.0).ok().flatten(),
+        _this_thread: PhantomData,
+    }
 }
 
 #[cfg(test)]
@@ -71,7 +97,7 @@ mod tests {
 
     #[test]
     fn slots_are_handed_out_once_lowest_first_and_reused_after_release() {
-        let mut registry = Registry::new(3);
+        let mut registry = SlotRegistry::new(3);
         let claimed: Vec<_> = (0..4).map(|_| registry.claim()).collect();
         assert_eq!(claimed, [Some(0), Some(1), Some(2), None]);
         registry.release(2);
@@ -89,14 +115,14 @@ mod tests {
             for _ in 0..4 {
                 let (report, all_reported) = (report.clone(), &all_reported);
                 scope.spawn(move || {
-                    let slot = current();
+                    let slot = current().index();
                     report.send(slot).expect("the test listens");
                     // Alive (holding the slot) until all four reported.
                     let deadline = Instant::now() + Duration::from_secs(10);
                     while !all_reported.load(Ordering::Acquire) && Instant::now() < deadline {
                         std::thread::sleep(Duration::from_millis(1));
                     }
-                    assert_eq!(current(), slot, "a thread keeps its slot");
+                    assert_eq!(current().index(), slot, "a thread keeps its slot");
                 });
             }
             let mut owned: Vec<_> = (0..4)

@@ -1,12 +1,13 @@
-//! A whole-process L1 hit loop, for comparing two builds with `farm-bench` (which times whole
-//! processes and pairs their runs, steadier on a noisy machine than two criterion runs):
-//! `THREADS` threads each make `CALLS` calls of a `#[cached(level = "l1")] fn(u64) -> u64`
-//! cycling over 1,024 pre-filled keys (or, with `cached_crate` as a third argument, of the same
-//! function under the `cached` crate's plain `#[cached]`).
+//! A whole-process L1 hit loop, for comparing two builds by timing whole processes (steadier
+//! on a noisy machine than two criterion runs): `THREADS` threads each make `CALLS` calls of a
+//! `#[cached(level = "l1")] fn(u64) -> u64` cycling over 1,024 pre-filled keys (or, with
+//! `cached_crate` as a third argument, of the same function under the `cached` crate's plain
+//! `#[cached]`).
 //!
 //! Run: `cargo run --release -p benches --bin hit_loop -- THREADS CALLS [ours|cached_crate]`;
-//! to compare builds, `farm-bench -n 20 --vs 'OLD/hit_loop 1 40000000' -- NEW/hit_loop 1
-//! 40000000`.
+//! to compare builds, time both binaries in turn, e.g. `hyperfine -N -r 20 'OLD/hit_loop 1
+//! 40000000' 'NEW/hit_loop 1 40000000'`. Build with `RUSTFLAGS="--cfg
+//! cache_core_crossbeam_lock"` for L1 on crossbeam's shard lock instead of the hand-written one.
 
 use std::sync::LazyLock;
 

@@ -72,7 +72,7 @@ fn set_connected(inner: &Inner, connected: bool) {
         inner.l1.set_enabled(false);
     }
     // Whatever L1 holds may have missed invalidations while cut off.
-    inner.l1.clear(&inner.registry);
+    inner.l1.clear();
     if connected {
         inner.l1.set_enabled(true);
     }

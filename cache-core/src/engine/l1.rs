@@ -1,8 +1,9 @@
-//! The L1 stage: probing and filling the typed stores, the validity stamps that make an entry
-//! invisible after a `clear` (epoch) or a tag invalidation (tag generations), whether L1 is
-//! coherent (coherence marks it degraded while the backplane is down: only entries filled
-//! since, for at most `degraded_ttl`, are served), and the budget (which entries stay is the
-//! policy's choice, `policy.rs`).
+//! The L1 stage: its typed stores (`registry.rs`), probing and filling them, the validity
+//! stamps that make an entry invisible after a `clear` (epoch) or a tag invalidation (tag
+//! generations), invalidation of local entries and in-flight loads, whether L1 is coherent
+//! (coherence marks it degraded while the backplane is down: only entries filled since, for
+//! at most `degraded_ttl`, are served), and the budget (which entries stay is the policy's
+//! choice, `policy.rs`, which sees the stores through [`Ring`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,18 +11,36 @@ use std::time::Duration;
 
 use crate::clock::{deadline, millis, now_ms};
 use crate::entry::{Deadlines, Entry, Stamps};
-use crate::store::{Inserted, Occupancy, Store};
+use crate::glob::glob_matches;
+use crate::store::{ErasedStore, Inserted, KeyFns, Occupancy, Store, Sweep, ValueFns};
 use crate::tags::TagRegistry;
+use crate::thread_slot::ThreadSlot;
 
-use super::policy::{Budget, Handle, Policy, Ring};
+use super::policy::{Handle, Policy, Residents};
+use super::put::{KEYED_L1_SITE, KEYED_SITE, KeyedStore};
 use super::registry::Registry;
-use super::{EntryKey, ResolvedOptions};
+use super::{EntryKey, Inner, ResolvedOptions};
 
 /// A value found in L1.
 pub(crate) struct Hit<V> {
     pub(crate) value: V,
     /// This hit claimed the entry's single refresh.
     pub(crate) refresh: bool,
+}
+
+/// What a miss found in L1 after all: a fresh entry of the store itself, or a value written
+/// under the key by `set` or `#[cache_put]` (kept in the keyed stores).
+pub(crate) enum Found<V> {
+    Entry(V),
+    Put(V),
+}
+
+/// A value to put in L1: what it is, how long it lives from now, and the validity stamps of
+/// its tags (taken before it was read or loaded).
+pub(crate) struct Fill<V> {
+    pub(crate) value: V,
+    pub(crate) ttl: Duration,
+    pub(crate) stamps: Stamps,
 }
 
 /// Counters read when an L2 read starts, to tell whether an invalidation ran during it.
@@ -33,6 +52,8 @@ pub(crate) struct ReadStart {
 
 /// The L1 stage's state.
 pub(crate) struct L1 {
+    /// The typed stores, by function site and value type.
+    registry: Registry,
     budget: Limits,
     policy: Policy,
     stale_if_error: Option<Duration>,
@@ -49,6 +70,8 @@ pub(crate) struct L1 {
     /// Longest life of an entry filled while the backplane is down; zero: L1 is neither read
     /// nor filled meanwhile.
     degraded_ttl: Duration,
+    /// Set by the first value written by key: until then a miss skips the keyed stores.
+    puts: AtomicBool,
 }
 
 /// The cache's L1 budget and what it holds.
@@ -58,9 +81,59 @@ struct Limits {
     occupancy: Arc<Occupancy>,
 }
 
-impl Budget for Limits {
+impl Limits {
     fn over(&self) -> bool {
         self.occupancy.entries() > self.max_entries || self.occupancy.weight() > self.max_weight
+    }
+}
+
+/// The stores (by index) as the policy's clock hand sees them: at one clock reading and
+/// epoch, with the budget they fill.
+struct Ring<'a> {
+    stores: &'a [Arc<dyn ErasedStore>],
+    budget: &'a Limits,
+    now: u64,
+    epoch: u64,
+}
+
+impl Ring<'_> {
+    fn store(&self, handle: Handle) -> Option<&dyn ErasedStore> {
+        self.stores.get(handle.store()).map(AsRef::as_ref)
+    }
+}
+
+impl Residents for Ring<'_> {
+    fn sweep(&self, handle: Handle) -> Sweep {
+        self.store(handle).map_or(Sweep::Gone, |store| {
+            store.sweep(handle.hash(), handle.id(), self.now, self.epoch)
+        })
+    }
+
+    fn is_dead_or_gone(&self, handle: Handle) -> bool {
+        self.store(handle).is_none_or(|store| {
+            store.is_dead_or_gone(handle.hash(), handle.id(), self.now, self.epoch)
+        })
+    }
+
+    fn contains(&self, handle: Handle) -> bool {
+        self.store(handle)
+            .is_some_and(|store| store.contains(handle.hash(), handle.id()))
+    }
+
+    fn evict(&self, handle: Handle) -> bool {
+        self.store(handle)
+            .is_some_and(|store| store.evict(handle.hash(), handle.id()))
+    }
+
+    fn over_budget(&self) -> bool {
+        self.budget.over()
+    }
+
+    fn hits(&self) -> u64 {
+        self.stores
+            .iter()
+            .map(|store| store.counters().l1_hits.sum())
+            .sum()
     }
 }
 
@@ -71,11 +144,13 @@ impl L1 {
         stale_if_error: Option<Duration>,
         degraded_ttl: Duration,
     ) -> Self {
+        let occupancy = Arc::<Occupancy>::default();
         Self {
+            registry: Registry::new(Arc::clone(&occupancy)),
             budget: Limits {
                 max_entries: usize::try_from(capacity).unwrap_or(usize::MAX),
                 max_weight: max_weight.unwrap_or(u64::MAX),
-                occupancy: Arc::default(),
+                occupancy,
             },
             policy: Policy::new(capacity),
             stale_if_error,
@@ -84,12 +159,41 @@ impl L1 {
             tag_invalidations: AtomicU64::new(0),
             enabled: AtomicBool::new(true),
             degraded_ttl,
+            puts: AtomicBool::new(false),
         }
     }
 
-    /// What every store of the cache accounts its entries in.
-    pub(crate) fn occupancy(&self) -> Arc<Occupancy> {
-        Arc::clone(&self.budget.occupancy)
+    /// The store of `site` for key and value types `K`, `V`, created on first use.
+    pub(crate) fn store<K, V>(
+        &self,
+        site: usize,
+        name: &str,
+        fns: impl FnOnce() -> ValueFns<V>,
+        key_fns: impl FnOnce() -> KeyFns<K>,
+    ) -> Arc<Store<K, V>>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if site == KEYED_SITE || site == KEYED_L1_SITE {
+            self.puts.store(true, Ordering::Release);
+        }
+        self.registry.store(site, name, fns, key_fns)
+    }
+
+    /// Runs `f` on the store of `site` for `K`, `V` if it exists (no `Arc` cloned).
+    #[inline]
+    pub(crate) fn with_store<K: 'static, V: 'static, R>(
+        &self,
+        site: usize,
+        f: impl FnOnce(&Store<K, V>) -> R,
+    ) -> Option<R> {
+        self.registry.with_store(site, f)
+    }
+
+    /// Runs `f` on every store.
+    pub(crate) fn for_each_store(&self, f: impl FnMut(&dyn ErasedStore)) {
+        self.registry.for_each(f);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -119,7 +223,7 @@ impl L1 {
     #[inline]
     pub(crate) fn probe<K, V: Clone>(
         &self,
-        slot: Option<usize>,
+        slot: ThreadSlot,
         store: &Store<K, V>,
         hash: u64,
         eq: impl Fn(&K) -> bool,
@@ -156,6 +260,12 @@ impl L1 {
         }
     }
 
+    /// Whether no `clear` and no tag invalidation ran since `start`.
+    pub(crate) fn unchanged_since(&self, start: ReadStart) -> bool {
+        self.epoch.load(Ordering::Acquire) == start.epoch
+            && self.tag_invalidations.load(Ordering::Acquire) == start.tag_invalidations
+    }
+
     /// Runs `f` on the entry of `key` (found by its string form) with the current clock and
     /// epoch: the miss path's look-ups, which count no hit.
     fn read_entry<K, V, R>(
@@ -178,6 +288,30 @@ impl L1 {
         })
     }
 
+    /// The miss path's look-up, without counting a hit: a fresh entry of `store` (another
+    /// load may have filled it since the probe), else a fresh value written under the key's
+    /// text with type `V` by `set` or `#[cache_put]`.
+    pub(crate) fn find<K, V>(&self, store: &Store<K, V>, key: &EntryKey<K>) -> Option<Found<V>>
+    where
+        V: Clone + 'static,
+    {
+        if let Some(value) = self.fresh(store, key) {
+            return Some(Found::Entry(value));
+        }
+        if !self.puts.load(Ordering::Acquire) {
+            return None;
+        }
+        [KEYED_SITE, KEYED_L1_SITE]
+            .into_iter()
+            .find_map(|site| {
+                self.with_store::<Box<str>, V, _>(site, |keyed: &KeyedStore<V>| {
+                    self.fresh(keyed, &Inner::keyed_key(keyed, &key.text))
+                })
+                .flatten()
+            })
+            .map(Found::Put)
+    }
+
     /// A still-valid entry within its `stale_if_error` window.
     pub(crate) fn stale<K, V: Clone>(&self, store: &Store<K, V>, key: &EntryKey<K>) -> Option<V> {
         self.read_entry(store, key, |entry, now, epoch| {
@@ -193,25 +327,22 @@ impl L1 {
         });
     }
 
-    /// Puts a loaded value in L1 unless `poisoned` says an invalidation hit its load (checked
-    /// under the shard's write lock), then lets the policy queue it and evict.
-    #[allow(clippy::too_many_arguments)]
+    /// Puts a value in L1 unless `invalidated` says an invalidation covered its load
+    /// (checked under the shard's write lock), then lets the policy queue it and evict.
     pub(crate) fn fill<K, V>(
         &self,
-        registry: &Registry,
         store: &Store<K, V>,
         key: EntryKey<K>,
-        (value, ttl): (V, Duration),
+        fill: Fill<V>,
         options: &ResolvedOptions,
-        stamps: Stamps,
-        poisoned: impl FnOnce() -> bool,
+        invalidated: impl FnOnce() -> bool,
     ) {
         let coherent = self.enabled.load(Ordering::Acquire);
         // Degraded: a short life, no refresh, no stale window, so nothing outlives the bound.
         let ttl = if coherent {
-            ttl
+            fill.ttl
         } else {
-            ttl.min(self.degraded_ttl)
+            fill.ttl.min(self.degraded_ttl)
         };
         if ttl.is_zero() {
             return;
@@ -226,25 +357,30 @@ impl L1 {
             Some(window) if coherent => deadline(expires_at, window),
             _ => expires_at,
         };
-        let weight = store.weight_of(&value);
+        let weight = store.weight_of(&fill.value);
         let deadlines = Deadlines {
             expires_at,
             refresh_at,
             stale_until,
         };
-        let entry = Entry::new(value, &deadlines, stamps, self.policy.next_id(), weight);
+        let entry = Entry::new(
+            fill.value,
+            &deadlines,
+            fill.stamps,
+            self.policy.next_id(),
+            weight,
+        );
         let handle = Handle::new(store.index(), key.hash, entry.id);
         let epoch = self.epoch.load(Ordering::Acquire);
-        registry.with_all(|stores| {
-            let ring = Ring::new(stores, now, epoch);
-            let hits = || {
-                stores
-                    .iter()
-                    .map(|store| store.counters().l1_hits.sum())
-                    .sum()
+        self.registry.with_all(|stores| {
+            let ring = Ring {
+                stores,
+                budget: &self.budget,
+                now,
+                epoch,
             };
-            self.policy.insert(&ring, &self.budget, &hits, || {
-                match store.insert(key.hash, key.typed, &key.text, entry, poisoned) {
+            self.policy.insert(&ring, || {
+                match store.insert(key.hash, key.typed, &key.text, entry, invalidated) {
                     Inserted::New => Some(handle),
                     Inserted::Replaced | Inserted::Aborted => None,
                 }
@@ -252,19 +388,15 @@ impl L1 {
         });
     }
 
-    /// Puts a value read from L2 in L1 with the tags L2 returned (and the caller's), unless
-    /// `poisoned` (an invalidation hit the key's load) or a tag moved since the read started.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn fill_from_l2<K, V>(
+    /// The stamps of a value read from L2 with `tags` (and the caller's), as of the read's
+    /// `start`; `None` if a tag invalidation ran during the read (its tags were known only
+    /// after it, so they could not be stamped before it).
+    pub(crate) fn stamps_after_read(
         &self,
-        registry: &Registry,
-        store: &Store<K, V>,
-        key: EntryKey<K>,
-        (value, ttl, mut tags): (V, Duration, Vec<String>),
+        mut tags: Vec<String>,
         options: &ResolvedOptions,
         start: ReadStart,
-        poisoned: impl FnOnce() -> bool,
-    ) {
+    ) -> Option<Stamps> {
         for tag in &options.tags {
             if !tags.contains(tag) {
                 tags.push(tag.clone());
@@ -274,22 +406,37 @@ impl L1 {
             epoch: start.epoch,
             tags: self.tags.stamp(&tags),
         };
-        let moved = || {
-            poisoned() || self.tag_invalidations.load(Ordering::Acquire) != start.tag_invalidations
-        };
-        self.fill(registry, store, key, (value, ttl), options, stamps, moved);
+        let moved = self.tag_invalidations.load(Ordering::Acquire) != start.tag_invalidations;
+        (!moved).then_some(stamps)
     }
 
-    /// Hides every entry carrying one of `tags` (O(1) per tag).
+    /// Removes one key from every store, detaching its in-flight loads.
+    pub(crate) fn invalidate_key(&self, key: &str) {
+        self.registry.for_each(|store| store.invalidate_key(key));
+    }
+
+    /// Removes the keys matching a Redis glob from every store, detaching their in-flight
+    /// loads.
+    pub(crate) fn invalidate_pattern(&self, pattern: &str) {
+        let matches = |key: &str| glob_matches(pattern, key);
+        self.registry
+            .for_each(|store| store.invalidate_matching(&matches));
+    }
+
+    /// Hides every entry carrying one of `tags` (O(1) per tag) and detaches the in-flight
+    /// loads started with one of them.
     pub(crate) fn invalidate_tags(&self, tags: &[String]) {
-        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
-        self.tags.invalidate(&tags);
+        let names: Vec<&str> = tags.iter().map(String::as_str).collect();
+        // Generations first: a load that starts from here on stamps the new ones.
+        self.tags.invalidate(&names);
         self.tag_invalidations.fetch_add(1, Ordering::AcqRel);
+        self.registry
+            .for_each(|store| store.invalidate_tagged_flights(tags));
     }
 
-    /// Hides every entry (new epoch) and removes them, poisoning in-flight loads.
-    pub(crate) fn clear(&self, registry: &Registry) {
+    /// Hides every entry (new epoch) and removes them, detaching in-flight loads.
+    pub(crate) fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        registry.for_each(|store| store.invalidate_all());
+        self.registry.for_each(|store| store.invalidate_all());
     }
 }

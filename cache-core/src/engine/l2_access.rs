@@ -27,7 +27,7 @@ pub(crate) struct L2Hit<V> {
 }
 
 /// What a read of L2 found: a value, or the mark its load's write-through carries back.
-pub(crate) enum Lookup<V> {
+pub(crate) enum L2Lookup<V> {
     Hit(L2Hit<V>),
     Miss(ReadMark),
 }
@@ -110,9 +110,9 @@ impl L2Access {
         store: &Store<K, V>,
         key: &str,
         options: &ResolvedOptions,
-    ) -> Lookup<V> {
+    ) -> L2Lookup<V> {
         let counters = &store.counters;
-        let miss = || Lookup::Miss(ReadMark::default());
+        let miss = || L2Lookup::Miss(ReadMark::default());
         let Some((l2, serde)) = self.for_entry(store, options) else {
             return miss();
         };
@@ -123,7 +123,7 @@ impl L2Access {
         self.observe("get", timing, &read);
         let entry = match read {
             Ok(L2Read::Found(entry)) => entry,
-            Ok(L2Read::Missing(mark)) => return Lookup::Miss(mark),
+            Ok(L2Read::Missing(mark)) => return L2Lookup::Miss(mark),
             Err(error) => {
                 if !count_failure(counters, &error) {
                     tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 read failed; falling back to the loader");
@@ -132,7 +132,7 @@ impl L2Access {
             }
         };
         match (serde.decode)(&self.codec, &entry.value) {
-            Ok(Some(value)) => Lookup::Hit(L2Hit {
+            Ok(Some(value)) => L2Lookup::Hit(L2Hit {
                 value,
                 ttl: entry.ttl,
                 tags: entry.tags,

@@ -12,13 +12,13 @@ use tracing::Instrument;
 
 use std::future::Future;
 
-use crate::flight::{LeaderGuard, Outcome, Role};
+use crate::flight::{FlightOutcome, LeaderGuard, Role};
 use crate::l2::{ReadMark, WriteCondition};
 use crate::stats::bump;
 use crate::store::Store;
 
-use super::l1::ReadStart;
-use super::l2_access::{L2Hit, Lookup};
+use super::l1::{Fill, Found, ReadStart};
+use super::l2_access::{L2Hit, L2Lookup};
 use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
 
@@ -31,11 +31,13 @@ enum Reason {
     Refresh,
 }
 
-/// How a load runs: as the key's leader (or not), why, and the mark of the L2 read before it.
-struct Load<'a, V: Clone> {
+/// How a load runs: as the key's leader (or not), why, the mark of the L2 read before it, and
+/// the invalidation counters as its flight started.
+struct LoaderRun<'a, V: Clone> {
     leader: Option<LeaderGuard<'a, V>>,
     reason: Reason,
     mark: ReadMark,
+    start: ReadStart,
 }
 
 /// The outcome of joining a key's single-flight.
@@ -55,13 +57,14 @@ impl Inner {
         &self,
         store: &'s Store<K, V>,
         key: &EntryKey<K>,
+        options: &ResolvedOptions,
     ) -> Joined<'s, V> {
         loop {
-            match store.flights.join(&key.text) {
+            match store.flights.join(&key.text, &options.tags) {
                 Role::Leader(guard) => return Joined::Leads(Some(guard)),
                 Role::Waiter(flight) => match M::wait(&flight).await {
-                    Some(Outcome::Value(value)) => return Joined::Done(value),
-                    Some(Outcome::Abandoned) => continue,
+                    Some(FlightOutcome::Value(value)) => return Joined::Done(value),
+                    Some(FlightOutcome::Retry) => continue,
                     None => return Joined::Leads(None),
                 },
             }
@@ -82,40 +85,42 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
-        let leader = match self.join::<M, K, V>(store, &key).await {
+        let leader = match self.join::<M, K, V>(store, &key, options).await {
             Joined::Done(value) => {
                 bump(&store.counters.coalesced);
                 return Ok(value);
             }
             Joined::Leads(leader) => leader,
         };
-        // Another leader may have filled the key between our probe and our flight.
-        if let Some(value) = self.l1.fresh(store, &key) {
-            bump(&store.counters.coalesced);
-            if let Some(guard) = leader {
-                guard.complete(&value);
-            }
-            return Ok(value);
-        }
-        // The key's value may have been written by key (`set`, `#[cache_put]`): taken as is,
-        // and kept in this store.
-        if let Some(value) = self.put_value::<V>(&key.text) {
-            bump(&store.counters.coalesced);
-            if let Some(guard) = leader {
-                let stamps = self.l1.stamps(&options.tags);
-                let poisoned = || guard.flight().is_poisoned();
-                let found = (value.clone(), options.ttl);
-                let registry = &self.registry;
-                self.l1
-                    .fill(registry, store, key, found, options, stamps, poisoned);
-                guard.complete(&value);
-            }
-            return Ok(value);
-        }
+        // From here on, an invalidation of a tag the flight does not know of shows here.
         let start = self.l1.read_start();
+        // Another leader may have filled the key between our probe and our flight, or its
+        // value was written by key (`set`, `#[cache_put]`: taken as is, kept in this store).
+        if let Some(found) = self.l1.find(store, &key) {
+            bump(&store.counters.coalesced);
+            let value = match found {
+                Found::Entry(value) => value,
+                Found::Put(value) => {
+                    if let Some(guard) = &leader {
+                        let fill = Fill {
+                            value: value.clone(),
+                            ttl: options.ttl,
+                            stamps: self.l1.stamps(&options.tags),
+                        };
+                        self.l1
+                            .fill(store, key, fill, options, || guard.is_invalidated());
+                    }
+                    value
+                }
+            };
+            if let Some(guard) = leader {
+                guard.complete(&value, || self.l1.unchanged_since(start));
+            }
+            return Ok(value);
+        }
         let mark = match self.l2.read::<M, K, V>(store, &key.text, options).await {
-            Lookup::Miss(mark) => mark,
-            Lookup::Hit(hit) => {
+            L2Lookup::Miss(mark) => mark,
+            L2Lookup::Hit(hit) => {
                 return Ok(match leader {
                     Some(guard) => self.take_l2_hit(store, key, hit, options, start, guard),
                     None => hit.value,
@@ -123,10 +128,11 @@ impl Inner {
             }
         };
         bump(&store.counters.misses);
-        let load = Load {
+        let load = LoaderRun {
             leader,
             reason: Reason::Miss,
             mark,
+            start,
         };
         self.run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
             .await
@@ -146,17 +152,19 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
-        let leader = match self.join::<M, K, V>(store, &key).await {
+        let leader = match self.join::<M, K, V>(store, &key, options).await {
             Joined::Done(value) => return Ok(value),
             Joined::Leads(leader) => leader,
         };
+        let start = self.l1.read_start();
         bump(&store.counters.refreshes);
         // A refresh reads nothing from L2: its write-through requires that no invalidation
         // marker be there.
-        let load = Load {
+        let load = LoaderRun {
             leader,
             reason: Reason::Refresh,
             mark: ReadMark::default(),
+            start,
         };
         self.run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
             .await
@@ -169,7 +177,7 @@ impl Inner {
         store: &Store<K, V>,
         key: EntryKey<K>,
         options: &ResolvedOptions,
-        load: Load<'_, V>,
+        load: LoaderRun<'_, V>,
         loader: impl FnOnce() -> Fut,
     ) -> Result<V, E>
     where
@@ -177,10 +185,11 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
-        let Load {
+        let LoaderRun {
             leader,
             reason,
             mark,
+            start,
         } = load;
         // Taken before the loader runs: an invalidation from here on hides its result.
         let stamps = self.l1.stamps(&options.tags);
@@ -207,28 +216,25 @@ impl Inner {
                 };
                 if !options.may_store(&value) {
                     // Returned to this caller (and the waiting ones), stored nowhere.
-                    guard.complete(&value);
+                    guard.complete(&value, || true);
                     return Ok(value);
                 }
-                if !guard.flight().is_poisoned() {
+                if !guard.is_invalidated() {
                     // Another process's invalidation since the L2 read keeps it out of L2.
                     let condition = WriteCondition::UnchangedSince(&mark);
                     self.l2
                         .write::<M, K, V>(store, &key.text, &value, options, condition)
                         .await;
                 }
-                let loaded = (value.clone(), options.ttl);
-                let poisoned = || guard.flight().is_poisoned();
-                self.l1.fill(
-                    &self.registry,
-                    store,
-                    key,
-                    loaded,
-                    options,
+                let fill = Fill {
+                    value: value.clone(),
+                    ttl: options.ttl,
                     stamps,
-                    poisoned,
-                );
-                guard.complete(&value);
+                };
+                self.l1
+                    .fill(store, key, fill, options, || guard.is_invalidated());
+                // The value carries the flight's tags: an invalidation of any detached it.
+                guard.complete(&value, || true);
                 Ok(value)
             }
             Err(error) => {
@@ -246,7 +252,7 @@ impl Inner {
                     bump(&store.counters.stale_served);
                 }
                 if let Some(guard) = leader {
-                    guard.complete(&stale);
+                    guard.complete(&stale, || self.l1.unchanged_since(start));
                 }
                 Ok(stale)
             }
@@ -266,11 +272,18 @@ impl Inner {
     ) -> V {
         bump(&store.counters.l2_hits);
         let value = hit.value.clone();
-        let found = (hit.value, hit.ttl, hit.tags);
-        let poisoned = || guard.flight().is_poisoned();
-        self.l1
-            .fill_from_l2(&self.registry, store, key, found, options, start, poisoned);
-        guard.complete(&value);
+        // Tags the flight was not started with were not watched for it: the counters tell.
+        let known_tags = guard.knows_tags(&hit.tags);
+        if let Some(stamps) = self.l1.stamps_after_read(hit.tags, options, start) {
+            let fill = Fill {
+                value: hit.value,
+                ttl: hit.ttl,
+                stamps,
+            };
+            self.l1
+                .fill(store, key, fill, options, || guard.is_invalidated());
+        }
+        guard.complete(&value, || known_tags || self.l1.unchanged_since(start));
         value
     }
 
@@ -281,15 +294,16 @@ impl Inner {
         key: EntryKey<K>,
         options: &ResolvedOptions,
     ) -> Option<V> {
-        let found = match store.flights.join(&key.text) {
+        // A flight that fails or is invalidated leaves its waiters with a miss.
+        let found = match store.flights.join(&key.text, &options.tags) {
             Role::Waiter(flight) => match M::wait(&flight).await {
-                Some(Outcome::Value(value)) => Some(value),
+                Some(FlightOutcome::Value(value)) => Some(value),
                 _ => None,
             },
             Role::Leader(guard) => {
                 let start = self.l1.read_start();
                 let lookup = self.l2.read::<M, K, V>(store, &key.text, options).await;
-                if let Lookup::Hit(hit) = lookup {
+                if let L2Lookup::Hit(hit) = lookup {
                     return Some(self.take_l2_hit(store, key, hit, options, start, guard));
                 }
                 None
@@ -313,11 +327,12 @@ impl Inner {
         self.l2
             .write::<M, K, V>(store, &key.text, &value, options, WriteCondition::Always)
             .await;
-        self.invalidate_local_key(&key.text);
-        let stored = (value, options.ttl);
-        self.l1
-            .fill(&self.registry, store, key, stored, options, stamps, || {
-                false
-            });
+        self.l1.invalidate_key(&key.text);
+        let fill = Fill {
+            value,
+            ttl: options.ttl,
+            stamps,
+        };
+        self.l1.fill(store, key, fill, options, || false);
     }
 }

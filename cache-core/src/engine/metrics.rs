@@ -1,5 +1,5 @@
-//! Metrics through the `metrics` facade (feature `metrics`): the names of DESIGN.md, "Operating
-//! it", all labelled `cache` (the namespace, or `default`) and, where it applies, `function`
+//! Metrics through the `metrics` facade (feature `metrics`): the names in the README's table
+//! ("Operating it"), all labelled `cache` (the namespace, or `default`) and, where it applies, `function`
 //! (the key prefix).
 //!
 //! The hit path pays nothing for them: counters are published as absolute values from the

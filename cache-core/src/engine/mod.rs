@@ -2,8 +2,8 @@
 //!
 //! | file | stage |
 //! | --- | --- |
-//! | `registry.rs` | where each function's (or value type's) typed store lives |
-//! | `l1.rs` | probing and filling L1, validity stamps (epoch, tags), enablement, the budget |
+//! | `l1.rs` | L1: its stores, probing and filling them, validity stamps (epoch, tags), local invalidation, enablement, the budget |
+//! | `registry.rs` | where each function's (or value type's) typed store lives (owned by L1) |
 //! | `policy.rs` | which entries L1 keeps: admission and eviction (W-TinyLFU over CLOCK rings) |
 //! | `sketch.rs` | the frequency sketch the policy consults |
 //! | `l2_access.rs` | L2 reads, decoding, write-through, invalidation fan-out, error counting |
@@ -48,7 +48,6 @@ use crate::thread_slot;
 
 use l1::L1;
 use l2_access::L2Access;
-use registry::Registry;
 
 /// Validated builder settings.
 pub(crate) struct Config {
@@ -74,7 +73,6 @@ pub(crate) struct Inner {
     metrics_label: String,
     l1: L1,
     l2: L2Access,
-    registry: Registry,
 }
 
 /// An entry's options with the builder's defaults applied.
@@ -121,7 +119,6 @@ impl Inner {
             config.stale_if_error,
             config.degraded_ttl,
         );
-        let registry = Registry::new(l1.occupancy());
         let label = config
             .namespace
             .clone()
@@ -135,7 +132,6 @@ impl Inner {
             counters: Counters::default(),
             l1,
             l2: L2Access::new(l2, config.codec, label, config.log_keys),
-            registry,
         }
     }
 
@@ -173,7 +169,7 @@ impl Inner {
 
     /// Runs `f` on every store.
     pub(crate) fn for_each_store(&self, f: impl FnMut(&dyn crate::store::ErasedStore)) {
-        self.registry.for_each(f);
+        self.l1.for_each_store(f);
     }
 
     /// Keys of the L2 matching a glob.
@@ -198,15 +194,15 @@ impl Inner {
     /// every store's.
     pub(crate) fn stats(&self) -> Stats {
         let mut total = self.counters.snapshot();
-        self.registry
-            .for_each(|store| total = total + store.counters().snapshot());
+        self.l1
+            .for_each_store(|store| total = total + store.counters().snapshot());
         total
     }
 
     /// Each function's counters, by key prefix (stores sharing a prefix add up).
     pub(crate) fn stats_by_function(&self) -> std::collections::BTreeMap<String, Stats> {
         let mut by_function = std::collections::BTreeMap::<String, Stats>::new();
-        self.registry.for_each(|store| {
+        self.l1.for_each_store(|store| {
             let stats = by_function.entry(store.name().to_owned()).or_default();
             *stats = *stats + store.counters().snapshot();
         });
@@ -245,7 +241,7 @@ impl Inner {
         K: Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        self.registry.store(site, name, fns, key_fns)
+        self.l1.store(site, name, fns, key_fns)
     }
 
     /// An entry's options with the builder's defaults applied.
@@ -293,7 +289,7 @@ impl Inner {
     where
         V: Clone + Send + Sync + 'static,
     {
-        self.registry
+        self.l1
             .with_store::<Box<str>, V, _>(site, |store| {
                 self.probe(store, store.hash_str(key), |stored| **stored == *key)
             })
@@ -304,6 +300,6 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         // Stores may outlive the cache in a function's `Site`: free their entries now.
-        self.registry.for_each(|store| store.invalidate_all());
+        self.l1.for_each_store(|store| store.invalidate_all());
     }
 }

@@ -3,14 +3,14 @@
 
 use std::future::Future;
 
-use crate::flight::{Flight, Outcome};
+use crate::flight::{Flight, FlightOutcome};
 use crate::l2::BoxFuture;
 
 /// How a call waits for another caller's load and for L2 operations.
 pub(crate) trait CallMode {
     /// Waits for another caller's load; `None` means "do not wait, load yourself" (a blocking
     /// caller that would stall the runtime the leader runs on).
-    fn wait<V: Clone>(flight: &Flight<V>) -> impl Future<Output = Option<Outcome<V>>>;
+    fn wait<V: Clone>(flight: &Flight<V>) -> impl Future<Output = Option<FlightOutcome<V>>>;
     /// Runs an L2 operation.
     fn l2<T: Send>(operation: BoxFuture<'_, T>) -> impl Future<Output = T>;
 }
@@ -19,7 +19,7 @@ pub(crate) trait CallMode {
 pub(crate) struct Async;
 
 impl CallMode for Async {
-    async fn wait<V: Clone>(flight: &Flight<V>) -> Option<Outcome<V>> {
+    async fn wait<V: Clone>(flight: &Flight<V>) -> Option<FlightOutcome<V>> {
         Some(flight.wait().await)
     }
 

@@ -25,16 +25,17 @@
 //! see `BENCHMARKS.md` ("Hit ratio").
 //!
 //! The queues hold handles (store, hash, id); an entry removed by an invalidation leaves a
-//! stale handle that is skipped when reached, so the policy never needs to be told.
+//! stale handle that is skipped when reached, so the policy never needs to be told. The policy
+//! sees the entries only through [`Residents`] (L1's stores, `l1.rs`), so its tests below drive
+//! it with short traces over a simple model of them.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use parking_lot::Mutex;
 
 use super::sketch::Sketch;
-use crate::store::{ErasedStore, Sweep, hash_bits, hash_of_bits};
+use crate::store::{Sweep, hash_bits, hash_of_bits};
 
 /// Where an entry is: its store's index in the registry, its hash and its id (12 bytes).
 #[derive(Clone, Copy, Debug)]
@@ -55,19 +56,41 @@ impl Handle {
         }
     }
 
-    fn hash(self) -> u64 {
+    /// The entry's hash in its store.
+    pub(crate) fn hash(self) -> u64 {
         hash_of_bits(self.hash_bits)
+    }
+
+    /// The index of the entry's store.
+    pub(crate) fn store(self) -> usize {
+        self.store as usize
+    }
+
+    /// The entry's id (a reinserted key gets a new one).
+    pub(crate) fn id(self) -> u32 {
+        self.id
     }
 }
 
-/// How full L1 is, as the stores account it.
-pub(crate) trait Budget {
+/// What the policy sees of L1: the entries its handles name, how full it is, and how many
+/// hits it has answered (for the window's climber).
+pub(crate) trait Residents {
+    /// The clock hand passes the entry: see [`Sweep`].
+    fn sweep(&self, handle: Handle) -> Sweep;
+    /// Whether the entry is gone or dead, without counting as a pass of the hand.
+    fn is_dead_or_gone(&self, handle: Handle) -> bool;
+    /// Whether the entry is still there.
+    fn contains(&self, handle: Handle) -> bool;
+    /// Evicts the entry; false if it was gone.
+    fn evict(&self, handle: Handle) -> bool;
     /// True while L1 holds more entries (or weight) than allowed.
-    fn over(&self) -> bool;
+    fn over_budget(&self) -> bool;
+    /// L1 hits so far.
+    fn hits(&self) -> u64;
 }
 
 /// The policy's state, behind one lock taken on inserts only (never on a hit).
-struct State {
+struct Queues {
     window: VecDeque<Handle>,
     main: VecDeque<Handle>,
     sketch: Sketch,
@@ -89,7 +112,7 @@ struct Climber {
 
 /// One cache's admission and eviction policy.
 pub(crate) struct Policy {
-    state: Mutex<State>,
+    state: Mutex<Queues>,
     capacity: f64,
     next_id: AtomicU32,
 }
@@ -121,7 +144,7 @@ impl Policy {
     pub(crate) fn new(capacity: u64) -> Self {
         let capacity_f = capacity as f64;
         Self {
-            state: Mutex::new(State {
+            state: Mutex::new(Queues {
                 window: VecDeque::new(),
                 main: VecDeque::new(),
                 sketch: Sketch::new(capacity),
@@ -145,18 +168,15 @@ impl Policy {
     }
 
     /// Stores an entry with `insert` (which returns its handle if the key is new) and, if
-    /// new, queues it and evicts while the cache is over budget. `ring` reaches the entries;
-    /// `hits` is the cache's L1 hit count so far (for the window's climber). Returns the
-    /// number of entries evicted (each is also counted in its store's `evictions`).
+    /// new, queues it and evicts while L1 is over budget. Returns the number of entries
+    /// evicted.
     ///
     /// The store's insert runs under the policy's lock: every entry counted in the budget has
     /// been seen by the policy, so a concurrent insert can neither make room for another
     /// entry (letting it skip the admission contest) nor be evicted unseen.
     pub(crate) fn insert(
         &self,
-        ring: &Ring<'_>,
-        budget: &dyn Budget,
-        hits: &dyn Fn() -> u64,
+        residents: &impl Residents,
         insert: impl FnOnce() -> Option<Handle>,
     ) -> u64 {
         let mut state = self.state.lock();
@@ -164,8 +184,8 @@ impl Policy {
             return 0;
         };
         let state = &mut *state;
-        state.climb(hits, self.capacity);
-        if budget.over() {
+        state.climb(residents, self.capacity);
+        if residents.over_budget() {
             state.sketch.start();
         }
         // The miss that loaded this entry counts towards its key's frequency.
@@ -176,84 +196,48 @@ impl Policy {
             let Some(candidate) = state.window.pop_front() else {
                 break;
             };
-            match ring.sweep(candidate) {
+            match residents.sweep(candidate) {
                 Sweep::Gone => continue,
                 Sweep::Dead => {
-                    evicted += ring.evict(candidate);
+                    evicted += u64::from(residents.evict(candidate));
                     continue;
                 }
                 Sweep::Live { hit, .. } => state.note_hit(candidate, hit),
             }
-            if !budget.over() {
+            if !residents.over_budget() {
                 push(&mut state.main, candidate);
                 continue;
             }
-            match state.main_victim(ring) {
+            match state.main_victim(residents) {
                 Some((victim, dead))
                     if dead
                         || state.sketch.frequency(candidate.hash())
                             > state.sketch.frequency(victim.hash()) + ADMISSION_MARGIN =>
                 {
                     state.main.pop_front();
-                    evicted += ring.evict(victim);
+                    evicted += u64::from(residents.evict(victim));
                     push(&mut state.main, candidate);
                 }
-                _ => evicted += ring.evict(candidate),
+                _ => evicted += u64::from(residents.evict(candidate)),
             }
         }
         // Still over budget (the window shrank, or weights): evict main's victims, then the
         // window's oldest.
-        while budget.over() {
-            if let Some((victim, _)) = state.main_victim(ring) {
+        while residents.over_budget() {
+            if let Some((victim, _)) = state.main_victim(residents) {
                 state.main.pop_front();
-                evicted += ring.evict(victim);
+                evicted += u64::from(residents.evict(victim));
             } else if let Some(oldest) = state.window.pop_front() {
-                evicted += ring.evict(oldest);
+                evicted += u64::from(residents.evict(oldest));
             } else {
                 break;
             }
         }
         let live = (self.capacity as usize).max(1);
         if state.window.len() + state.main.len() > live.saturating_mul(STALE_SLACK) + 64 {
-            state.purge_stale(ring);
+            state.purge_stale(residents);
         }
         evicted
-    }
-}
-
-/// The cache's stores (by index) as the clock hand sees them: at one clock reading and epoch.
-pub(crate) struct Ring<'a> {
-    stores: &'a [Arc<dyn ErasedStore>],
-    now: u64,
-    epoch: u64,
-}
-
-impl<'a> Ring<'a> {
-    pub(crate) fn new(stores: &'a [Arc<dyn ErasedStore>], now: u64, epoch: u64) -> Self {
-        Self { stores, now, epoch }
-    }
-
-    fn sweep(&self, handle: Handle) -> Sweep {
-        match self.stores.get(handle.store as usize) {
-            Some(store) => store.sweep(handle.hash(), handle.id, self.now, self.epoch),
-            None => Sweep::Gone,
-        }
-    }
-
-    /// Whether the entry is gone or dead, without counting as a pass of the hand.
-    fn is_dead_or_gone(&self, handle: Handle) -> bool {
-        self.stores.get(handle.store as usize).is_none_or(|store| {
-            store.is_dead_or_gone(handle.hash(), handle.id, self.now, self.epoch)
-        })
-    }
-
-    /// Evicts the entry; 1 if it was still there.
-    fn evict(&self, handle: Handle) -> u64 {
-        let removed = self
-            .stores
-            .get(handle.store as usize)
-            .is_some_and(|store| store.evict(handle.hash(), handle.id));
-        u64::from(removed)
     }
 }
 
@@ -267,7 +251,7 @@ fn push(queue: &mut VecDeque<Handle>, handle: Handle) {
     queue.push_back(handle);
 }
 
-impl State {
+impl Queues {
     /// Counts a hit the clock hand found in the sketch: once, however many hits there were
     /// since its last pass. A burst of hits (one key read 40 times as a job starts) is one
     /// request of recent use, not forty: counted in full, it outweighed keys asked for
@@ -282,10 +266,10 @@ impl State {
     /// Moves the clock hand over main until it finds a victim: a dead entry, or a live one
     /// with no hit and no credit since the hand's last pass (unless a dead entry follows it
     /// closely). The victim is moved to the front; `true` if it is dead.
-    fn main_victim(&mut self, ring: &Ring<'_>) -> Option<(Handle, bool)> {
+    fn main_victim(&mut self, residents: &impl Residents) -> Option<(Handle, bool)> {
         loop {
             let handle = *self.main.front()?;
-            match ring.sweep(handle) {
+            match residents.sweep(handle) {
                 Sweep::Gone => {
                     self.main.pop_front();
                 }
@@ -293,7 +277,7 @@ impl State {
                 Sweep::Live { hit, credit } => {
                     self.note_hit(handle, hit);
                     if !hit && !credit {
-                        if let Some(dead) = self.dead_after_front(ring) {
+                        if let Some(dead) = self.dead_after_front(residents) {
                             return Some((dead, true));
                         }
                         return Some((handle, false));
@@ -306,34 +290,29 @@ impl State {
 
     /// A dead (or gone) entry among the few after main's front, brought to the front by
     /// moving the hand past the live ones before it (as if they had been passed).
-    fn dead_after_front(&mut self, ring: &Ring<'_>) -> Option<Handle> {
+    fn dead_after_front(&mut self, residents: &impl Residents) -> Option<Handle> {
         let found = (1..self.main.len().min(DEAD_LOOKAHEAD + 1))
-            .find(|&at| ring.is_dead_or_gone(self.main[at]))?;
+            .find(|&at| residents.is_dead_or_gone(self.main[at]))?;
         self.main.rotate_left(found);
         self.main.front().copied()
     }
 
     /// Drops the handles of entries that are gone.
-    fn purge_stale(&mut self, ring: &Ring<'_>) {
-        let alive = |handle: &Handle| {
-            ring.stores
-                .get(handle.store as usize)
-                .is_some_and(|store| store.contains(handle.hash(), handle.id))
-        };
-        self.window.retain(alive);
-        self.main.retain(alive);
+    fn purge_stale(&mut self, residents: &impl Residents) {
+        self.window.retain(|&handle| residents.contains(handle));
+        self.main.retain(|&handle| residents.contains(handle));
     }
 
     /// Counts a miss; at the end of each sample, moves the window's target in the direction
     /// that improved the hit ratio (and reverses when it got worse), in shrinking steps.
-    fn climb(&mut self, hits: &dyn Fn() -> u64, capacity: f64) {
+    fn climb(&mut self, residents: &impl Residents, capacity: f64) {
         let climber = &mut self.climber;
         climber.misses += 1;
         // Summing the hit counters costs a pass over every store: sample it now and then.
         if !climber.misses.is_multiple_of(CLIMB_CHECK) {
             return;
         }
-        let hits = hits();
+        let hits = residents.hits();
         let sample_hits = hits.saturating_sub(climber.hits_at_start);
         let accesses = sample_hits + climber.misses;
         if accesses < climber.period {
@@ -354,3 +333,6 @@ impl State {
         climber.misses = 0;
     }
 }
+
+#[cfg(test)]
+mod tests;

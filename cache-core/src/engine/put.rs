@@ -1,8 +1,8 @@
 //! Values written by key rather than loaded: the keyed API's `set` and `#[cache_put]`. They
 //! live in a per-value-type store keyed by the key's text (one with L2 encoding, one for
 //! L1-only values), and a `#[cached]` miss of the same key text and value type takes its value
-//! from there before reading L2 or running its body: a put is what the next read returns,
-//! with or without an L2.
+//! from there (`L1::find`) before reading L2 or running its body: a put is what the next read
+//! returns, with or without an L2.
 
 use std::hash::Hash;
 use std::sync::Arc;
@@ -73,19 +73,5 @@ impl Inner {
         let key = Self::keyed_key(&store, text);
         self.set::<M, Box<str>, V>(&store, key, value, options)
             .await;
-    }
-
-    /// A fresh value put under `text` with type `V`, if any.
-    pub(crate) fn put_value<V>(&self, text: &str) -> Option<V>
-    where
-        V: Clone + 'static,
-    {
-        [KEYED_SITE, KEYED_L1_SITE].into_iter().find_map(|site| {
-            self.registry
-                .with_store::<Box<str>, V, _>(site, |store| {
-                    self.l1.fresh(store, &Self::keyed_key(store, text))
-                })
-                .flatten()
-        })
     }
 }

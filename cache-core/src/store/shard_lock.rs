@@ -1,37 +1,58 @@
 //! The locks of a store's shards: a read costs one locked instruction, a write waits for the
 //! shard's readers.
 //!
-//! Each thread that owns one of the first [`thread_slot`]s has a reader lane of its own:
-//! a count per shard that only it writes. Taking a read lock is a load and a sequentially
-//! consistent store of that count (one `xchg` on x86), then a load of the shard's `writing`
-//! flag; releasing it is a plain store. A writer raises the flag, then waits until every lane's
-//! count for its shard is zero. The flag and the counts are each written by one side and read
-//! by the other, both sequentially consistent, so at least one side sees the other (Dekker's
-//! scheme): either the reader backs out, or the writer waits for it.
+//! Each thread that owns one of the first [`thread_slot`]s has a reader lane of its own: a
+//! count per shard that only it writes. Taking a read lock is a plain store of that count, a
+//! sequentially consistent fence (one locked instruction on x86), then a load of the shard's
+//! `writing` flag; releasing it is a plain store. A writer raises the flag, fences, then waits
+//! until every lane's count for its shard is zero. Each side stores, fences, then loads what
+//! the other side stores (Dekker's scheme): the fences are totally ordered, so at least one
+//! side sees the other, and either the reader backs out or the writer waits for it. (The
+//! handshake is written with fences rather than sequentially consistent stores and loads,
+//! which compile to the same single locked instruction, because that is what the model
+//! checker can verify; see below.)
 //!
 //! Hand-written because the crates' reader-writer locks take two locked instructions per read
 //! (one to lock, one to unlock). With this lock instead of crossbeam's `ShardedLock`, a
 //! `hit_loop` call takes 0.86-0.92x the time (`BENCHMARKS.md`, "l1_hit and the shard lock").
+//! Building with `RUSTFLAGS="--cfg cache_core_crossbeam_lock"` swaps crossbeam's lock back
+//! in (`crossbeam_shard_lock.rs`), so anyone can measure the difference again.
+//!
 //! The lanes are laid out lane-major, a thread's counts for all the shards packed in lines of
 //! its own, which also took a store's lock memory from about 17 KiB to 3 KiB (16 shards, two
-//! processors).
+//! processors). There are two lanes per processor (8 to 64): enough for a runtime's worker
+//! threads, few enough that a writer's look at every lane stays cheap. Threads without a lane
+//! of their own share a count per shard, on a line of its own, changed with atomic
+//! read-modify-writes. A writer waits for readers by spinning, then yielding: a reader holds a
+//! shard only to compare keys and clone a value.
 //!
-//! There are two lanes per processor (8 to 64): enough for a runtime's worker threads, few
-//! enough that a writer's look at every lane stays cheap. Threads without a lane of their own
-//! share a count per shard, on a line of its own, changed with atomic read-modify-writes (two
-//! locked instructions per read, as before). A writer waits for readers by spinning, then
-//! yielding: a reader holds a shard only to compare keys and clone a value.
+//! # Reading a shard again
+//!
+//! A thread may read a shard it already reads, even while a writer waits for it: its count is
+//! above zero, so no writer can be inside, and the second read goes in without looking at the
+//! flag (else it would wait for the writer, which waits for it). A thread with a lane sees that
+//! in its own count; a thread on the shared count keeps the shards it holds in a thread-local
+//! list. Writing a shard the thread reads would wait forever: it panics instead.
+//!
+//! # Verification
+//!
+//! The lock reaches its primitives through `crate::sync` and its thread's slot through
+//! `crate::thread_slot`. `tests/shard_lock_model.rs` compiles this file against loom's
+//! versions of both and checks every interleaving of readers with and without lanes, writers
+//! and re-entering readers; loom's cells also check that no read overlaps a write.
 #![allow(unsafe_code)]
 
-use std::cell::UnsafeCell;
+use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use crossbeam_utils::{Backoff, CachePadded};
-use parking_lot::{Mutex, MutexGuard};
+use crossbeam_utils::CachePadded;
 
-use crate::thread_slot;
+use crate::sync::{
+    AtomicBool, AtomicU32, Backoff, ConstPtr, MutPtr, Mutex, MutexGuard, Ordering, UnsafeCell,
+    fence, thread_local,
+};
+use crate::thread_slot::{self, ThreadSlot};
 
 /// Reader lanes per processor (a writer checks every lane, so more lanes make writes slower).
 const LANES_PER_CPU: usize = 2;
@@ -43,6 +64,14 @@ const MAX_LANES: usize = 64;
 const PER_LINE: usize = 32;
 
 type Line = CachePadded<[AtomicU32; PER_LINE]>;
+
+thread_local! {
+    /// The shards this thread reads through the shared count (their addresses): a thread
+    /// reading one of them again must not wait for a writer. Not a `const` initializer: the
+    /// model test's `thread_local!` (loom's) takes none, and only lane-less threads use it.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static SHARED_HELD: RefCell<Vec<usize>> = RefCell::new(Vec::new());
+}
 
 /// A fixed number of values, each behind its own lock.
 pub(super) struct ShardLocks<T> {
@@ -69,19 +98,42 @@ struct Shard<T> {
 // any thread get `&mut T` (so `T: Send`); the lock keeps them apart (module doc).
 unsafe impl<T: Send + Sync> Sync for ShardLocks<T> {}
 
+/// How a read is counted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// In the thread's own lane: plain stores.
+    Own,
+    /// In the shard's shared count (atomic read-modify-writes), listed in [`SHARED_HELD`].
+    Shared,
+}
+
 /// Shared access to one shard; released when dropped.
 pub(super) struct ReadGuard<'a, T> {
-    value: &'a T,
+    /// Dropped first: the access ends before the count is given back.
+    value: ConstPtr<T>,
+    _reader: Reader<'a, T>,
+}
+
+/// A counted reader of a shard; gives its count back when dropped.
+struct Reader<'a, T> {
+    shard: &'a Shard<T>,
     count: &'a AtomicU32,
-    /// Counted in the shared lane (atomic read-modify-write) rather than the thread's own.
-    shared: bool,
-    /// An own lane is written by its thread only: the guard is released where it was taken.
+    lane: Lane,
+    /// An own lane is written by its thread only: the reader is released where it was taken.
     _not_send: PhantomData<*const ()>,
 }
 
 /// Exclusive access to one shard; released when dropped.
 pub(super) struct WriteGuard<'a, T> {
+    /// Dropped first: the access ends before readers are let in.
+    value: MutPtr<T>,
+    _writer: Writer<'a, T>,
+}
+
+/// The writer of a shard; lowers its flag, then lets the next writer in, when dropped.
+struct Writer<'a, T> {
     shard: &'a Shard<T>,
+    /// Dropped after [`Writer::drop`] lowered the flag.
     _writers: MutexGuard<'a, ()>,
 }
 
@@ -97,7 +149,7 @@ impl<T> ShardLocks<T> {
     }
 
     /// `count` values made by `make`, with `own_lanes` reader lanes.
-    fn with_lanes(count: usize, own_lanes: usize, mut make: impl FnMut() -> T) -> Self {
+    pub(super) fn with_lanes(count: usize, own_lanes: usize, mut make: impl FnMut() -> T) -> Self {
         let lines_per_lane = count.div_ceil(PER_LINE).max(1);
         Self {
             shards: (0..count)
@@ -125,10 +177,16 @@ impl<T> ShardLocks<T> {
         &self.readers[lane * self.lines_per_lane + index / PER_LINE][index % PER_LINE]
     }
 
-    /// The own lane of the thread of slot `slot`, if it has one.
+    /// The own lane of the thread of `slot`, if it has one.
     #[inline]
-    fn own_lane(&self, slot: Option<usize>) -> Option<usize> {
-        slot.filter(|&lane| lane < self.own_lanes)
+    pub(super) fn own_lane(&self, slot: ThreadSlot) -> Option<usize> {
+        slot.index().filter(|&lane| lane < self.own_lanes)
+    }
+
+    /// Whether a writer holds value `index` or waits for its readers.
+    #[cfg(test)]
+    pub(super) fn writer_waiting(&self, index: usize) -> bool {
+        self.shards[index].writing.load(Ordering::SeqCst)
     }
 
     /// Shared access to value `index`. A thread may take it again while it holds it.
@@ -137,9 +195,9 @@ impl<T> ShardLocks<T> {
         self.read_as(thread_slot::current(), index)
     }
 
-    /// [`ShardLocks::read`] for a caller that already knows its [`thread_slot::current`].
+    /// [`ShardLocks::read`] for a caller that already has its [`thread_slot::current`].
     #[inline]
-    pub(super) fn read_as(&self, slot: Option<usize>, index: usize) -> ReadGuard<'_, T> {
+    pub(super) fn read_as(&self, slot: ThreadSlot, index: usize) -> ReadGuard<'_, T> {
         let Some(lane) = self.own_lane(slot) else {
             return self.read_shared(index);
         };
@@ -148,10 +206,14 @@ impl<T> ShardLocks<T> {
         loop {
             // Only this thread writes its lane, so load-then-store is exact.
             let held = count.load(Ordering::Relaxed);
-            count.store(held + 1, Ordering::SeqCst);
+            count.store(held + 1, Ordering::Relaxed);
             // Already inside (held > 0): no writer can be, it waits for this count.
-            if held > 0 || !shard.writing.load(Ordering::SeqCst) {
-                return self.guard(index, count, false);
+            if held > 0 {
+                return self.guard(shard, count, Lane::Own);
+            }
+            fence(Ordering::SeqCst);
+            if !shard.writing.load(Ordering::Acquire) {
+                return self.guard(shard, count, Lane::Own);
             }
             count.store(held, Ordering::Release);
             shard.wait_for_writer();
@@ -163,25 +225,43 @@ impl<T> ShardLocks<T> {
     fn read_shared(&self, index: usize) -> ReadGuard<'_, T> {
         let shard = &self.shards[index];
         let count = &*shard.shared_readers;
+        if shared_held(shard) {
+            // This thread's earlier read keeps writers out (module doc, "Reading a shard
+            // again").
+            count.fetch_add(1, Ordering::Relaxed);
+            return self.guard(shard, count, Lane::Shared);
+        }
         loop {
-            count.fetch_add(1, Ordering::SeqCst);
-            if !shard.writing.load(Ordering::SeqCst) {
-                return self.guard(index, count, true);
+            count.fetch_add(1, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            if !shard.writing.load(Ordering::Acquire) {
+                return self.guard(shard, count, Lane::Shared);
             }
             count.fetch_sub(1, Ordering::Release);
             shard.wait_for_writer();
         }
     }
 
-    fn guard<'a>(&'a self, index: usize, count: &'a AtomicU32, shared: bool) -> ReadGuard<'a, T> {
-        // SAFETY: counted as a reader while `writing` was down, so no writer holds the value
-        // until this guard's count is given back (module doc).
-        let value = unsafe { &*self.shards[index].value.get() };
+    fn guard<'a>(
+        &'a self,
+        shard: &'a Shard<T>,
+        count: &'a AtomicU32,
+        lane: Lane,
+    ) -> ReadGuard<'a, T> {
+        if lane == Lane::Shared {
+            // Unavailable only while the thread exits: its later reads just do not re-enter.
+            let _ = SHARED_HELD.try_with(|held| held.borrow_mut().push(address(shard)));
+        }
         ReadGuard {
-            value,
-            count,
-            shared,
-            _not_send: PhantomData,
+            // Counted as a reader while `writing` was down, so no writer holds the value until
+            // this guard's count is given back (module doc).
+            value: shard.value.get(),
+            _reader: Reader {
+                shard,
+                count,
+                lane,
+                _not_send: PhantomData,
+            },
         }
     }
 
@@ -190,28 +270,46 @@ impl<T> ShardLocks<T> {
     /// # Panics
     /// If this thread holds a read of the same value (it would wait for itself forever).
     pub(super) fn write(&self, index: usize) -> WriteGuard<'_, T> {
-        if let Some(lane) = self.own_lane(thread_slot::current()) {
-            assert!(
-                self.count(lane, index).load(Ordering::Relaxed) == 0,
-                "a thread reading an L1 shard asked to write it (a value's Clone calling \
-                 back into the same cache?)"
-            );
-        }
         let shard = &self.shards[index];
+        let reading = match self.own_lane(thread_slot::current()) {
+            Some(lane) => self.count(lane, index).load(Ordering::Relaxed) > 0,
+            None => shared_held(shard),
+        };
+        assert!(
+            !reading,
+            "a thread reading an L1 shard asked to write it (a value's Clone calling back into \
+             the same cache?)"
+        );
         let writers = shard.writers.lock();
-        shard.writing.store(true, Ordering::SeqCst);
+        shard.writing.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
         let own = (0..self.own_lanes).map(|lane| self.count(lane, index));
         for count in own.chain([&*shard.shared_readers]) {
             let backoff = Backoff::new();
-            while count.load(Ordering::SeqCst) != 0 {
+            while count.load(Ordering::Acquire) != 0 {
                 backoff.snooze();
             }
         }
         WriteGuard {
-            shard,
-            _writers: writers,
+            value: shard.value.get_mut(),
+            _writer: Writer {
+                shard,
+                _writers: writers,
+            },
         }
     }
+}
+
+/// A shard's identity in [`SHARED_HELD`].
+fn address<T>(shard: &Shard<T>) -> usize {
+    std::ptr::from_ref(shard) as usize
+}
+
+/// Whether this thread reads `shard` through the shared count.
+fn shared_held<T>(shard: &Shard<T>) -> bool {
+    SHARED_HELD
+        .try_with(|held| held.borrow().contains(&address(shard)))
+        .unwrap_or(false)
 }
 
 impl<T> Shard<T> {
@@ -225,19 +323,30 @@ impl<T> Deref for ReadGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        self.value
+        // SAFETY: no writer holds the value while this guard is counted (module doc).
+        unsafe { self.value.deref() }
     }
 }
 
-impl<T> Drop for ReadGuard<'_, T> {
+impl<T> Drop for Reader<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        if self.shared {
-            self.count.fetch_sub(1, Ordering::Release);
-        } else {
-            // This thread's lane (the guard is not `Send`): a plain decrement.
-            let held = self.count.load(Ordering::Relaxed);
-            self.count.store(held - 1, Ordering::Release);
+        match self.lane {
+            Lane::Own => {
+                // This thread's lane (the reader is not `Send`): a plain decrement.
+                let held = self.count.load(Ordering::Relaxed);
+                self.count.store(held - 1, Ordering::Release);
+            }
+            Lane::Shared => {
+                let shard = address(self.shard);
+                let _ = SHARED_HELD.try_with(|held| {
+                    let mut held = held.borrow_mut();
+                    if let Some(at) = held.iter().rposition(|&held| held == shard) {
+                        held.swap_remove(at);
+                    }
+                });
+                self.count.fetch_sub(1, Ordering::Release);
+            }
         }
     }
 }
@@ -248,199 +357,20 @@ impl<T> Deref for WriteGuard<'_, T> {
     fn deref(&self) -> &T {
         // SAFETY: every reader is out and stays out while `writing` is up; writers are
         // ordered by the mutex this guard holds.
-        unsafe { &*self.shard.value.get() }
+        unsafe { self.value.deref() }
     }
 }
 
 impl<T> DerefMut for WriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`, and `&mut self` makes this the only borrow of the guard.
-        unsafe { &mut *self.shard.value.get() }
+        unsafe { self.value.deref() }
     }
 }
 
-impl<T> Drop for WriteGuard<'_, T> {
+impl<T> Drop for Writer<'_, T> {
     fn drop(&mut self) {
         // Before the mutex (a field, dropped after this): the next writer raises it again.
         self.shard.writing.store(false, Ordering::Release);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::panic::{AssertUnwindSafe, catch_unwind};
-    use std::sync::atomic::AtomicUsize;
-    use std::sync::mpsc;
-    use std::time::{Duration, Instant};
-
-    use super::*;
-
-    /// These tests count on threads having lanes of their own (or not): one at a time, so that
-    /// one test's crowd of threads does not take the lanes of another's.
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-    const PATIENCE: Duration = Duration::from_secs(20);
-
-    /// Runs `test` on its own thread and fails if it does not finish in time (a deadlock).
-    fn within_patience(test: impl FnOnce() + Send + 'static) {
-        let _alone = ONE_AT_A_TIME.lock();
-        let (done, finished) = mpsc::channel();
-        let runner = std::thread::spawn(move || {
-            test();
-            let _ = done.send(());
-        });
-        match finished.recv_timeout(PATIENCE) {
-            Ok(()) => runner.join().expect("the test passed"),
-            // The runner panicked: report its panic.
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                if let Err(panic) = runner.join() {
-                    std::panic::resume_unwind(panic);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("deadlocked: not done in {PATIENCE:?}"),
-        }
-    }
-
-    /// Polls `condition` until it holds; panics after [`PATIENCE`].
-    fn wait_until(what: &str, condition: impl Fn() -> bool) {
-        let deadline = Instant::now() + PATIENCE;
-        while !condition() {
-            assert!(Instant::now() < deadline, "waited too long for {what}");
-            std::thread::yield_now();
-        }
-    }
-
-    /// Readers check that the two halves of a pair are equal; writers change one half, yield,
-    /// then change the other: a reader inside a write would see them differ.
-    fn hammer(locks: &ShardLocks<(u64, u64)>, threads: usize, rounds: u64) -> usize {
-        let ready = AtomicUsize::new(0);
-        let shared = AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            for thread in 0..threads {
-                let (ready, shared) = (&ready, &shared);
-                scope.spawn(move || {
-                    if locks.own_lane(thread_slot::current()).is_none() {
-                        shared.fetch_add(1, Ordering::Relaxed);
-                    }
-                    // Every thread holds its slot before any starts: they compete for lanes.
-                    ready.fetch_add(1, Ordering::AcqRel);
-                    wait_until("every thread", || ready.load(Ordering::Acquire) == threads);
-                    for round in 0..rounds {
-                        if (round + thread as u64).is_multiple_of(4) {
-                            let mut pair = locks.write(0);
-                            pair.0 += 1;
-                            std::thread::yield_now();
-                            pair.1 += 1;
-                        } else {
-                            let pair = locks.read(0);
-                            assert_eq!(pair.0, pair.1, "a reader saw a write half done");
-                        }
-                    }
-                });
-            }
-        });
-        shared.load(Ordering::Relaxed)
-    }
-
-    fn writes(threads: usize, rounds: u64) -> u64 {
-        (0..threads as u64)
-            .map(|thread| {
-                (0..rounds)
-                    .filter(|round| (round + thread).is_multiple_of(4))
-                    .count() as u64
-            })
-            .sum()
-    }
-
-    #[test]
-    fn writers_and_readers_never_overlap() {
-        within_patience(|| {
-            let locks = ShardLocks::with_lanes(2, MAX_LANES, || (0, 0));
-            hammer(&locks, 4, 20_000);
-            assert_eq!(*locks.read(0), (writes(4, 20_000), writes(4, 20_000)));
-            assert_eq!(*locks.read(1), (0, 0), "the other shard is untouched");
-        });
-    }
-
-    #[test]
-    fn threads_sharing_a_lane_are_kept_apart_too() {
-        within_patience(|| {
-            let locks = ShardLocks::with_lanes(1, 4, || (0, 0));
-            let threads = locks.own_lanes + 24;
-            let shared = hammer(&locks, threads, 2_000);
-            assert!(shared >= 24, "only {shared} threads shared the lane");
-            assert_eq!(
-                *locks.read(0),
-                (writes(threads, 2_000), writes(threads, 2_000))
-            );
-        });
-    }
-
-    #[test]
-    fn a_reader_reads_again_while_a_writer_waits_for_it() {
-        within_patience(|| {
-            let locks = ShardLocks::with_lanes(1, MAX_LANES, || 0u64);
-            let (holding, held) = mpsc::channel();
-            std::thread::scope(|scope| {
-                let locks = &locks;
-                scope.spawn(move || {
-                    assert!(
-                        locks.own_lane(thread_slot::current()).is_some(),
-                        "this test needs its own lane"
-                    );
-                    let outer = locks.read(0);
-                    holding.send(()).expect("the writer listens");
-                    wait_until("the writer", || {
-                        locks.shards[0].writing.load(Ordering::SeqCst)
-                    });
-                    let inner = locks.read(0);
-                    assert_eq!((*outer, *inner), (0, 0), "the writer is still waiting");
-                });
-                held.recv_timeout(PATIENCE)
-                    .expect("the reader holds the lock");
-                *locks.write(0) += 1;
-            });
-            assert_eq!(*locks.read(0), 1);
-        });
-    }
-
-    #[test]
-    fn a_panic_under_a_guard_releases_it() {
-        within_patience(|| {
-            let locks = ShardLocks::new(1, || 0u64);
-            let reading = catch_unwind(AssertUnwindSafe(|| {
-                let _value = locks.read(0);
-                panic!("while reading");
-            }));
-            let writing = catch_unwind(AssertUnwindSafe(|| {
-                *locks.write(0) += 1;
-                let _value = locks.write(0);
-                panic!("while writing");
-            }));
-            assert!(reading.is_err() && writing.is_err());
-            // Neither guard is left held: another thread writes, then reads.
-            std::thread::scope(|scope| {
-                scope.spawn(|| *locks.write(0) += 1);
-            });
-            assert_eq!(*locks.read(0), 2);
-        });
-    }
-
-    #[test]
-    fn writing_a_shard_this_thread_reads_panics_instead_of_hanging() {
-        within_patience(|| {
-            let locks = ShardLocks::with_lanes(2, MAX_LANES, || 0u64);
-            assert!(
-                locks.own_lane(thread_slot::current()).is_some(),
-                "this test needs its own lane"
-            );
-            let reading = locks.read(0);
-            let writing = catch_unwind(AssertUnwindSafe(|| *locks.write(0) += 1));
-            assert!(writing.is_err());
-            *locks.write(1) += 1;
-            drop(reading);
-            *locks.write(0) += 1;
-            assert_eq!((*locks.read(0), *locks.read(1)), (1, 1));
-        });
     }
 }

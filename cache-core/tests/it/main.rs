@@ -20,6 +20,8 @@ mod macros_refresh_background;
 mod macros_sync;
 #[cfg(feature = "metrics")]
 mod metrics;
+mod read_your_writes;
+mod read_your_writes_stress;
 mod refresh_and_stale;
 mod single_flight;
 mod stats_by_function;

@@ -1,5 +1,5 @@
-//! Feature `metrics`: the counters, histograms and gauges of DESIGN.md reach the recorder with
-//! their labels and the values `Stats` has. Published on demand into a local recorder, so the
+//! Feature `metrics`: the counters, histograms and gauges of the README's table reach the
+//! recorder with their labels and the values `Stats` has. Published on demand into a local recorder, so the
 //! test sees exactly what one publication wrote.
 
 use std::sync::LazyLock;

@@ -38,7 +38,12 @@ fn traced(f: impl FnOnce()) -> String {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, f);
+    tracing::subscriber::with_default(subscriber, || {
+        // Other tests' threads may have registered the engine's callsites while no subscriber
+        // wanted them; recompute their interest now that this one exists.
+        tracing::callsite::rebuild_interest_cache();
+        f();
+    });
     captured.text()
 }
 
