@@ -22,9 +22,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use benches::{Profile, profile};
-use cache_core::{
-    BoxError, Cache, Codec, EntryOptions, IntoL2, Invalidation, InvalidationSink, L2, L2Context,
-};
+use cache_core::l2::{BoxError, IntoL2, Invalidation, InvalidationSink, L2, L2Context};
+use cache_core::{Cache, Codec, EntryOptions};
 use cache_redis::RedisL2;
 use cache_redis::test_util::RedisServer;
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -110,7 +110,7 @@ impl Cache {
     /// let cache = cache_core::Cache::builder().build().unwrap();
     /// assert!(cache.l2_status().is_none());
     /// ```
-    pub fn l2_status(&self) -> Option<crate::L2Status> {
+    pub fn l2_status(&self) -> Option<crate::l2::L2Status> {
         self.inner.l2_status()
     }
 }

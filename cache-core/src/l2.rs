@@ -1,10 +1,60 @@
-//! The seam between the engine and a shared second level (Redis in `cache-redis`).
+//! The seam between the engine and a shared second level: the [`L2`] trait and the types its
+//! methods take and return. `cache_redis::RedisL2` is the Redis implementation; most users
+//! only hand one to [`CacheBuilder::l2`](crate::CacheBuilder::l2) and never touch this module.
 //!
 //! The engine hands an [`L2`] opaque, already encoded values ([`StoredValue`]) and plain keys
 //! (without the namespace: the L2 owns its layout). The L2 also carries invalidations between
 //! processes: it is attached when its cache is built ([`IntoL2`]), with an [`L2Context`] that
 //! holds the namespace and the [`InvalidationSink`] to report what other processes did. An
 //! `L2` value is always attached: there is no half-built state to check for.
+//!
+//! A failure is an [`L2Error`]: the engine counts it (`Stats::l2_errors`, or
+//! `Stats::l2_skipped` for the [skipped kinds](L2ErrorKind::is_skipped)), logs it and falls
+//! back to L1 or the loader; it never reaches the caller's function.
+//!
+//! ```
+//! use cache_core::Cache;
+//! use cache_core::l2::{BoxFuture, L2, L2Entry, L2Error, L2ErrorKind, L2Write};
+//!
+//! /// An L2 whose server is always down: every call fails, and the cache still answers.
+//! struct Down;
+//!
+//! fn down<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T, L2Error>> {
+//!     let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+//!     Box::pin(async move { Err(L2Error::with_source(L2ErrorKind::Connection, "down", refused)) })
+//! }
+//!
+//! impl L2 for Down {
+//!     fn get<'a>(&'a self, _: &'a str, _: &'a [String]) -> BoxFuture<'a, Result<Option<L2Entry>, L2Error>> {
+//!         down()
+//!     }
+//!     fn set<'a>(&'a self, _: &'a str, _: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
+//!         down()
+//!     }
+//!     fn invalidate<'a>(&'a self, _: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
+//!         down()
+//!     }
+//!     fn invalidate_pattern<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), L2Error>> {
+//!         down()
+//!     }
+//!     fn invalidate_tags<'a>(&'a self, _: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
+//!         down()
+//!     }
+//!     fn clear(&self) -> BoxFuture<'_, Result<(), L2Error>> {
+//!         down()
+//!     }
+//!     fn health(&self) -> BoxFuture<'_, Result<(), L2Error>> {
+//!         down()
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let cache = Cache::builder().l2(Down).build().unwrap();
+//! cache.set("k", 1u32, &Default::default()).await;
+//! assert_eq!(cache.get::<u32>("k").await, Some(1)); // from L1
+//! assert_eq!(cache.stats().l2_errors, 1); // the write
+//! # }
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;
@@ -71,31 +121,97 @@ pub enum L2ErrorKind {
     Connection,
     /// The server answered with something unexpected (e.g. a key of another Redis type).
     Protocol,
-    /// Not attempted: the L2 skipped it (its circuit breaker is open after repeated failures,
-    /// or it is applying invalidations queued during an outage). The engine counts it in
-    /// `Stats::l2_skipped` (not `l2_errors`) and does not log it per call.
+    /// Not attempted: the L2's circuit breaker is open after repeated failures (one of the
+    /// [skipped](Self::is_skipped) kinds).
     CircuitOpen,
+    /// Not attempted: the L2 is applying invalidations queued while it was unreachable, and
+    /// reads skip it until they are applied (one of the [skipped](Self::is_skipped) kinds).
+    Replaying,
     /// Any other failure.
     Other,
 }
 
+impl L2ErrorKind {
+    /// Whether the L2 skipped the operation instead of failing at it ([`CircuitOpen`],
+    /// [`Replaying`]): the engine counts it in `Stats::l2_skipped` (not `l2_errors`) and does
+    /// not log it per call.
+    ///
+    /// [`CircuitOpen`]: Self::CircuitOpen
+    /// [`Replaying`]: Self::Replaying
+    ///
+    /// ```
+    /// use cache_core::l2::L2ErrorKind;
+    ///
+    /// assert!(L2ErrorKind::CircuitOpen.is_skipped());
+    /// assert!(L2ErrorKind::Replaying.is_skipped());
+    /// assert!(!L2ErrorKind::Timeout.is_skipped());
+    /// ```
+    pub fn is_skipped(self) -> bool {
+        matches!(self, Self::CircuitOpen | Self::Replaying)
+    }
+}
+
 /// An L2 failure. The engine counts it and falls back; it never reaches the caller's function.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind:?}: {message}")]
+///
+/// It keeps the error it comes from, if any ([`source`](std::error::Error::source)), e.g. the
+/// Redis client's error, for reporters that walk the chain.
+///
+/// ```
+/// use std::error::Error;
+/// use cache_core::l2::{L2Error, L2ErrorKind};
+///
+/// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+/// let error = L2Error::with_source(L2ErrorKind::Connection, "cannot reach Redis", refused);
+/// assert_eq!(error.to_string(), "Connection: cannot reach Redis");
+/// let source = error.source().and_then(|source| source.downcast_ref::<std::io::Error>());
+/// assert_eq!(source.map(std::io::Error::kind), Some(std::io::ErrorKind::ConnectionRefused));
+/// ```
+#[derive(Debug, Clone)]
 pub struct L2Error {
     /// The kind of failure.
     pub kind: L2ErrorKind,
     /// A human-readable description.
     pub message: String,
+    /// The underlying error, shared by clones.
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl L2Error {
-    /// An error of `kind` with a message.
+    /// An error of `kind` with a message, and no underlying error.
     pub fn new(kind: L2ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// An error of `kind` with a message, caused by `source` (returned by
+    /// [`Error::source`](std::error::Error::source)).
+    pub fn with_source(
+        kind: L2ErrorKind,
+        message: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: Some(Arc::from(source.into())),
+        }
+    }
+}
+
+impl std::fmt::Display for L2Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for L2Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -354,5 +470,35 @@ impl<T: L2 + ?Sized> L2 for Arc<T> {
     }
     fn status(&self) -> L2Status {
         (**self).status()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn the_source_survives_clones_and_the_cache_error() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = L2Error::with_source(L2ErrorKind::Connection, "no Redis", refused);
+        let cloned = error.clone();
+        let io = |error: &(dyn std::error::Error + 'static)| {
+            error
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind)
+        };
+        assert_eq!(
+            cloned.source().and_then(io),
+            Some(std::io::ErrorKind::ConnectionRefused)
+        );
+        // Through the cache's own error, one level further down the chain.
+        let cache_error = crate::Error::from(error);
+        let l2 = cache_error.source().expect("the L2 error");
+        let underlying = l2.source().expect("the L2 error's source");
+        assert_eq!(underlying.to_string(), "refused");
+        assert_eq!(io(underlying), Some(std::io::ErrorKind::ConnectionRefused));
+        assert!(L2Error::new(L2ErrorKind::Other, "x").source().is_none());
     }
 }

@@ -70,6 +70,8 @@
 //!
 //! Without an L2 (the embedded default) everything runs in process; [`global`] is such a
 //! cache unless [`install`] replaced it.
+//!
+//! A second level (`cache_redis::RedisL2`, or your own) plugs in through the seam in [`l2`].
 
 mod blocking;
 mod builder;
@@ -85,7 +87,7 @@ mod global;
 mod inspect;
 mod key;
 mod key_parts;
-mod l2;
+pub mod l2;
 mod options;
 mod refresh;
 mod stats;
@@ -108,11 +110,6 @@ pub use glob::{glob_matches, glob_matches_bytes};
 pub use global::{global, install};
 pub use inspect::{EntryInfo, L1EntryInfo, L2EntryInfo};
 pub use key::{KeyBuilder, MAX_KEY_LEN, escape_key_part, escaped};
-pub use l2::{
-    BoxError, BoxFuture, BreakerState, IntoL2, Invalidation, InvalidationSink, L2, L2Context,
-    L2Entry, L2Error, L2ErrorKind, L2Read, L2Status, L2Write, ReadMark, StoredValue,
-    WriteCondition,
-};
 pub use options::{EntryOptions, Level};
 pub use stats::Stats;
 

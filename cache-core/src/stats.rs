@@ -17,7 +17,8 @@ use crate::thread_slot::{self, ThreadSlot};
 /// - `refreshes`: background refreshes started by refresh-ahead.
 /// - `stale_served`: failed loads answered with a stale value (`stale_if_error`).
 /// - `l2_errors`: L2 failures (unreachable, timeout, undecodable or foreign values).
-/// - `l2_skipped`: L2 operations not attempted because the L2's circuit breaker was open.
+/// - `l2_skipped`: L2 operations the L2 did not attempt: its circuit breaker was open, or it
+///   was applying invalidations queued during an outage (see `L2ErrorKind::is_skipped`).
 /// - `invalidations`: invalidation calls (key, pattern, tags, clear), local or from other
 ///   processes.
 /// - `evictions`: L1 entries removed to stay within the capacity.
@@ -41,7 +42,8 @@ pub struct Stats {
     pub stale_served: u64,
     /// L2 failures, including values that could not be decoded.
     pub l2_errors: u64,
-    /// L2 operations skipped by an open circuit breaker.
+    /// L2 operations skipped by an open circuit breaker or while queued invalidations were
+    /// being applied.
     pub l2_skipped: u64,
     /// Invalidations applied (key, pattern, tags, clear; local or remote).
     pub invalidations: u64,

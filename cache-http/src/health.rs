@@ -5,7 +5,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use cache_core::{BreakerState, Cache};
+use cache_core::Cache;
+use cache_core::l2::BreakerState;
 use serde_json::{Value, json};
 
 /// The health check.

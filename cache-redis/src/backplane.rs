@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use cache_core::{Invalidation, InvalidationSink};
+use cache_core::l2::{Invalidation, InvalidationSink};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +84,19 @@ impl Op {
             Op::Pattern { pattern } => Invalidation::Pattern(pattern),
             Op::Tags { tags } => Invalidation::Tags(tags),
             Op::Clear | Op::Flush { .. } => Invalidation::Clear,
+        }
+    }
+}
+
+impl From<&Invalidation> for Op {
+    fn from(invalidation: &Invalidation) -> Self {
+        match invalidation {
+            Invalidation::Keys(keys) => Op::Keys { keys: keys.clone() },
+            Invalidation::Pattern(pattern) => Op::Pattern {
+                pattern: pattern.clone(),
+            },
+            Invalidation::Tags(tags) => Op::Tags { tags: tags.clone() },
+            Invalidation::Clear => Op::Clear,
         }
     }
 }

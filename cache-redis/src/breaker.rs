@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use cache_core::{BreakerState, L2Error, L2ErrorKind};
+use cache_core::l2::{BreakerState, L2Error, L2ErrorKind};
 use parking_lot::Mutex;
 
 /// Breaker settings (see `RedisL2Builder::breaker_threshold` and `breaker_cooldown`).
@@ -122,9 +122,10 @@ impl Breaker {
     }
 }
 
-/// Whether an error says Redis is not there (as opposed to an answer it gave).
+/// Whether an error says Redis is not there (as opposed to an answer it gave, or a call that
+/// was not attempted).
 fn counts_as_failure(kind: L2ErrorKind) -> bool {
-    !matches!(kind, L2ErrorKind::Protocol | L2ErrorKind::CircuitOpen)
+    kind != L2ErrorKind::Protocol && !kind.is_skipped()
 }
 
 struct ProbeGuard<'a> {

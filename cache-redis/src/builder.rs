@@ -117,7 +117,7 @@ impl RedisL2Builder {
     }
 
     /// Limit of one operation: a read (value and tag check), a write, an invalidation, one
-    /// step of a scan. Past it the operation fails with [`L2ErrorKind::Timeout`](cache_core::L2ErrorKind::Timeout) and the cache
+    /// step of a scan. Past it the operation fails with [`L2ErrorKind::Timeout`](cache_core::l2::L2ErrorKind::Timeout) and the cache
     /// falls back to the loader. Default [`DEFAULT_OPERATION_TIMEOUT`] (250 ms).
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
         self.operation_timeout = timeout;
@@ -232,7 +232,7 @@ impl RedisL2Builder {
     /// Only a bad setting (e.g. an unparsable URL) is an error. Redis being unreachable is
     /// not: the service starts, the cache runs on L1 and loaders (counting `l2_errors`), and
     /// uses Redis as soon as it answers. To fail fast instead, call
-    /// [`health`](cache_core::L2::health) on the result before handing it to the cache.
+    /// [`health`](cache_core::l2::L2::health) on the result before handing it to the cache.
     pub async fn build(self) -> Result<RedisL2, Error> {
         self.validate()?;
         tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;

@@ -1,11 +1,11 @@
 //! Errors: [`Error`], of building and attaching a `RedisL2` (configuration), and the mapping of
-//! redis-rs errors and timeouts to `cache_core::L2Error` (operations, which the cache counts
+//! redis-rs errors and timeouts to `cache_core::l2::L2Error` (operations, which the cache counts
 //! and falls back from).
 
 use std::future::Future;
 use std::time::Duration;
 
-use cache_core::{L2Error, L2ErrorKind};
+use cache_core::l2::{L2Error, L2ErrorKind};
 use redis::{ErrorKind, RedisError};
 
 /// A `RedisL2` that cannot be built or attached: a bad setting, never a Redis outage (an
@@ -53,7 +53,7 @@ impl Error {
     }
 }
 
-/// The kind of failure a redis-rs error is.
+/// A redis-rs error as an L2 error of the kind it is, keeping it as the source.
 pub(crate) fn from_redis(error: RedisError) -> L2Error {
     let kind = if error.is_timeout() {
         L2ErrorKind::Timeout
@@ -72,7 +72,7 @@ pub(crate) fn from_redis(error: RedisError) -> L2Error {
             _ => L2ErrorKind::Other,
         }
     };
-    L2Error::new(kind, error.to_string())
+    L2Error::with_source(kind, error.to_string(), error)
 }
 
 /// An answer that does not have the expected shape.

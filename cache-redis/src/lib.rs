@@ -44,6 +44,13 @@
 //!   [circuit breaker](RedisL2Builder::breaker_threshold) skips Redis during an outage
 //!   (`Stats::l2_skipped`); invalidations Redis did not confirm are
 //!   [queued](RedisL2Builder::max_pending_invalidations) and applied when it answers again.
+//!   A write or invalidation that Redis answers with an error (a metadata key of the wrong
+//!   type, a command the ACL user may not run) is still announced on the backplane, so no
+//!   other process keeps serving the older value from its L1.
+//!
+//! Every operation runs through one policy (time limit, breaker, queue); the Redis commands
+//! themselves are plain functions apart from it. `health` alone passes the breaker: it reports
+//! what Redis does now.
 //!
 //! The data layout, for services in other languages, is in `docs/redis-layout.md`.
 #![forbid(unsafe_code)]
@@ -52,16 +59,13 @@
 mod backplane;
 mod breaker;
 mod builder;
+mod commands;
 mod connection;
-mod entry;
 mod error;
 mod layout;
 mod liveness;
-mod pattern;
 mod pending;
 mod redis_l2;
-mod scripts;
-mod tags;
 
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cache_core::InvalidationSink;
+use cache_core::l2::InvalidationSink;
 use parking_lot::Mutex;
 
 /// The backplane counts as connected while its last proof is younger than this many

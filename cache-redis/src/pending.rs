@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cache_core::Invalidation;
+use cache_core::l2::Invalidation;
 use parking_lot::Mutex;
 
 /// The queue of unconfirmed invalidations of one attached `RedisL2`.

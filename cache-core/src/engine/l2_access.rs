@@ -1,8 +1,9 @@
 //! The L2 stage: reading and decoding, encoding and writing through, and fanning
 //! invalidations out to the L2 (which tells every other process). Every failure is counted in
 //! `Stats::l2_errors`, logged, and read as "nothing there": it never reaches the caller. An
-//! operation the L2's circuit breaker skipped is counted in `Stats::l2_skipped`, not logged
-//! (the breaker logs its own transitions).
+//! operation the L2 skipped (its circuit breaker is open, or it is replaying queued
+//! invalidations) is counted in `Stats::l2_skipped`, not logged (the L2 logs its own
+//! transitions).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +11,7 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::codec::Codec;
-use crate::l2::{
-    Invalidation, L2, L2Error, L2ErrorKind, L2Read, L2Status, L2Write, ReadMark, WriteCondition,
-};
+use crate::l2::{Invalidation, L2, L2Error, L2Read, L2Status, L2Write, ReadMark, WriteCondition};
 use crate::options::Level;
 use crate::stats::{Counters, bump};
 use crate::store::{SerdeFns, Store};
@@ -260,11 +259,12 @@ impl L2Access {
 }
 
 fn is_skip(error: &L2Error) -> bool {
-    error.kind == L2ErrorKind::CircuitOpen
+    error.kind.is_skipped()
 }
 
-/// Counts a failed operation: in `l2_skipped` when the breaker skipped it (returns `true`: do
-/// not log it), otherwise in `l2_errors` (returns `false`: log it).
+/// Counts a failed operation: in `l2_skipped` when the L2 skipped it (its breaker is open, or
+/// it is replaying queued invalidations; returns `true`: do not log it), otherwise in
+/// `l2_errors` (returns `false`: log it).
 fn count_failure(counters: &Counters, error: &L2Error) -> bool {
     if is_skip(error) {
         bump(&counters.l2_skipped);

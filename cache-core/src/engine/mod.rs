@@ -163,7 +163,7 @@ impl Inner {
     }
 
     /// The L2's own report, if there is an L2.
-    pub(crate) fn l2_status(&self) -> Option<crate::L2Status> {
+    pub(crate) fn l2_status(&self) -> Option<crate::l2::L2Status> {
         self.l2.status()
     }
 

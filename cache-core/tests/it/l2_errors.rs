@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::DbError;
-use cache_core::{
-    BoxFuture, Cache, EntryOptions, L2, L2Entry, L2Error, L2ErrorKind, L2Write, StoredValue,
-};
+use cache_core::l2::{BoxFuture, L2, L2Entry, L2Error, L2ErrorKind, L2Write, StoredValue};
+use cache_core::{Cache, EntryOptions};
 use parking_lot::Mutex;
 
 /// How the double misbehaves.
@@ -18,6 +17,8 @@ enum Fault {
     Down,
     /// Reads return bytes that are not a valid value of the reader's type.
     Garbage,
+    /// Every operation is skipped, as the L2 says with an error of this kind.
+    Skipped(L2ErrorKind),
 }
 
 #[derive(Clone)]
@@ -46,6 +47,7 @@ impl FaultyL2 {
                     Err(L2Error::new(L2ErrorKind::Connection, "connection refused"))
                 }
                 Fault::Garbage => Ok(ok),
+                Fault::Skipped(kind) => Err(L2Error::new(kind, "skipped")),
             }
         })
     }
@@ -130,6 +132,21 @@ async fn garbage_from_l2_is_a_counted_miss_and_is_removed() {
     let stats = cache.stats();
     assert_eq!((stats.l2_errors, stats.l2_hits, stats.loads), (1, 0, 1));
     assert_eq!(*l2.removed.lock(), ["k"]);
+}
+
+#[tokio::test]
+async fn skipped_calls_are_counted_apart_from_errors_whichever_the_reason() {
+    for kind in [L2ErrorKind::CircuitOpen, L2ErrorKind::Replaying] {
+        let cache = Cache::builder()
+            .l2(FaultyL2::new(Fault::Skipped(kind)))
+            .build()
+            .unwrap();
+        assert_eq!(load_five(&cache).await, Ok(5));
+        cache.invalidate_tags(&["t"]).await;
+        let stats = cache.stats();
+        // The read, the write-through and the invalidation.
+        assert_eq!((stats.l2_skipped, stats.l2_errors), (3, 0), "{kind:?}");
+    }
 }
 
 /// The blocking twins drive the async L2 in every context.

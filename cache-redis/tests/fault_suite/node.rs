@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cache_core::{BreakerState, Cache, EntryOptions};
+use cache_core::l2::BreakerState;
+use cache_core::{Cache, EntryOptions};
 use cache_redis::RedisL2;
 
 use crate::{DEGRADED_TTL, HEARTBEAT, KEYS, LOAD_TIME, NODE_ENV, READERS, now_us};

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use cache_core::{
-    BoxError, BreakerState, Cache, EntryOptions, IntoL2, Invalidation, InvalidationSink, L2,
-    L2Context,
+use cache_core::l2::{
+    BoxError, BreakerState, IntoL2, Invalidation, InvalidationSink, L2, L2Context,
 };
+use cache_core::{Cache, EntryOptions};
 use cache_redis::RedisL2;
 use cache_redis::test_util::RedisServer;
 

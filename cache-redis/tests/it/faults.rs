@@ -91,6 +91,29 @@ async fn garbage_and_wrong_types_are_counted_misses() {
     .await;
 }
 
+#[tokio::test]
+async fn a_redis_error_keeps_the_redis_client_error_as_its_source() {
+    within_limit(async {
+        let server = RedisServer::start().unwrap();
+        let (cache, _l2) = node(Target::Url(&server.url()), "s").await;
+        let mut redis = raw(&server.url()).await;
+        let _: () = redis::cmd("LPUSH")
+            .arg("s:list")
+            .arg("x")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let error = cache.inspect("list").await.unwrap_err();
+        let l2 = std::error::Error::source(&error).expect("the L2 error");
+        let redis_error = l2
+            .source()
+            .and_then(|source| source.downcast_ref::<redis::RedisError>())
+            .expect("the redis-rs error");
+        assert_eq!(redis_error.code(), Some("WRONGTYPE"), "{redis_error}");
+    })
+    .await;
+}
+
 async fn load(cache: &Cache, key: &str, loads: &Arc<AtomicU64>) -> String {
     let loads = Arc::clone(loads);
     let value = format!("value of {key}");

@@ -10,4 +10,5 @@ mod durability;
 mod faults;
 mod processes;
 mod put;
+mod refused;
 mod write_through;

@@ -1,7 +1,7 @@
-//! The mark a miss leaves for its load's write-through (`cache_core::ReadMark`): what the read
+//! The mark a miss leaves for its load's write-through (`cache_core::l2::ReadMark`): what the read
 //! saw of the key's invalidation marker and, for tagged entries, the namespace generation.
 
-use cache_core::ReadMark;
+use cache_core::l2::ReadMark;
 
 /// The mark a miss leaves for its load's write-through: `"<generation>/<marker>"`, either part
 /// empty when unknown (the default mark: both).

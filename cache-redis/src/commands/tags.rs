@@ -2,7 +2,7 @@
 //! by the script that reads the value (another slot): a second request, `MGET` of the entry's
 //! tag keys, compares their generations with the entry's write generation.
 
-use cache_core::L2Error;
+use cache_core::l2::L2Error;
 
 use crate::connection::Connection;
 use crate::error::from_redis;
@@ -10,7 +10,7 @@ use crate::layout::Layout;
 
 /// Whether an entry written at generation `written_at` with `tags` is still visible.
 /// Unreadable metadata counts as invalidated (a miss, never a stale value).
-pub(crate) async fn visible(
+pub(super) async fn visible(
     connection: &Connection,
     layout: &Layout,
     written_at: &[u8],

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use cache_core::{L2Error, StoredValue};
+use cache_core::l2::{L2Error, StoredValue};
 use redis::Value;
 
 use crate::error::protocol;
