@@ -12,8 +12,11 @@ use tracing::Instrument;
 
 use std::future::Future;
 
+use crate::entry::Stamps;
 use crate::flight::{FlightOutcome, LeaderGuard, Role};
 use crate::l2::{ReadMark, WriteCondition};
+use crate::loaded::{Loaded, Storage};
+use crate::options::EntryOptions;
 use crate::stats::bump;
 use crate::store::Store;
 
@@ -37,6 +40,14 @@ struct LoaderRun<'a, V: Clone> {
     leader: Option<LeaderGuard<'a, V>>,
     reason: Reason,
     mark: ReadMark,
+    start: ReadStart,
+}
+
+/// What a loaded value is stored against: the mark of the L2 read before its load, its L1
+/// stamps (`None`: not put in L1), and the invalidation counters as its flight started.
+struct Stamped<'a> {
+    mark: &'a ReadMark,
+    stamps: Option<Stamps>,
     start: ReadStart,
 }
 
@@ -84,6 +95,24 @@ impl Inner {
         M: CallMode,
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
+    {
+        let loader = || async { loader().await.map(Loaded::new) };
+        self.load_deciding::<M, K, V, E, _>(store, key, options, loader)
+            .await
+    }
+
+    /// [`load`](Self::load) with a loader that decides how its value is cached.
+    pub(crate) async fn load_deciding<M, K, V, E, Fut>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        options: &ResolvedOptions,
+        loader: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        M: CallMode,
+        V: Clone + 'static,
+        Fut: Future<Output = Result<Loaded<V>, E>>,
     {
         let leader = match self.join::<M, K, V>(store, &key, options).await {
             Joined::Done(value) => {
@@ -152,6 +181,24 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
+        let loader = || async { loader().await.map(Loaded::new) };
+        self.reload_deciding::<M, K, V, E, _>(store, key, options, loader)
+            .await
+    }
+
+    /// [`reload`](Self::reload) with a loader that decides how its value is cached.
+    pub(crate) async fn reload_deciding<M, K, V, E, Fut>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        options: &ResolvedOptions,
+        loader: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        M: CallMode,
+        V: Clone + 'static,
+        Fut: Future<Output = Result<Loaded<V>, E>>,
+    {
         let leader = match self.join::<M, K, V>(store, &key, options).await {
             Joined::Done(value) => return Ok(value),
             Joined::Leads(leader) => leader,
@@ -183,7 +230,7 @@ impl Inner {
     where
         M: CallMode,
         V: Clone + 'static,
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Result<Loaded<V>, E>>,
     {
         let LoaderRun {
             leader,
@@ -210,31 +257,36 @@ impl Inner {
         #[cfg(feature = "metrics")]
         super::metrics::record_load(self.metrics_label(), store.name(), elapsed);
         match loaded {
-            Ok(value) => {
+            Ok(Loaded { value, storage }) => {
                 let Some(guard) = leader else {
                     return Ok(value);
                 };
-                if !options.may_store(&value) {
-                    // Returned to this caller (and the waiting ones), stored nowhere.
-                    guard.complete(&value, || true);
-                    return Ok(value);
-                }
-                if !guard.is_invalidated() {
-                    // Another process's invalidation since the L2 read keeps it out of L2.
-                    let condition = WriteCondition::UnchangedSince(&mark);
-                    self.l2
-                        .write::<M, K, V>(store, &key.text, &value, options, condition)
-                        .await;
-                }
-                let fill = Fill {
-                    value: value.clone(),
-                    ttl: options.ttl,
-                    stamps,
+                let decided;
+                let (options, stamps) = match storage {
+                    Storage::AsAsked => (options, Some(stamps)),
+                    Storage::With(chosen) => {
+                        decided = self.decided(options, &chosen);
+                        // Tags the flight was not started with were not stamped before the
+                        // load: stamped as of its start, unless a tag invalidation ran since.
+                        let stamps = if decided.tags == options.tags {
+                            Some(stamps)
+                        } else {
+                            self.l1.stamps_after_read(Vec::new(), &decided, start)
+                        };
+                        (&decided, stamps)
+                    }
+                    Storage::Nowhere => {
+                        guard.complete(&value, || true);
+                        return Ok(value);
+                    }
                 };
-                self.l1
-                    .fill(store, key, fill, options, || guard.is_invalidated());
-                // The value carries the flight's tags: an invalidation of any detached it.
-                guard.complete(&value, || true);
+                let stamped = Stamped {
+                    mark: &mark,
+                    stamps,
+                    start,
+                };
+                self.store_loaded::<M, K, V>(store, key, &value, options, stamped, guard)
+                    .await;
                 Ok(value)
             }
             Err(error) => {
@@ -256,6 +308,54 @@ impl Inner {
                 }
                 Ok(stale)
             }
+        }
+    }
+
+    /// Stores a loaded value: writes it through (unless an invalidation covered its load) and
+    /// fills L1, then hands it to the callers waiting for it.
+    async fn store_loaded<M: CallMode, K, V: Clone + 'static>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        value: &V,
+        options: &ResolvedOptions,
+        stamped: Stamped<'_>,
+        guard: LeaderGuard<'_, V>,
+    ) {
+        if !options.may_store(value) {
+            // Returned to this caller (and the waiting ones), stored nowhere.
+            guard.complete(value, || true);
+            return;
+        }
+        if !guard.is_invalidated() {
+            // Another process's invalidation since the L2 read keeps it out of L2.
+            let condition = WriteCondition::UnchangedSince(stamped.mark);
+            self.l2
+                .write::<M, K, V>(store, &key.text, value, options, condition)
+                .await;
+        }
+        if let Some(stamps) = stamped.stamps {
+            let fill = Fill {
+                value: value.clone(),
+                ttl: options.ttl,
+                stamps,
+            };
+            self.l1
+                .fill(store, key, fill, options, || guard.is_invalidated());
+        }
+        // A value carrying only the flight's tags: an invalidation of any detached it.
+        let known_tags = guard.knows_tags(&options.tags);
+        let start = stamped.start;
+        guard.complete(value, || known_tags || self.l1.unchanged_since(start));
+    }
+
+    /// The options a loader chose for its value, with the call's level and storage rules.
+    fn decided(&self, asked: &ResolvedOptions, chosen: &EntryOptions) -> ResolvedOptions {
+        ResolvedOptions {
+            level: asked.level,
+            errors_are_failures: asked.errors_are_failures,
+            store_if: asked.store_if.clone(),
+            ..self.resolve(chosen)
         }
     }
 
