@@ -171,7 +171,12 @@ impl Inner {
                 .run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
                 .await;
         };
-        let mark = match self.read_before_load::<M, K, V>(store, &key, options).await {
+        let mut start = start;
+        let reading = (&guard, &mut start);
+        let mark = match self
+            .read_before_load::<M, K, V>(store, &key, options, reading)
+            .await
+        {
             BeforeLoad::Load(mark) => mark,
             BeforeLoad::Hit(hit) => {
                 return Ok(self.take_l2_hit(store, key, hit, options, start, guard));

@@ -95,7 +95,7 @@ async fn total_loads(nodes: &mut [Node]) -> u64 {
 #[tokio::test]
 async fn a_cold_start_of_three_processes_loads_each_key_once() {
     within_limit(async {
-        let (_server, mut nodes, _here) = fleet(3).await;
+        let (_server, mut nodes, here) = fleet(3).await;
         // Every node asks for 12 keys, 4 callers per key, all at once; a load takes 300 ms.
         for node in &mut nodes {
             node.send("burst 12 4 300").await;
@@ -114,6 +114,14 @@ async fn a_cold_start_of_three_processes_loads_each_key_once() {
             won += node.count("leases_won").await;
         }
         assert_eq!(won, 12);
+        for key in 0..12 {
+            let value = here.get::<String>(&format!("k{key}")).await;
+            assert_eq!(
+                value,
+                Some(format!("v{key}")),
+                "written through for the fleet"
+            );
+        }
     })
     .await;
 }
@@ -121,7 +129,7 @@ async fn a_cold_start_of_three_processes_loads_each_key_once() {
 #[tokio::test]
 async fn a_killed_holder_delays_the_others_by_its_lease_then_one_of_them_loads() {
     within_limit(async {
-        let (_server, mut nodes, _here) = fleet(3).await;
+        let (_server, mut nodes, here) = fleet(3).await;
         let mut holder = nodes.remove(0);
         holder.send("load x 30000 doomed").await;
         holder.line_starting("loading x").await;
@@ -143,6 +151,7 @@ async fn a_killed_holder_delays_the_others_by_its_lease_then_one_of_them_loads()
             1,
             "one survivor loads for both"
         );
+        assert_eq!(here.get::<String>("x").await.as_deref(), Some("fresh"));
     })
     .await;
 }
@@ -176,7 +185,7 @@ async fn an_invalidation_voids_the_lease_and_the_older_load_is_not_written() {
 #[tokio::test]
 async fn when_the_holders_load_fails_a_waiting_process_loads_instead() {
     within_limit(async {
-        let (_server, mut nodes, _here) = fleet(2).await;
+        let (_server, mut nodes, here) = fleet(2).await;
         let (mut failing, mut waiting) = (nodes.remove(0), nodes.remove(0));
         failing.send("fail z 800").await;
         failing.line_starting("loading z").await;
@@ -191,6 +200,7 @@ async fn when_the_holders_load_fails_a_waiting_process_loads_instead() {
             0,
             "woken, not timed out"
         );
+        assert_eq!(here.get::<String>("z").await.as_deref(), Some("recovered"));
     })
     .await;
 }
@@ -300,8 +310,7 @@ async fn burst(cache: &Cache, loads: &Arc<AtomicU64>, keys: usize, callers: usiz
         for _ in 0..callers {
             let (cache, loads) = (cache.clone(), Arc::clone(loads));
             calls.push(tokio::spawn(async move {
-                let key = format!("k{key}");
-                let value = format!("v{key}");
+                let (key, value) = (format!("k{key}"), format!("v{key}"));
                 cache
                     .get_or_load(
                         &key,
