@@ -376,7 +376,10 @@ mod tests {
         let guard = leader(&flights, "k");
         guard.sleep(true);
         flights.detach_key("k");
-        assert!(!guard.is_invalidated(), "asleep: nothing read yet to invalidate");
+        assert!(
+            !guard.is_invalidated(),
+            "asleep: nothing read yet to invalidate"
+        );
         // A call after the invalidation joins it, and gets what the leader reads once awake.
         let joined = waiter(&flights, "k");
         guard.sleep(false);
