@@ -377,24 +377,26 @@ pub fn run_blocking<V: CachedValue, K: 'static, E>(
 }
 
 /// Reloads in the background: a task on the current tokio runtime (or the crate's driver
-/// runtime outside one) runs `loader` through single-flight and write-through.
+/// runtime outside one) runs `loader` through single-flight and write-through. A failed reload
+/// is counted and its error dropped where it happens, so the error type need not be `Send`.
 pub fn spawn<V: CachedValue, K: Send + Sync + 'static, E, Fut>(
     load: LoadGuard<'_, K, V>,
     loader: impl FnOnce() -> Fut + Send + 'static,
 ) where
-    E: Send + 'static,
     Fut: Future<Output = Result<V, E>> + Send + 'static,
 {
     let inner = Arc::clone(&load.cache.inner);
+    let loader = move || async move { loader().await.map_err(drop) };
     refresh::spawn(inner, load.store, load.key, load.options, loader);
 }
 
 /// Blocking form of [`spawn`]: the loader runs on a helper thread.
-pub fn spawn_blocking<V: CachedValue, K: Send + Sync + 'static, E: Send + 'static>(
+pub fn spawn_blocking<V: CachedValue, K: Send + Sync + 'static, E>(
     load: LoadGuard<'_, K, V>,
     loader: impl FnOnce() -> Result<V, E> + Send + 'static,
 ) {
     let inner = Arc::clone(&load.cache.inner);
+    let loader = move || loader().map_err(drop);
     refresh::spawn_blocking(inner, load.store, load.key, load.options, loader);
 }
 
