@@ -1,15 +1,18 @@
-//! The data connection: a `ConnectionManager` (standalone) or a cluster connection, behind one
-//! type that speaks `redis::aio::ConnectionLike`, plus the list of masters to scan.
+//! The data connection: a `ConnectionManager` (standalone), a cluster connection, or the master
+//! of a Sentinel service (`sentinel.rs`), behind one type that speaks
+//! `redis::aio::ConnectionLike`, plus the list of masters to scan.
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, RedisFuture, RedisResult, Value};
 
+use crate::sentinel::MasterConnection;
+
 /// Where a command for "every master" goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Node {
-    /// The standalone server.
+    /// The standalone server (or the Sentinel service's master).
     Only,
     /// A cluster master at this address.
     Master {
@@ -27,6 +30,8 @@ pub(crate) enum Connection {
     Single(ConnectionManager),
     /// Redis Cluster: one multiplexed connection per node, slots refreshed on `MOVED`.
     Cluster(ClusterConnection),
+    /// Redis Sentinel: the master the sentinels name, resolved again after a failover.
+    Sentinel(MasterConnection),
 }
 
 impl Connection {
@@ -37,7 +42,7 @@ impl Connection {
     /// Every master: the server itself, or the cluster's masters (from `CLUSTER NODES`).
     pub(crate) async fn masters(&self) -> RedisResult<Vec<Node>> {
         match self {
-            Self::Single(_) => Ok(vec![Node::Only]),
+            Self::Single(_) | Self::Sentinel(_) => Ok(vec![Node::Only]),
             Self::Cluster(connection) => {
                 let mut connection = connection.clone();
                 let nodes: String = redis::from_redis_value(
@@ -102,6 +107,7 @@ impl ConnectionLike for Connection {
         match self {
             Self::Single(connection) => connection.req_packed_command(cmd),
             Self::Cluster(connection) => connection.req_packed_command(cmd),
+            Self::Sentinel(connection) => connection.req_packed_command(cmd),
         }
     }
 
@@ -114,6 +120,7 @@ impl ConnectionLike for Connection {
         match self {
             Self::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
             Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(connection) => connection.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -121,6 +128,7 @@ impl ConnectionLike for Connection {
         match self {
             Self::Single(connection) => connection.get_db(),
             Self::Cluster(connection) => connection.get_db(),
+            Self::Sentinel(connection) => connection.get_db(),
         }
     }
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 use cache_core::l2::{L2Error, L2ErrorKind};
 use redis::{ErrorKind, RedisError};
 
-/// A `RedisL2` that cannot be built or attached: a bad setting, never a Redis outage (an
-/// unreachable Redis is not an error at build time; the cache runs without it and retries).
+/// A `RedisL2` that cannot be built or attached: a bad setting, or a Redis that refuses the
+/// credentials or the TLS handshake; never a Redis outage (an unreachable Redis is not an error
+/// at build time; the cache runs without it and retries).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -39,6 +40,16 @@ pub enum Error {
     /// The backplane's thread could not be started.
     #[error("cannot start the backplane thread: {0}")]
     Backplane(#[source] std::io::Error),
+    /// Redis answered but refused the credentials (a wrong password, an unknown or disabled
+    /// ACL user), when the `RedisL2` was built.
+    #[error("Redis refused the credentials (check the user and password of the URL): {0}")]
+    Authentication(#[source] RedisError),
+    /// The TLS handshake with Redis failed when the `RedisL2` was built: a certificate not
+    /// signed by a trusted CA, a host name it does not cover, or a client certificate refused.
+    #[error(
+        "the TLS handshake with Redis failed (certificate authority, host name or client certificate): {0}"
+    )]
+    TlsHandshake(#[source] RedisError),
     /// This `RedisL2` already serves a cache; build one `RedisL2` per `Cache`.
     #[error("this RedisL2 is already attached to a cache; build one RedisL2 per Cache")]
     AlreadyAttached,

@@ -1,6 +1,7 @@
 //! Redis as the shared second level (L2) of a `cache_core::Cache`: write-through, tag and
 //! pattern invalidation, and a pub/sub backplane that keeps every process's L1 coherent, on a
-//! standalone Redis or a Redis Cluster.
+//! standalone Redis, a Redis Cluster or a service behind Redis Sentinel, over TLS (rustls) and
+//! with ACL users.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -66,6 +67,9 @@ mod layout;
 mod liveness;
 mod pending;
 mod redis_l2;
+mod sentinel;
+mod target;
+mod tls;
 
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]

@@ -35,7 +35,9 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs `f` with a debug-level subscriber that logs span closes into the returned text.
 fn traced(f: impl FnOnce()) -> String {
-    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()

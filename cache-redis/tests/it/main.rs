@@ -1,8 +1,10 @@
 //! Behaviour of `RedisL2` under a real `cache_core::Cache`, against real `redis-server`
 //! processes the tests start (no mock of Redis anywhere).
 
+mod certs;
 mod common;
 
+mod acl;
 mod attach;
 mod cluster;
 mod coherence;
@@ -11,4 +13,5 @@ mod faults;
 mod processes;
 mod put;
 mod refused;
+mod tls;
 mod write_through;
