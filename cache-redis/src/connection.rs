@@ -39,6 +39,20 @@ impl Connection {
         matches!(self, Self::Cluster(_))
     }
 
+    /// How many times the master moved to another server (a Sentinel failover) since the
+    /// connection was made; the last writes it acknowledged may be missing on the new one.
+    pub(crate) fn switches(&self) -> u64 {
+        match self {
+            Self::Sentinel(connection) => connection.sentinel().switches(),
+            Self::Single(_) | Self::Cluster(_) => 0,
+        }
+    }
+
+    /// Whether the master can move to another server (Sentinel, Cluster).
+    pub(crate) fn fails_over(&self) -> bool {
+        !matches!(self, Self::Single(_))
+    }
+
     /// Every master: the server itself, or the cluster's masters (from `CLUSTER NODES`).
     pub(crate) async fn masters(&self) -> RedisResult<Vec<Node>> {
         match self {

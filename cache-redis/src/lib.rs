@@ -66,6 +66,7 @@ mod error;
 mod layout;
 mod liveness;
 mod pending;
+mod recent;
 mod redis_l2;
 mod sentinel;
 mod target;

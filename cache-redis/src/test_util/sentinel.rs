@@ -1,0 +1,309 @@
+//! [`RedisSentinel`]: a throwaway Redis Sentinel deployment (a master, a replica, three
+//! sentinels) for failover tests.
+
+use std::io;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use super::RedisServer;
+use super::process::{START_TIMEOUT, free_port, log_tail, query, server_bin, stop, wait_ready};
+
+/// Number of sentinels (a quorum of two).
+const SENTINELS: usize = 3;
+
+/// A master and one replica watched by three sentinels on free loopback ports (quorum 2),
+/// with short failover timings: a master unanswered for `down-after-milliseconds` (default
+/// 1 s) is failed over, a failover may take `failover-timeout` (default 2 s). Stopped and
+/// cleaned up on drop.
+///
+/// [`start`](Self::start) returns once the replica is in sync and every sentinel knows the
+/// replica and the other sentinels, so a failover can happen right away.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use cache_redis::test_util::RedisSentinel;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let mut deployment = RedisSentinel::start("cache")?;
+/// let old = deployment.master_port()?;
+/// deployment.kill_master()?;                          // SIGKILL; or .failover() to ask
+/// let new = deployment.wait_for_new_master(old, Duration::from_secs(10))?;
+/// assert_ne!(old, new);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct RedisSentinel {
+    service: String,
+    servers: Vec<RedisServer>,
+    sentinels: Vec<SentinelProcess>,
+}
+
+#[derive(Debug)]
+struct SentinelProcess {
+    port: u16,
+    // Dropped after the child is killed.
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+/// Timings of a [`RedisSentinel`].
+#[derive(Debug, Clone, Copy)]
+pub struct SentinelTimings {
+    /// `down-after-milliseconds`: how long the master may not answer before it is failed over.
+    pub down_after: Duration,
+    /// `failover-timeout`.
+    pub failover_timeout: Duration,
+}
+
+impl Default for SentinelTimings {
+    fn default() -> Self {
+        Self {
+            down_after: Duration::from_millis(1000),
+            failover_timeout: Duration::from_millis(2000),
+        }
+    }
+}
+
+impl RedisSentinel {
+    /// Starts the deployment for `service` with the default [`SentinelTimings`].
+    pub fn start(service: &str) -> io::Result<Self> {
+        Self::start_with(service, SentinelTimings::default())
+    }
+
+    /// Starts the deployment with these timings.
+    pub fn start_with(service: &str, timings: SentinelTimings) -> io::Result<Self> {
+        let master = RedisServer::start()?;
+        let master_port = master.port();
+        let replica =
+            RedisServer::start_with_args(&["--replicaof", "127.0.0.1", &master_port.to_string()])?;
+        let mut deployment = Self {
+            service: service.to_owned(),
+            servers: vec![master, replica],
+            sentinels: Vec::new(),
+        };
+        deployment.wait_until("the replica is in sync", |d| {
+            d.servers[1]
+                .command::<String>(redis::cmd("INFO").arg("replication"))
+                .is_ok_and(|info| info.contains("master_link_status:up"))
+        })?;
+        for _ in 0..SENTINELS {
+            let sentinel = SentinelProcess::start(service, master_port, timings)?;
+            deployment.sentinels.push(sentinel);
+        }
+        deployment.wait_until("every sentinel knows the replica and the others", |d| {
+            d.sentinels.iter().all(|sentinel| {
+                sentinel.master_info(&d.service).is_ok_and(|info| {
+                    field(&info, "num-slaves") >= 1 && field(&info, "num-other-sentinels") >= 2
+                })
+            })
+        })?;
+        Ok(deployment)
+    }
+
+    fn wait_until(&self, what: &str, ready: impl Fn(&Self) -> bool) -> io::Result<()> {
+        let started = Instant::now();
+        while !ready(self) {
+            if started.elapsed() > START_TIMEOUT * 2 {
+                let logs: Vec<String> = self
+                    .sentinels
+                    .iter()
+                    .map(|s| log_tail(s.dir.path()))
+                    .collect();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("timed out waiting until {what}: {}", logs.join(" || ")),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// The service (master) name the sentinels monitor.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The sentinels' URLs, `redis://127.0.0.1:{port}/`: what
+    /// `RedisL2::builder().sentinel(...)` takes.
+    pub fn sentinel_urls(&self) -> Vec<String> {
+        self.sentinels
+            .iter()
+            .map(|sentinel| format!("redis://127.0.0.1:{}/", sentinel.port))
+            .collect()
+    }
+
+    /// The port of the master the first answering sentinel names.
+    pub fn master_port(&self) -> io::Result<u16> {
+        let mut last = None;
+        for sentinel in &self.sentinels {
+            match sentinel.master_address(&self.service) {
+                Ok(port) => return Ok(port),
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("no sentinel")))
+    }
+
+    /// The data server (master or replica) on `port`.
+    pub fn server(&self, port: u16) -> Option<&RedisServer> {
+        self.servers.iter().find(|server| server.port() == port)
+    }
+
+    /// The data servers' ports (the master's first at start).
+    pub fn server_ports(&self) -> Vec<u16> {
+        self.servers.iter().map(RedisServer::port).collect()
+    }
+
+    /// Asks a sentinel for a failover (`SENTINEL FAILOVER <service>`): the replica is
+    /// promoted, the old master becomes a replica later.
+    pub fn failover(&self) -> io::Result<()> {
+        let sentinel = &self.sentinels[0];
+        query::<String>(
+            sentinel.port,
+            redis::cmd("SENTINEL").arg("FAILOVER").arg(&self.service),
+        )
+        .map(drop)
+        .map_err(io::Error::other)
+    }
+
+    /// Kills the current master with SIGKILL; returns its port.
+    pub fn kill_master(&mut self) -> io::Result<u16> {
+        let port = self.master_port()?;
+        let server = self
+            .servers
+            .iter_mut()
+            .find(|server| server.port() == port)
+            .ok_or_else(|| io::Error::other(format!("no server on port {port}")))?;
+        server.kill();
+        Ok(port)
+    }
+
+    /// Waits until every sentinel names a master other than `old` and that server says
+    /// `master` to `ROLE`; returns its port.
+    pub fn wait_for_new_master(&self, old: u16, limit: Duration) -> io::Result<u16> {
+        let started = Instant::now();
+        loop {
+            let named: Vec<Option<u16>> = self
+                .sentinels
+                .iter()
+                .map(|sentinel| sentinel.master_address(&self.service).ok())
+                .collect();
+            if let Some(Some(port)) = named.first()
+                && *port != old
+                && named.iter().all(|other| *other == Some(*port))
+                && self.server(*port).is_some_and(|server| {
+                    server
+                        .command::<Vec<redis::Value>>(&redis::cmd("ROLE"))
+                        .is_ok_and(|role| {
+                            matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master")
+                        })
+                })
+            {
+                return Ok(*port);
+            }
+            if started.elapsed() > limit {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no new master within {limit:?}; sentinels name {named:?}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl SentinelProcess {
+    fn start(service: &str, master_port: u16, timings: SentinelTimings) -> io::Result<Self> {
+        let mut last_error = None;
+        for _ in 0..5 {
+            let dir = tempfile::Builder::new()
+                .prefix("cache-redis-sentinel-")
+                .tempdir()?;
+            let port = free_port()?;
+            let config = format!(
+                "port {port}\nbind 127.0.0.1\ndaemonize no\nlogfile \"sentinel.log\"\ndir \"{dir}\"\n\
+                 sentinel monitor {service} 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds {service} {down}\n\
+                 sentinel failover-timeout {service} {failover}\n\
+                 sentinel parallel-syncs {service} 1\n",
+                dir = dir.path().display(),
+                down = timings.down_after.as_millis(),
+                failover = timings.failover_timeout.as_millis(),
+            );
+            let path = dir.path().join("sentinel.conf");
+            std::fs::write(&path, config)?;
+            let mut child = Command::new(server_bin())
+                .arg(&path)
+                .arg("--sentinel")
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?;
+            match wait_ready_sentinel(&mut child, port, &dir) {
+                Ok(()) => {
+                    return Ok(Self {
+                        port,
+                        dir,
+                        child: Some(child),
+                    });
+                }
+                Err(error) => {
+                    stop(&mut child);
+                    last_error = Some(error);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| io::Error::other("the sentinel did not start")))
+    }
+
+    fn master_info(&self, service: &str) -> redis::RedisResult<Vec<String>> {
+        query(self.port, redis::cmd("SENTINEL").arg("MASTER").arg(service))
+    }
+
+    fn master_address(&self, service: &str) -> io::Result<u16> {
+        let address: Option<(String, String)> = query(
+            self.port,
+            redis::cmd("SENTINEL")
+                .arg("GET-MASTER-ADDR-BY-NAME")
+                .arg(service),
+        )
+        .map_err(io::Error::other)?;
+        let (_host, port) =
+            address.ok_or_else(|| io::Error::other("the sentinel knows no such service"))?;
+        port.parse().map_err(io::Error::other)
+    }
+}
+
+fn wait_ready_sentinel(child: &mut Child, port: u16, dir: &TempDir) -> io::Result<()> {
+    // `wait_ready` reads `redis.log`; a sentinel logs to `sentinel.log`.
+    wait_ready(child, port, dir.path()).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!(
+                "{error}; sentinel log: {}",
+                std::fs::read_to_string(dir.path().join("sentinel.log")).unwrap_or_default()
+            ),
+        )
+    })
+}
+
+/// A numeric field of a `SENTINEL MASTER` answer (field, value, field, value...).
+fn field(info: &[String], name: &str) -> u64 {
+    info.chunks(2)
+        .find(|pair| pair[0] == name)
+        .and_then(|pair| pair.get(1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Drop for SentinelProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop(&mut child);
+        }
+    }
+}

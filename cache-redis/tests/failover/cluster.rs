@@ -1,0 +1,1 @@
+//! Redis Cluster: a master killed, its replica promoted.

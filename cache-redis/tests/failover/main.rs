@@ -1,0 +1,12 @@
+//! Failovers with real processes: a Redis Sentinel deployment (master, replica, three
+//! sentinels) failed over on request (`SENTINEL FAILOVER`) and by SIGKILL of the master, and a
+//! local Redis Cluster with replicas losing a master, all while callers run. Slow (each
+//! failover takes seconds), hence a test binary of its own.
+
+#[allow(dead_code)]
+#[path = "../it/common.rs"]
+mod common;
+
+mod callers;
+mod cluster;
+mod sentinel;
