@@ -64,7 +64,11 @@ impl Error {
     }
 }
 
-/// A redis-rs error as an L2 error of the kind it is, keeping it as the source.
+/// A redis-rs error as an L2 error of the kind it is, keeping it as the source. A reply that
+/// says the server cannot serve now (a failover under way: `READONLY`, `LOADING`,
+/// `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`, or a `MOVED`/`ASK` redirection the cluster client
+/// gave up following) counts as no connection, not as a rejection: what it refused is queued
+/// and applied once a master answers.
 pub(crate) fn from_redis(error: RedisError) -> L2Error {
     let kind = if error.is_timeout() {
         L2ErrorKind::Timeout
@@ -72,6 +76,7 @@ pub(crate) fn from_redis(error: RedisError) -> L2Error {
         || error.is_connection_dropped()
         || error.is_connection_refusal()
         || matches!(error.kind(), ErrorKind::ClusterConnectionNotFound)
+        || is_failing_over(&error)
     {
         L2ErrorKind::Connection
     } else {
@@ -84,6 +89,14 @@ pub(crate) fn from_redis(error: RedisError) -> L2Error {
         }
     };
     L2Error::with_source(kind, error.to_string(), error)
+}
+
+/// Whether a reply says the server cannot serve now because of a failover.
+fn is_failing_over(error: &RedisError) -> bool {
+    matches!(
+        error.code(),
+        Some("READONLY" | "LOADING" | "MASTERDOWN" | "CLUSTERDOWN" | "TRYAGAIN" | "MOVED" | "ASK")
+    )
 }
 
 /// An answer that does not have the expected shape.
@@ -103,5 +116,42 @@ pub(crate) async fn timed<T>(
             L2ErrorKind::Timeout,
             format!("{what} did not finish within {limit:?}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failover_replies_are_transient_and_others_rejections() {
+        let reply = |code: &str| redis::make_extension_error(code.to_owned(), None);
+        for code in [
+            "READONLY",
+            "LOADING",
+            "MASTERDOWN",
+            "CLUSTERDOWN",
+            "TRYAGAIN",
+        ] {
+            assert_eq!(
+                from_redis(reply(code)).kind,
+                L2ErrorKind::Connection,
+                "{code}"
+            );
+        }
+        let moved = RedisError::from((
+            ErrorKind::Server(redis::ServerErrorKind::Moved),
+            "moved",
+            "449 127.0.0.1:7000".to_owned(),
+        ));
+        assert_eq!(from_redis(moved).kind, L2ErrorKind::Connection);
+        for code in ["ASK"] {
+            assert_eq!(
+                from_redis(reply(code)).kind,
+                L2ErrorKind::Connection,
+                "{code}"
+            );
+        }
+        assert_eq!(from_redis(reply("WRONGTYPE")).kind, L2ErrorKind::Protocol);
     }
 }

@@ -132,7 +132,11 @@ impl Target {
                     .set_connection_timeout(settings.connect_timeout)
                     .set_response_timeout(settings.operation_timeout);
                 let connection = cluster.get_pending_async_connection_with_config(config);
-                Ok((Connection::Cluster(connection), Source::Nodes(clients)))
+                let epochs = Arc::default();
+                Ok((
+                    Connection::Cluster(connection, epochs),
+                    Source::Nodes(clients),
+                ))
             }
             Target::Sentinel { sentinels, service } => {
                 let clients = sentinels

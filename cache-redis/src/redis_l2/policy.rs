@@ -369,9 +369,11 @@ impl Policy {
         Ok(())
     }
 
-    /// The backplane thread's step: learn the namespace's flush generation (which also probes
-    /// a half-open breaker when no call does), then replay what waits.
+    /// The backplane thread's step: watch a cluster for failovers, learn the namespace's flush
+    /// generation (which also probes a half-open breaker when no call does), then replay what
+    /// waits.
     pub(super) async fn maintain(&self) {
+        self.keyspace.connection.observe_failovers().await;
         if let Err(error) = self.learn_flush().await {
             tracing::debug!(%error, "cannot read the flush generation");
         }

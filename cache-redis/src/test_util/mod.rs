@@ -25,6 +25,6 @@ mod sentinel;
 mod server;
 
 pub use child::ChildTest;
-pub use cluster::RedisCluster;
+pub use cluster::{FAILOVER_NODE_TIMEOUT, RedisCluster};
 pub use sentinel::{RedisSentinel, SentinelTimings};
 pub use server::RedisServer;

@@ -12,7 +12,6 @@ use cache_core::{Cache, EntryOptions};
 pub struct Seen {
     pub calls: u64,
     pub errors: u64,
-    pub loads: u64,
     pub slowest: Duration,
 }
 
@@ -67,10 +66,7 @@ impl Callers {
     /// Stops the readers and sums up.
     pub async fn stop(self) -> Seen {
         self.stop.store(true, Ordering::Relaxed);
-        let mut seen = Seen {
-            loads: self.loads(),
-            ..Seen::default()
-        };
+        let mut seen = Seen::default();
         for task in self.tasks {
             let (calls, errors, slowest) = task.await.expect("a caller panicked");
             seen.calls += calls;

@@ -9,4 +9,5 @@ mod common;
 
 mod callers;
 mod cluster;
+mod scenario;
 mod sentinel;
