@@ -38,11 +38,13 @@ pub struct RedisSentinel {
     service: String,
     servers: Vec<RedisServer>,
     sentinels: Vec<SentinelProcess>,
+    tls: bool,
 }
 
 #[derive(Debug)]
 struct SentinelProcess {
     port: u16,
+    tls_port: Option<u16>,
     // Dropped after the child is killed.
     dir: TempDir,
     child: Option<Child>,
@@ -74,22 +76,64 @@ impl RedisSentinel {
 
     /// Starts the deployment with these timings.
     pub fn start_with(service: &str, timings: SentinelTimings) -> io::Result<Self> {
-        let master = RedisServer::start()?;
-        let master_port = master.port();
-        let replica =
-            RedisServer::start_with_args(&["--replicaof", "127.0.0.1", &master_port.to_string()])?;
+        Self::start_inner(service, timings, &[])
+    }
+
+    /// Starts the deployment over TLS: servers and sentinels listen for TLS too (the plain
+    /// ports stay open, for set-up), replicate and monitor over TLS, so the sentinels name
+    /// TLS ports and [`sentinel_urls`](Self::sentinel_urls) are `rediss://`. `tls_args` name
+    /// the certificates as for [`RedisServer::start_tls`].
+    pub fn start_tls(
+        service: &str,
+        timings: SentinelTimings,
+        tls_args: &[&str],
+    ) -> io::Result<Self> {
+        Self::start_inner(service, timings, tls_args)
+    }
+
+    fn start_inner(service: &str, timings: SentinelTimings, tls_args: &[&str]) -> io::Result<Self> {
+        let tls = !tls_args.is_empty();
+        let mut server_args: Vec<&str> = tls_args.to_vec();
+        if tls {
+            server_args.extend(["--tls-replication", "yes"]);
+        }
+        let start = |args: &[&str]| {
+            if tls {
+                RedisServer::start_tls(args)
+            } else {
+                RedisServer::start_with_args(args)
+            }
+        };
+        let master = start(&server_args)?;
+        let master_port = master.tls_port().unwrap_or(master.port());
+        let master_port_text = master_port.to_string();
+        let mut replica_args = server_args.clone();
+        replica_args.extend(["--replicaof", "127.0.0.1", &master_port_text]);
+        let replica = start(&replica_args)?;
         let mut deployment = Self {
             service: service.to_owned(),
             servers: vec![master, replica],
             sentinels: Vec::new(),
+            tls,
         };
         deployment.wait_until("the replica is in sync", |d| {
             d.servers[1]
                 .command::<String>(redis::cmd("INFO").arg("replication"))
                 .is_ok_and(|info| info.contains("master_link_status:up"))
         })?;
+        // `--tls-cert-file x` becomes the configuration line `tls-cert-file x`.
+        let tls_lines: String = tls_args
+            .chunks(2)
+            .map(|pair| {
+                format!(
+                    "{} {}\n",
+                    pair[0].trim_start_matches("--"),
+                    pair.get(1).unwrap_or(&"")
+                )
+            })
+            .collect();
         for _ in 0..SENTINELS {
-            let sentinel = SentinelProcess::start(service, master_port, timings)?;
+            let sentinel = SentinelProcess::start(service, master_port, timings, &tls_lines)?;
             deployment.sentinels.push(sentinel);
         }
         deployment.wait_until("every sentinel knows the replica and the others", |d| {
@@ -131,11 +175,15 @@ impl RedisSentinel {
     pub fn sentinel_urls(&self) -> Vec<String> {
         self.sentinels
             .iter()
-            .map(|sentinel| format!("redis://127.0.0.1:{}/", sentinel.port))
+            .map(|sentinel| match sentinel.tls_port {
+                Some(port) if self.tls => format!("rediss://127.0.0.1:{port}/"),
+                _ => format!("redis://127.0.0.1:{}/", sentinel.port),
+            })
             .collect()
     }
 
-    /// The port of the master the first answering sentinel names.
+    /// The port of the master the first answering sentinel names (its TLS port in a
+    /// deployment over TLS).
     pub fn master_port(&self) -> io::Result<u16> {
         let mut last = None;
         for sentinel in &self.sentinels {
@@ -147,9 +195,11 @@ impl RedisSentinel {
         Err(last.unwrap_or_else(|| io::Error::other("no sentinel")))
     }
 
-    /// The data server (master or replica) on `port`.
+    /// The data server (master or replica) on `port` (plain or TLS).
     pub fn server(&self, port: u16) -> Option<&RedisServer> {
-        self.servers.iter().find(|server| server.port() == port)
+        self.servers
+            .iter()
+            .find(|server| server.port() == port || server.tls_port() == Some(port))
     }
 
     /// The data servers' ports (the master's first at start).
@@ -175,7 +225,7 @@ impl RedisSentinel {
         let server = self
             .servers
             .iter_mut()
-            .find(|server| server.port() == port)
+            .find(|server| server.port() == port || server.tls_port() == Some(port))
             .ok_or_else(|| io::Error::other(format!("no server on port {port}")))?;
         server.kill();
         Ok(port)
@@ -216,15 +266,29 @@ impl RedisSentinel {
 }
 
 impl SentinelProcess {
-    fn start(service: &str, master_port: u16, timings: SentinelTimings) -> io::Result<Self> {
+    fn start(
+        service: &str,
+        master_port: u16,
+        timings: SentinelTimings,
+        tls_lines: &str,
+    ) -> io::Result<Self> {
         let mut last_error = None;
         for _ in 0..5 {
             let dir = tempfile::Builder::new()
                 .prefix("cache-redis-sentinel-")
                 .tempdir()?;
             let port = free_port()?;
+            let tls_port = if tls_lines.is_empty() {
+                None
+            } else {
+                Some(free_port()?)
+            };
+            let tls = match tls_port {
+                Some(tls_port) => format!("tls-port {tls_port}\ntls-replication yes\n{tls_lines}"),
+                None => String::new(),
+            };
             let config = format!(
-                "port {port}\nbind 127.0.0.1\ndaemonize no\nlogfile \"sentinel.log\"\ndir \"{dir}\"\n\
+                "port {port}\n{tls}bind 127.0.0.1\ndaemonize no\nlogfile \"sentinel.log\"\ndir \"{dir}\"\n\
                  sentinel monitor {service} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {service} {down}\n\
                  sentinel failover-timeout {service} {failover}\n\
@@ -247,6 +311,7 @@ impl SentinelProcess {
                 Ok(()) => {
                     return Ok(Self {
                         port,
+                        tls_port,
                         dir,
                         child: Some(child),
                     });

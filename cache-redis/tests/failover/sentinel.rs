@@ -1,11 +1,13 @@
 //! Redis Sentinel: the master found through the sentinels, and followed across a requested
-//! failover and across SIGKILL of the master while callers run.
+//! failover and across SIGKILL of the master while callers run; and over TLS with an ACL user
+//! on the master.
 
 use std::time::Duration;
 
-use cache_redis::test_util::{RedisSentinel, SentinelTimings};
+use cache_redis::test_util::{RedisSentinel, RedisServer, SentinelTimings};
 use cache_redis::{Error, RedisL2, RedisL2Builder};
 
+use crate::certs::Certs;
 use crate::common::test_builder;
 use crate::scenario::{self, Deployment};
 
@@ -21,11 +23,29 @@ struct Sentinel {
     deployment: RedisSentinel,
     timings: SentinelTimings,
     fault: Fault,
+    /// For a deployment over TLS: the CA the test made (and the directory of its files).
+    tls: Option<(tempfile::TempDir, Certs)>,
+}
+
+/// The ACL user of the TLS deployment's servers.
+const USER: (&str, &str) = ("app", "s3cret");
+
+impl Sentinel {
+    /// The plain port of the server on `port` (the sentinels name TLS ports over TLS).
+    fn plain(&self, port: u16) -> u16 {
+        self.deployment.server(port).map_or(port, RedisServer::port)
+    }
 }
 
 impl Deployment for Sentinel {
     fn builder(&self) -> RedisL2Builder {
-        test_builder().sentinel(self.deployment.sentinel_urls(), SERVICE)
+        let builder = test_builder().sentinel(self.deployment.sentinel_urls(), SERVICE);
+        match &self.tls {
+            Some((_, certs)) => builder
+                .tls_ca_certificates(certs.ca_pem.clone())
+                .sentinel_master_auth(USER.0, USER.1),
+            None => builder,
+        }
     }
 
     fn fault(&mut self, _probe_key: &str) {
@@ -38,14 +58,12 @@ impl Deployment for Sentinel {
     }
 
     fn new_master_of(&self, _key: &str, old: u16) -> Option<u16> {
-        self.deployment
-            .master_port()
-            .ok()
-            .filter(|port| *port != old)
+        let port = self.plain(self.deployment.master_port().ok()?);
+        (port != old).then_some(port)
     }
 
     fn master_of(&self, _key: &str) -> u16 {
-        self.deployment.master_port().unwrap()
+        self.plain(self.deployment.master_port().unwrap())
     }
 
     fn bound(&self) -> Duration {
@@ -61,6 +79,40 @@ fn start(fault: Fault) -> Sentinel {
         deployment,
         timings,
         fault,
+        tls: None,
+    }
+}
+
+/// A deployment over TLS whose servers only let the ACL user [`USER`] in (the default user
+/// stays for replication and the sentinels).
+fn start_tls(fault: Fault) -> Sentinel {
+    let timings = SentinelTimings::default();
+    let dir = tempfile::tempdir().unwrap();
+    let certs = Certs::generate(dir.path());
+    let args = certs.server_args(false);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let deployment =
+        tokio::task::block_in_place(|| RedisSentinel::start_tls(SERVICE, timings, &args)).unwrap();
+    for port in deployment.server_ports() {
+        let server = deployment.server(port).unwrap();
+        let _: () = server
+            .command(
+                redis::cmd("ACL")
+                    .arg("SETUSER")
+                    .arg(USER.0)
+                    .arg("on")
+                    .arg(format!(">{}", USER.1))
+                    .arg("~*")
+                    .arg("&*")
+                    .arg("+@all"),
+            )
+            .unwrap();
+    }
+    Sentinel {
+        deployment,
+        timings,
+        fault,
+        tls: Some((dir, certs)),
     }
 }
 
@@ -81,4 +133,15 @@ async fn sentinel_follows_a_requested_failover() {
 async fn sentinel_follows_a_killed_master() {
     let mut sentinel = start(Fault::Killed);
     scenario::run("Sentinel, SIGKILL of the master", &mut sentinel).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinel_over_tls_with_an_acl_user_follows_a_requested_failover() {
+    let mut sentinel = start_tls(Fault::Requested);
+    assert!(sentinel.deployment.sentinel_urls()[0].starts_with("rediss://"));
+    scenario::run(
+        "Sentinel over TLS, ACL user, SENTINEL FAILOVER",
+        &mut sentinel,
+    )
+    .await;
 }
