@@ -9,7 +9,7 @@ use crate::breaker::{Breaker, BreakerSettings};
 use crate::error::Error;
 use crate::redis_l2::{Inner, RedisL2, Settings};
 use crate::target::{MasterAuth, OpenSettings, Target};
-use crate::tls::{self, TlsOptions};
+use crate::tls::{self, ClientCertificate, TlsOptions};
 
 /// Default limit of one Redis operation (a read, a write, one step of a scan): 250 ms.
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_millis(250);
@@ -194,7 +194,10 @@ impl RedisL2Builder {
         certificate_pem: impl Into<Vec<u8>>,
         key_pem: impl Into<Vec<u8>>,
     ) -> Self {
-        self.tls.client = Some((Arc::from(certificate_pem.into()), Arc::from(key_pem.into())));
+        self.tls.client = Some(ClientCertificate {
+            chain: Arc::from(certificate_pem.into()),
+            key: Arc::from(key_pem.into()),
+        });
         self
     }
 

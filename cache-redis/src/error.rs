@@ -67,8 +67,9 @@ impl Error {
 /// A redis-rs error as an L2 error of the kind it is, keeping it as the source. A reply that
 /// says the server cannot serve now (a failover under way: `READONLY`, `LOADING`,
 /// `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`, or a `MOVED`/`ASK` redirection the cluster client
-/// gave up following) counts as no connection, not as a rejection: what it refused is queued
-/// and applied once a master answers.
+/// gave up following), or that no replica is in sync (`NOREPLICAS`, under
+/// `min-replicas-to-write`), counts as no connection, not as a rejection: what it refused is
+/// queued and applied once a master answers.
 pub(crate) fn from_redis(error: RedisError) -> L2Error {
     let kind = if error.is_timeout() {
         L2ErrorKind::Timeout
@@ -95,7 +96,16 @@ pub(crate) fn from_redis(error: RedisError) -> L2Error {
 fn is_failing_over(error: &RedisError) -> bool {
     matches!(
         error.code(),
-        Some("READONLY" | "LOADING" | "MASTERDOWN" | "CLUSTERDOWN" | "TRYAGAIN" | "MOVED" | "ASK")
+        Some(
+            "READONLY"
+                | "LOADING"
+                | "MASTERDOWN"
+                | "CLUSTERDOWN"
+                | "TRYAGAIN"
+                | "MOVED"
+                | "ASK"
+                | "NOREPLICAS"
+        )
     )
 }
 
@@ -132,6 +142,8 @@ mod tests {
             "MASTERDOWN",
             "CLUSTERDOWN",
             "TRYAGAIN",
+            "ASK",
+            "NOREPLICAS",
         ] {
             assert_eq!(
                 from_redis(reply(code)).kind,
@@ -145,13 +157,6 @@ mod tests {
             "449 127.0.0.1:7000".to_owned(),
         ));
         assert_eq!(from_redis(moved).kind, L2ErrorKind::Connection);
-        for code in ["ASK"] {
-            assert_eq!(
-                from_redis(reply(code)).kind,
-                L2ErrorKind::Connection,
-                "{code}"
-            );
-        }
         assert_eq!(from_redis(reply("WRONGTYPE")).kind, L2ErrorKind::Protocol);
     }
 }

@@ -104,7 +104,7 @@ enum Slot {
     Empty,
     /// A resolution runs; callers wait for it.
     Resolving(Resolution),
-    Ready(Master),
+    Ready(Box<Master>),
 }
 
 /// A service behind Redis Sentinel: the sentinels, how to reach its master, and the master
@@ -152,7 +152,7 @@ impl Sentinel {
         let resolution = {
             let mut slot = self.slot.lock();
             match &*slot {
-                Slot::Ready(master) => return Ok(master.clone()),
+                Slot::Ready(master) => return Ok(Master::clone(master)),
                 Slot::Resolving(resolution) => resolution.clone(),
                 Slot::Empty => {
                     let task = tokio::spawn(Arc::clone(self).resolve());
@@ -176,7 +176,7 @@ impl Sentinel {
     /// The master in use, if one is connected.
     pub(crate) fn current(&self) -> Option<Master> {
         match &*self.slot.lock() {
-            Slot::Ready(master) => Some(master.clone()),
+            Slot::Ready(master) => Some(Master::clone(master)),
             _ => None,
         }
     }
@@ -232,7 +232,7 @@ impl Sentinel {
                     generation,
                 };
                 self.note_address(&master.address);
-                *slot = Slot::Ready(master.clone());
+                *slot = Slot::Ready(Box::new(master.clone()));
                 Ok(master)
             }
             Err(error) => {

@@ -123,7 +123,7 @@ impl Target {
                     .max_retry_wait(100);
                 if let (Some(certificates), Some(mode)) = (
                     settings.tls.certificates(),
-                    infos.first().and_then(|info| tls_mode(info)),
+                    infos.first().and_then(tls_mode),
                 ) {
                     builder = builder.tls(mode).certs(certificates);
                 }

@@ -18,8 +18,15 @@ use crate::error::Error;
 pub(crate) struct TlsOptions {
     /// CA certificates trusted instead of the system's roots.
     pub(crate) ca: Option<Arc<[u8]>>,
-    /// A client certificate chain and its private key, for servers that require one.
-    pub(crate) client: Option<(Arc<[u8]>, Arc<[u8]>)>,
+    /// A client certificate, for servers that require one.
+    pub(crate) client: Option<ClientCertificate>,
+}
+
+/// A client certificate chain and its private key (PEM).
+#[derive(Clone)]
+pub(crate) struct ClientCertificate {
+    pub(crate) chain: Arc<[u8]>,
+    pub(crate) key: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for TlsOptions {
@@ -44,7 +51,7 @@ impl TlsOptions {
         if let Some(ca) = &self.ca {
             certificates("tls_ca_certificates", ca)?;
         }
-        if let Some((chain, key)) = &self.client {
+        if let Some(ClientCertificate { chain, key }) = &self.client {
             certificates("tls_client_certificate", chain)?;
             PrivateKeyDer::from_pem_slice(key).map_err(|error| {
                 Error::config(
@@ -59,13 +66,10 @@ impl TlsOptions {
     /// The certificates in the form redis-rs takes them, if any was set.
     pub(crate) fn certificates(&self) -> Option<TlsCertificates> {
         self.is_set().then(|| TlsCertificates {
-            client_tls: self
-                .client
-                .as_ref()
-                .map(|(chain, key)| redis::ClientTlsConfig {
-                    client_cert: chain.to_vec(),
-                    client_key: key.to_vec(),
-                }),
+            client_tls: self.client.as_ref().map(|client| redis::ClientTlsConfig {
+                client_cert: client.chain.to_vec(),
+                client_key: client.key.to_vec(),
+            }),
             root_cert: self.ca.as_ref().map(|ca| ca.to_vec()),
         })
     }
