@@ -144,26 +144,44 @@ impl Epochs {
     }
 }
 
-/// The masters listed by `CLUSTER NODES` (lines `id host:port@bus[,hostname] flags ...`),
-/// skipping failed ones.
-fn parse_masters(nodes: &str) -> Vec<Node> {
+/// One line of `CLUSTER NODES` (`id host:port@bus[,hostname] flags ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClusterNode {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) master: bool,
+    /// Flagged `fail` or `fail?`.
+    pub(crate) failed: bool,
+}
+
+/// The nodes listed by `CLUSTER NODES`.
+pub(crate) fn parse_cluster_nodes(nodes: &str) -> Vec<ClusterNode> {
     nodes
         .lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
             let _id = fields.next()?;
-            let address = fields.next()?;
-            let flags = fields.next()?;
-            let flags: Vec<&str> = flags.split(',').collect();
-            if !flags.contains(&"master") || flags.iter().any(|f| f.starts_with("fail")) {
-                return None;
-            }
-            let address = address.split(['@', ',']).next()?;
+            let address = fields.next()?.split(['@', ',']).next()?;
+            let flags: Vec<&str> = fields.next()?.split(',').collect();
             let (host, port) = address.rsplit_once(':')?;
-            Some(Node::Master {
+            Some(ClusterNode {
                 host: host.to_owned(),
                 port: port.parse().ok()?,
+                master: flags.contains(&"master"),
+                failed: flags.iter().any(|flag| flag.starts_with("fail")),
             })
+        })
+        .collect()
+}
+
+/// The masters listed by `CLUSTER NODES`, skipping failed ones.
+fn parse_masters(nodes: &str) -> Vec<Node> {
+    parse_cluster_nodes(nodes)
+        .into_iter()
+        .filter(|node| node.master && !node.failed)
+        .map(|node| Node::Master {
+            host: node.host,
+            port: node.port,
         })
         .collect()
 }

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::connection::parse_cluster_nodes;
+
 use super::process::{
     START_TIMEOUT, cli_bin, free_port, log_tail, query, spawn_server, stop, wait_ready,
 };
@@ -151,7 +153,7 @@ impl RedisCluster {
     fn wait_replicas_in_sync(&self) -> io::Result<()> {
         self.wait_for("every replica is in sync", || {
             let nodes = self.cluster_nodes().unwrap_or_default();
-            let replicas: Vec<u16> = parse_nodes(&nodes)
+            let replicas: Vec<u16> = parse_cluster_nodes(&nodes)
                 .into_iter()
                 .filter(|node| !node.master)
                 .map(|node| node.port)
@@ -193,7 +195,7 @@ impl RedisCluster {
     /// The ports of the masters now (from `CLUSTER NODES`; failed ones left out).
     pub fn master_ports(&self) -> io::Result<Vec<u16>> {
         let nodes = self.cluster_nodes()?;
-        Ok(parse_nodes(&nodes)
+        Ok(parse_cluster_nodes(&nodes)
             .into_iter()
             .filter(|node| node.master && !node.failed)
             .map(|node| node.port)
@@ -317,29 +319,4 @@ impl Drop for RedisCluster {
             }
         }
     }
-}
-
-/// One line of `CLUSTER NODES`, as far as the tests need it.
-struct NodeLine {
-    port: u16,
-    master: bool,
-    failed: bool,
-}
-
-fn parse_nodes(nodes: &str) -> Vec<NodeLine> {
-    nodes
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let _id = fields.next()?;
-            let address = fields.next()?.split(['@', ',']).next()?;
-            let flags = fields.next()?;
-            let port = address.rsplit_once(':')?.1.parse().ok()?;
-            Some(NodeLine {
-                port,
-                master: flags.split(',').any(|flag| flag == "master"),
-                failed: flags.split(',').any(|flag| flag.starts_with("fail")),
-            })
-        })
-        .collect()
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use super::RedisServer;
-use super::process::{START_TIMEOUT, free_port, log_tail, query, server_bin, stop, wait_ready};
+use super::process::{START_TIMEOUT, log_tail, query, server_bin, start_on_free_ports, stop};
 
 /// Number of sentinels (a quorum of two).
 const SENTINELS: usize = 3;
@@ -272,57 +272,44 @@ impl SentinelProcess {
         timings: SentinelTimings,
         tls_lines: &str,
     ) -> io::Result<Self> {
-        let mut last_error = None;
-        for _ in 0..5 {
-            let dir = tempfile::Builder::new()
-                .prefix("cache-redis-sentinel-")
-                .tempdir()?;
-            let port = free_port()?;
-            let tls_port = if tls_lines.is_empty() {
-                None
-            } else {
-                Some(free_port()?)
-            };
-            let tls = match tls_port {
-                Some(tls_port) => format!("tls-port {tls_port}\ntls-replication yes\n{tls_lines}"),
-                None => String::new(),
-            };
-            let config = format!(
-                "port {port}\n{tls}bind 127.0.0.1\ndaemonize no\nlogfile \"sentinel.log\"\ndir \"{dir}\"\n\
+        let started = start_on_free_ports(
+            "cache-redis-sentinel-",
+            !tls_lines.is_empty(),
+            |dir, port, tls_port| {
+                let tls = match tls_port {
+                    Some(tls_port) => {
+                        format!("tls-port {tls_port}\ntls-replication yes\n{tls_lines}")
+                    }
+                    None => String::new(),
+                };
+                let config = format!(
+                    "port {port}\n{tls}bind 127.0.0.1\ndaemonize no\nlogfile \"redis.log\"\ndir \"{dir}\"\n\
                  sentinel monitor {service} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {service} {down}\n\
                  sentinel failover-timeout {service} {failover}\n\
                  sentinel parallel-syncs {service} 1\n",
-                dir = dir.path().display(),
-                down = timings.down_after.as_millis(),
-                failover = timings.failover_timeout.as_millis(),
-            );
-            let path = dir.path().join("sentinel.conf");
-            std::fs::write(&path, config)?;
-            let mut child = Command::new(server_bin())
-                .arg(&path)
-                .arg("--sentinel")
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()?;
-            match wait_ready_sentinel(&mut child, port, &dir) {
-                Ok(()) => {
-                    return Ok(Self {
-                        port,
-                        tls_port,
-                        dir,
-                        child: Some(child),
-                    });
-                }
-                Err(error) => {
-                    stop(&mut child);
-                    last_error = Some(error);
-                }
-            }
-        }
-        Err(last_error.unwrap_or_else(|| io::Error::other("the sentinel did not start")))
+                    dir = dir.display(),
+                    down = timings.down_after.as_millis(),
+                    failover = timings.failover_timeout.as_millis(),
+                );
+                let path = dir.join("sentinel.conf");
+                std::fs::write(&path, config)?;
+                Command::new(server_bin())
+                    .arg(&path)
+                    .arg("--sentinel")
+                    .current_dir(dir)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+            },
+        )?;
+        Ok(Self {
+            port: started.port,
+            tls_port: started.tls_port,
+            dir: started.dir,
+            child: Some(started.child),
+        })
     }
 
     fn master_info(&self, service: &str) -> redis::RedisResult<Vec<String>> {
@@ -341,19 +328,6 @@ impl SentinelProcess {
             address.ok_or_else(|| io::Error::other("the sentinel knows no such service"))?;
         port.parse().map_err(io::Error::other)
     }
-}
-
-fn wait_ready_sentinel(child: &mut Child, port: u16, dir: &TempDir) -> io::Result<()> {
-    // `wait_ready` reads `redis.log`; a sentinel logs to `sentinel.log`.
-    wait_ready(child, port, dir.path()).map_err(|error| {
-        io::Error::new(
-            error.kind(),
-            format!(
-                "{error}; sentinel log: {}",
-                std::fs::read_to_string(dir.path().join("sentinel.log")).unwrap_or_default()
-            ),
-        )
-    })
 }
 
 /// A numeric field of a `SENTINEL MASTER` answer (field, value, field, value...).

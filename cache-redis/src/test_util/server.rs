@@ -5,7 +5,7 @@ use std::process::Child;
 
 use tempfile::TempDir;
 
-use super::process::{free_port, query, signal, spawn_server, stop, wait_ready};
+use super::process::{query, signal, spawn_server, start_on_free_ports, stop, wait_ready};
 
 /// A `redis-server` started for a test on a free loopback port, stopped (SIGKILL) and its
 /// temporary directory removed on drop.
@@ -60,38 +60,25 @@ impl RedisServer {
     }
 
     fn start_inner(args: &[&str], tls: bool) -> io::Result<Self> {
-        let mut last_error = None;
-        // The port was free when chosen; another process may take it before redis-server
-        // binds it, so try a few ports.
-        for _ in 0..5 {
-            let dir = tempfile::Builder::new()
-                .prefix("cache-redis-test-")
-                .tempdir()?;
-            let port = free_port()?;
-            let tls_port = if tls { Some(free_port()?) } else { None };
+        let with_tls = |tls_port: Option<u16>| {
             let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
             if let Some(tls_port) = tls_port {
                 all.extend(["--tls-port".to_owned(), tls_port.to_string()]);
             }
-            let all_args: Vec<&str> = all.iter().map(String::as_str).collect();
-            let mut child = spawn_server(port, dir.path(), &all_args)?;
-            match wait_ready(&mut child, port, dir.path()) {
-                Ok(()) => {
-                    return Ok(Self {
-                        port,
-                        tls_port,
-                        dir,
-                        args: all,
-                        child: Some(child),
-                    });
-                }
-                Err(error) => {
-                    stop(&mut child);
-                    last_error = Some(error);
-                }
-            }
-        }
-        Err(last_error.unwrap_or_else(|| io::Error::other("redis-server did not start")))
+            all
+        };
+        let started = start_on_free_ports("cache-redis-test-", tls, |dir, port, tls_port| {
+            let all = with_tls(tls_port);
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            spawn_server(port, dir, &all)
+        })?;
+        Ok(Self {
+            port: started.port,
+            tls_port: started.tls_port,
+            dir: started.dir,
+            args: with_tls(started.tls_port),
+            child: Some(started.child),
+        })
     }
 
     /// The port the server listens on (on 127.0.0.1).

@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use cache_core::Codec;
 use cache_redis::test_util::RedisServer;
 use cache_redis::{Error, RedisL2};
 
-use crate::certs::Certs;
-use crate::common::{assert_shared_and_coherent, node_from, test_builder, within_limit};
+use crate::common::{build_within, coherent_pair, test_builder, within_limit};
+use crate::tls::tls_server;
 
 /// A user that may run everything on every key and channel.
 fn add_user(server: &RedisServer, user: &str, password: &str) {
@@ -35,7 +34,7 @@ async fn an_acl_user_carries_data_and_backplane() {
     within_limit(async {
         let server = RedisServer::start().unwrap();
         add_user(&server, "app", "s3cret");
-        // The default user may no longer do anything: the cache must log in as "app".
+        // The default user may run nothing: data and backplane must log in as "app".
         let _: () = server
             .command(
                 redis::cmd("ACL")
@@ -45,11 +44,9 @@ async fn an_acl_user_carries_data_and_backplane() {
                     .arg("nopass")
                     .arg("-@all"),
             )
-            .unwrap_or(());
+            .unwrap();
         let url = with_credentials(&server.url(), "app", "s3cret");
-        let (a, _la) = node_from(test_builder().url(&url), "acl", Codec::bincode()).await;
-        let (b, _lb) = node_from(test_builder().url(&url), "acl", Codec::bincode()).await;
-        assert_shared_and_coherent(&a, &b, "k").await;
+        let (a, b) = coherent_pair(|| test_builder().url(&url), "acl").await;
         assert_eq!(a.stats().l2_errors + b.stats().l2_errors, 0);
     })
     .await;
@@ -65,16 +62,7 @@ async fn a_wrong_password_is_an_error_from_build_within_the_connect_timeout() {
             with_credentials(&server.url(), "app", "wrong"),
             with_credentials(&server.url(), "nobody", "s3cret"),
         ] {
-            let built = tokio::time::timeout(
-                connect_timeout * 2,
-                RedisL2::builder()
-                    .url(&url)
-                    .connect_timeout(connect_timeout)
-                    .build(),
-            )
-            .await
-            .expect("build returns within the connect timeout");
-            let error = built.unwrap_err();
+            let error = build_within(&url, connect_timeout).await.unwrap_err();
             assert!(matches!(error, Error::Authentication(_)), "{url}: {error}");
             assert!(error.to_string().contains("credentials"), "{error}");
         }
@@ -85,11 +73,7 @@ async fn a_wrong_password_is_an_error_from_build_within_the_connect_timeout() {
 #[tokio::test]
 async fn an_acl_user_over_tls() {
     within_limit(async {
-        let dir = tempfile::tempdir().unwrap();
-        let certs = Certs::generate(dir.path());
-        let args = certs.server_args(false);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let server = RedisServer::start_tls(&args).unwrap();
+        let (_dir, certs, server) = tls_server(false);
         add_user(&server, "app", "s3cret");
         let url = with_credentials(&server.tls_url().unwrap(), "app", "s3cret");
         let builder = || {
@@ -97,9 +81,7 @@ async fn an_acl_user_over_tls() {
                 .url(&url)
                 .tls_ca_certificates(certs.ca_pem.clone())
         };
-        let (a, _la) = node_from(builder(), "tacl", Codec::bincode()).await;
-        let (b, _lb) = node_from(builder(), "tacl", Codec::bincode()).await;
-        assert_shared_and_coherent(&a, &b, "k").await;
+        coherent_pair(builder, "tacl").await;
         let wrong = with_credentials(&server.tls_url().unwrap(), "app", "wrong");
         let built = RedisL2::builder()
             .url(wrong)

@@ -148,3 +148,29 @@ pub async fn assert_shared_and_coherent(a: &Cache, b: &Cache, key: &str) {
     })
     .await;
 }
+
+/// Two caches on the `RedisL2`s `builder` makes, checked with [`assert_shared_and_coherent`].
+pub async fn coherent_pair(
+    builder: impl Fn() -> RedisL2Builder,
+    namespace: &str,
+) -> (Cache, Cache) {
+    let (a, _la) = node_from(builder(), namespace, Codec::bincode()).await;
+    let (b, _lb) = node_from(builder(), namespace, Codec::bincode()).await;
+    assert_shared_and_coherent(&a, &b, "k").await;
+    (a, b)
+}
+
+/// Builds a `RedisL2` on `url` with `connect_timeout`; panics unless `build()` returns within
+/// twice that.
+pub async fn build_within(
+    url: &str,
+    connect_timeout: Duration,
+) -> Result<RedisL2, cache_redis::Error> {
+    let build = RedisL2::builder()
+        .url(url)
+        .connect_timeout(connect_timeout)
+        .build();
+    tokio::time::timeout(connect_timeout * 2, build)
+        .await
+        .expect("build returns within the connect timeout")
+}

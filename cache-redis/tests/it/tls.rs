@@ -4,25 +4,27 @@
 
 use std::time::Duration;
 
-use cache_core::Codec;
 use cache_redis::test_util::RedisServer;
 use cache_redis::{Error, RedisL2};
+use tempfile::TempDir;
 
 use crate::certs::Certs;
-use crate::common::{assert_shared_and_coherent, node_from, raw, test_builder, within_limit};
+use crate::common::{build_within, coherent_pair, keys_per_node, test_builder, within_limit};
 
-fn tls_server(certs: &Certs, require_client: bool) -> RedisServer {
+/// A TLS server with new certificates (kept in the directory returned).
+pub fn tls_server(require_client: bool) -> (TempDir, Certs, RedisServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = Certs::generate(dir.path());
     let args = certs.server_args(require_client);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    RedisServer::start_tls(&args).unwrap()
+    let server = RedisServer::start_tls(&args).unwrap();
+    (dir, certs, server)
 }
 
 #[tokio::test]
 async fn mutual_tls_with_a_custom_ca_carries_data_and_backplane() {
     within_limit(async {
-        let dir = tempfile::tempdir().unwrap();
-        let certs = Certs::generate(dir.path());
-        let server = tls_server(&certs, true);
+        let (_dir, certs, server) = tls_server(true);
         let url = server.tls_url().unwrap();
         let builder = || {
             test_builder()
@@ -30,19 +32,10 @@ async fn mutual_tls_with_a_custom_ca_carries_data_and_backplane() {
                 .tls_ca_certificates(certs.ca_pem.clone())
                 .tls_client_certificate(certs.client_pem.clone(), certs.client_key_pem.clone())
         };
-        let (a, la) = node_from(builder(), "tls", Codec::bincode()).await;
-        let (b, _lb) = node_from(builder(), "tls", Codec::bincode()).await;
-        assert!(la.backplane_connected());
-        assert_shared_and_coherent(&a, &b, "k").await;
+        let (a, b) = coherent_pair(builder, "tls").await;
         a.set("seen", 7u32, &cache_core::EntryOptions::new()).await;
         // The value is in Redis (read over the plain port).
-        let mut redis = raw(&server.url()).await;
-        let exists: u32 = redis::cmd("EXISTS")
-            .arg("tls:seen")
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-        assert_eq!(exists, 1);
+        assert_eq!(keys_per_node(&[server.url()], "tls:seen").await, [1]);
         assert_eq!(a.stats().l2_errors + b.stats().l2_errors, 0);
     })
     .await;
@@ -51,13 +44,9 @@ async fn mutual_tls_with_a_custom_ca_carries_data_and_backplane() {
 #[tokio::test]
 async fn insecure_skips_the_certificate_check() {
     within_limit(async {
-        let dir = tempfile::tempdir().unwrap();
-        let certs = Certs::generate(dir.path());
-        let server = tls_server(&certs, false);
+        let (_dir, _certs, server) = tls_server(false);
         let url = format!("{}#insecure", server.tls_url().unwrap());
-        let (a, _la) = node_from(test_builder().url(&url), "ins", Codec::bincode()).await;
-        let (b, _lb) = node_from(test_builder().url(&url), "ins", Codec::bincode()).await;
-        assert_shared_and_coherent(&a, &b, "k").await;
+        coherent_pair(|| test_builder().url(&url), "ins").await;
     })
     .await;
 }
@@ -65,21 +54,12 @@ async fn insecure_skips_the_certificate_check() {
 #[tokio::test]
 async fn an_untrusted_certificate_is_an_error_from_build() {
     within_limit(async {
-        let dir = tempfile::tempdir().unwrap();
-        let certs = Certs::generate(dir.path());
-        let server = tls_server(&certs, false);
-        let connect_timeout = Duration::from_secs(1);
+        let (_dir, _certs, server) = tls_server(false);
         // The system roots do not know the test's CA.
-        let built = tokio::time::timeout(
-            connect_timeout * 3,
-            RedisL2::builder()
-                .url(server.tls_url().unwrap())
-                .connect_timeout(connect_timeout)
-                .build(),
-        )
-        .await
-        .expect("build returns within the connect timeout");
-        let error = built.unwrap_err();
+        let url = server.tls_url().unwrap();
+        let error = build_within(&url, Duration::from_secs(1))
+            .await
+            .unwrap_err();
         assert!(matches!(error, Error::TlsHandshake(_)), "{error}");
         // Another CA's certificate is refused the same way.
         let other = tempfile::tempdir().unwrap();
