@@ -11,6 +11,7 @@ use crate::builder::CacheBuilder;
 use crate::engine::{Async, EntryKey, Inner, KEYED_SITE, KeyedStore};
 use crate::error::Error;
 use crate::l2::Invalidation;
+use crate::loaded::Loaded;
 use crate::options::EntryOptions;
 use crate::refresh;
 use crate::stats::Stats;
@@ -132,6 +133,38 @@ impl Cache {
         let options = self.inner.resolve(options);
         self.inner
             .load::<Async, _, V, E, _>(&store, key_entry, &options, loader)
+            .await
+    }
+
+    /// [`get_or_load`](Self::get_or_load) with a loader that decides how its value is cached
+    /// ([`Loaded`]): with `options`, with options of its own (a TTL or tags known only once
+    /// the value is loaded), or not at all. Single-flight, refresh-ahead and stale-if-error
+    /// work as for `get_or_load`; the level is always `options`'.
+    pub async fn get_or_load_with<V, E, F, Fut>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        loader: F,
+    ) -> Result<V, E>
+    where
+        V: CacheValue,
+        E: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Loaded<V>, E>> + Send + 'static,
+    {
+        if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
+            if hit.refresh {
+                let (store, key_entry) = self.keyed::<V>(key);
+                let options = self.inner.resolve(options);
+                let inner = Arc::clone(&self.inner);
+                refresh::spawn_deciding(inner, store, key_entry, options, loader);
+            }
+            return Ok(hit.value);
+        }
+        let (store, key_entry) = self.keyed::<V>(key);
+        let options = self.inner.resolve(options);
+        self.inner
+            .load_deciding::<Async, _, V, E, _>(&store, key_entry, &options, loader)
             .await
     }
 
@@ -270,6 +303,38 @@ impl Cache {
         let (store, key_entry) = self.keyed::<V>(key);
         let options = self.inner.resolve(options);
         run_here(self.inner.load::<Blocking, _, V, E, _>(
+            &store,
+            key_entry,
+            &options,
+            || async move { loader() },
+        ))
+    }
+
+    /// Blocking twin of [`get_or_load_with`](Self::get_or_load_with); the loader runs on the
+    /// calling thread (refreshes on a helper thread).
+    pub fn get_or_load_with_blocking<V, E, F>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        loader: F,
+    ) -> Result<V, E>
+    where
+        V: CacheValue,
+        E: Send + 'static,
+        F: FnOnce() -> Result<Loaded<V>, E> + Send + 'static,
+    {
+        if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
+            if hit.refresh {
+                let (store, key_entry) = self.keyed::<V>(key);
+                let options = self.inner.resolve(options);
+                let inner = Arc::clone(&self.inner);
+                refresh::spawn_blocking_deciding(inner, store, key_entry, options, loader);
+            }
+            return Ok(hit.value);
+        }
+        let (store, key_entry) = self.keyed::<V>(key);
+        let options = self.inner.resolve(options);
+        run_here(self.inner.load_deciding::<Blocking, _, V, E, _>(
             &store,
             key_entry,
             &options,

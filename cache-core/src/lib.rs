@@ -88,6 +88,7 @@ mod inspect;
 mod key;
 mod key_parts;
 pub mod l2;
+mod loaded;
 mod options;
 mod refresh;
 mod stats;
@@ -110,6 +111,7 @@ pub use glob::{glob_matches, glob_matches_bytes};
 pub use global::{global, install};
 pub use inspect::{EntryInfo, L1EntryInfo, L2EntryInfo};
 pub use key::{KeyBuilder, MAX_KEY_LEN, escape_key_part, escaped};
+pub use loaded::Loaded;
 pub use options::{EntryOptions, Level};
 pub use stats::Stats;
 

@@ -12,7 +12,7 @@ pub enum Level {
     Both,
 }
 
-/// Options of one entry: lifetime, tags, refresh-ahead and level.
+/// Options of one entry: lifetime, tags, refresh-ahead, stale-if-error window and level.
 ///
 /// Anything left unset falls back to the cache's builder settings.
 ///
@@ -23,6 +23,7 @@ pub enum Level {
 ///     .ttl(Duration::from_secs(600))
 ///     .tags(["users", "user:42"])
 ///     .refresh_ahead(0.8)
+///     .stale_if_error(Duration::from_secs(30))
 ///     .level(Level::Both);
 /// # drop(options);
 /// ```
@@ -31,6 +32,7 @@ pub struct EntryOptions {
     pub(crate) ttl: Option<Duration>,
     pub(crate) tags: Vec<String>,
     pub(crate) refresh_ahead: Option<f64>,
+    pub(crate) stale_if_error: Option<Duration>,
     pub(crate) level: Level,
 }
 
@@ -59,6 +61,14 @@ impl EntryOptions {
     /// Fraction of the TTL after which a hit schedules one background refresh (0 < f < 1).
     pub fn refresh_ahead(mut self, fraction: f64) -> Self {
         self.refresh_ahead = Some(fraction);
+        self
+    }
+
+    /// How long after it expires the entry may still be served when its reload fails
+    /// (overrides [`CacheBuilder::stale_if_error`](crate::CacheBuilder::stale_if_error) for
+    /// this entry; zero: never).
+    pub fn stale_if_error(mut self, window: Duration) -> Self {
+        self.stale_if_error = Some(window);
         self
     }
 

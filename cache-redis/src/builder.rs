@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::backplane::{Status, random_id};
 use crate::breaker::{Breaker, BreakerSettings};
 use crate::error::Error;
-use crate::redis_l2::{Inner, RedisL2, Settings};
+use crate::redis_l2::{FleetSettings, Inner, RedisL2, Settings};
 use crate::target::{MasterAuth, OpenSettings, Target};
 use crate::tls::{self, ClientCertificate, TlsOptions};
 
@@ -29,6 +29,13 @@ pub const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
 /// Default bound of the queue of invalidations waiting for Redis: 10,000 (past it, one
 /// namespace flush replaces them).
 pub const DEFAULT_MAX_PENDING_INVALIDATIONS: usize = 10_000;
+/// Default lifetime of the lease a load takes on its key for the fleet, renewed every third
+/// of it while the load runs: 2 s. A process killed mid-load delays the others at most this
+/// long (then one of them takes the lease over).
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(2);
+/// Default longest wait of a caller for another process's load of the same key: 5 s. Past it
+/// the caller loads the key itself.
+pub const DEFAULT_FLEET_WAIT: Duration = Duration::from_secs(5);
 /// Default URL when neither [`url`](RedisL2Builder::url) nor
 /// [`cluster`](RedisL2Builder::cluster) is given.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
@@ -51,6 +58,9 @@ pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
 ///     .breaker_threshold(3)                            // failures that open the breaker
 ///     .breaker_cooldown(Duration::from_secs(1))        // skip Redis this long, then probe
 ///     .max_pending_invalidations(10_000)               // queued while Redis is away
+///     .fleet_single_flight(true)                       // one load per key across processes
+///     .lease_ttl(Duration::from_secs(2))               // a killed loader holds a key this long
+///     .fleet_wait(Duration::from_secs(5))              // longest wait for another process
 ///     .build()
 ///     .await?;
 /// let cache = Cache::builder().namespace("billing").l2(l2).build()?;
@@ -71,6 +81,9 @@ pub struct RedisL2Builder {
     max_pending: usize,
     tls: TlsOptions,
     master: MasterAuth,
+    fleet_single_flight: bool,
+    lease_ttl: Duration,
+    fleet_wait: Duration,
 }
 
 impl Default for RedisL2Builder {
@@ -88,6 +101,9 @@ impl Default for RedisL2Builder {
             max_pending: DEFAULT_MAX_PENDING_INVALIDATIONS,
             tls: TlsOptions::default(),
             master: MasterAuth::default(),
+            fleet_single_flight: true,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            fleet_wait: DEFAULT_FLEET_WAIT,
         }
     }
 }
@@ -280,6 +296,52 @@ impl RedisL2Builder {
         self
     }
 
+    /// Fleet-wide single-flight (on by default): when several processes miss the same key,
+    /// one of them loads it (it takes the key's lease in Redis, in the read that found the
+    /// key missing) and the others wait for its value, woken by the backplane, at most
+    /// [`fleet_wait`](Self::fleet_wait); refresh-ahead runs once per key across the fleet.
+    /// Off, every process that misses a key loads it (single-flight within each process).
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), cache_redis::Error> {
+    /// let l2 = cache_redis::RedisL2::builder().fleet_single_flight(false).build().await?;
+    /// # drop(l2); Ok(()) }
+    /// ```
+    pub fn fleet_single_flight(mut self, on: bool) -> Self {
+        self.fleet_single_flight = on;
+        self
+    }
+
+    /// Lifetime of the lease a load takes on its key, renewed every third of it while the
+    /// load runs; a process killed mid-load delays the others at most this long. Default
+    /// [`DEFAULT_LEASE_TTL`] (2 s).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # async fn example() -> Result<(), cache_redis::Error> {
+    /// let l2 = cache_redis::RedisL2::builder().lease_ttl(Duration::from_secs(1)).build().await?;
+    /// # drop(l2); Ok(()) }
+    /// ```
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// Longest wait of a caller for another process's load of the same key (the bound a
+    /// caller can see); past it the caller loads the key itself. Default
+    /// [`DEFAULT_FLEET_WAIT`] (5 s).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # async fn example() -> Result<(), cache_redis::Error> {
+    /// let l2 = cache_redis::RedisL2::builder().fleet_wait(Duration::from_secs(2)).build().await?;
+    /// # drop(l2); Ok(()) }
+    /// ```
+    pub fn fleet_wait(mut self, wait: Duration) -> Self {
+        self.fleet_wait = wait;
+        self
+    }
+
     fn validate(&self) -> Result<(), Error> {
         for (setting, value) in [
             ("operation_timeout", self.operation_timeout),
@@ -288,6 +350,7 @@ impl RedisL2Builder {
             ("heartbeat", self.heartbeat),
             ("max_reconnect_backoff", self.max_backoff),
             ("breaker_cooldown", self.breaker_cooldown),
+            ("lease_ttl", self.lease_ttl),
         ] {
             if value.is_zero() {
                 return Err(Error::config(setting, "must be longer than zero"));
@@ -337,6 +400,10 @@ impl RedisL2Builder {
                     max_backoff: self.max_backoff,
                     scan_count: self.scan_count,
                     max_pending: self.max_pending,
+                    fleet: self.fleet_single_flight.then_some(FleetSettings {
+                        lease_ttl: self.lease_ttl,
+                        wait_at_most: self.fleet_wait,
+                    }),
                 },
                 source,
                 origin: random_id(),

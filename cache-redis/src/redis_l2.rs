@@ -71,6 +71,16 @@ pub(crate) struct Settings {
     pub(crate) max_backoff: Duration,
     pub(crate) scan_count: usize,
     pub(crate) max_pending: usize,
+    /// Fleet-wide single-flight (`None`: off): how long a lease lives unless renewed, how
+    /// long a reader waits for another process's lease.
+    pub(crate) fleet: Option<FleetSettings>,
+}
+
+/// The fleet-wide single-flight's settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FleetSettings {
+    pub(crate) lease_ttl: Duration,
+    pub(crate) wait_at_most: Duration,
 }
 
 pub(crate) struct Inner {

@@ -56,7 +56,6 @@ pub(crate) struct L1 {
     registry: Registry,
     budget: Limits,
     policy: Policy,
-    stale_if_error: Option<Duration>,
     tags: TagRegistry,
     /// Bumped by `clear`: entries stamped with an older epoch are invalid.
     epoch: AtomicU64,
@@ -138,12 +137,7 @@ impl Residents for Ring<'_> {
 }
 
 impl L1 {
-    pub(crate) fn new(
-        capacity: u64,
-        max_weight: Option<u64>,
-        stale_if_error: Option<Duration>,
-        degraded_ttl: Duration,
-    ) -> Self {
+    pub(crate) fn new(capacity: u64, max_weight: Option<u64>, degraded_ttl: Duration) -> Self {
         let occupancy = Arc::<Occupancy>::default();
         Self {
             registry: Registry::new(Arc::clone(&occupancy)),
@@ -153,7 +147,6 @@ impl L1 {
                 occupancy,
             },
             policy: Policy::new(capacity),
-            stale_if_error,
             tags: TagRegistry::default(),
             epoch: AtomicU64::new(0),
             tag_invalidations: AtomicU64::new(0),
@@ -353,7 +346,7 @@ impl L1 {
             let early = millis(options.ttl.mul_f64(1.0 - fraction));
             expires_at.saturating_sub(early).max(now)
         });
-        let stale_until = match self.stale_if_error {
+        let stale_until = match options.stale_if_error {
             Some(window) if coherent => deadline(expires_at, window),
             _ => expires_at,
         };

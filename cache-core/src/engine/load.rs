@@ -12,13 +12,17 @@ use tracing::Instrument;
 
 use std::future::Future;
 
+use crate::entry::Stamps;
 use crate::flight::{FlightOutcome, LeaderGuard, Role};
 use crate::l2::{ReadMark, WriteCondition};
+use crate::loaded::{Loaded, Storage};
+use crate::options::EntryOptions;
 use crate::stats::bump;
 use crate::store::Store;
 
+use super::fleet::{BeforeLoad, LeaseHold, spread};
 use super::l1::{Fill, Found, ReadStart};
-use super::l2_access::{L2Hit, L2Lookup};
+use super::l2_access::{L2Hit, L2Lookup, ReadFor};
 use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
 
@@ -37,6 +41,17 @@ struct LoaderRun<'a, V: Clone> {
     leader: Option<LeaderGuard<'a, V>>,
     reason: Reason,
     mark: ReadMark,
+    start: ReadStart,
+}
+
+/// What a loaded value is stored against: the mark of the L2 read before its load (and the
+/// lease it took), its L1 stamps (`None`: not put in L1), and the invalidation counters as
+/// its flight started.
+struct Stamped<'a> {
+    mark: &'a ReadMark,
+    /// The key's lease, when this load holds it: ended by the write.
+    lease: Option<LeaseHold>,
+    stamps: Option<Stamps>,
     start: ReadStart,
 }
 
@@ -85,6 +100,24 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
+        let loader = || async { loader().await.map(Loaded::new) };
+        self.load_deciding::<M, K, V, E, _>(store, key, options, loader)
+            .await
+    }
+
+    /// [`load`](Self::load) with a loader that decides how its value is cached.
+    pub(crate) async fn load_deciding<M, K, V, E, Fut>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        options: &ResolvedOptions,
+        loader: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        M: CallMode,
+        V: Clone + 'static,
+        Fut: Future<Output = Result<Loaded<V>, E>>,
+    {
         let leader = match self.join::<M, K, V>(store, &key, options).await {
             Joined::Done(value) => {
                 bump(&store.counters.coalesced);
@@ -118,15 +151,40 @@ impl Inner {
             }
             return Ok(value);
         }
-        let mark = match self.l2.read::<M, K, V>(store, &key.text, options).await {
-            L2Lookup::Miss(mark) => mark,
-            L2Lookup::Hit(hit) => {
-                return Ok(match leader {
-                    Some(guard) => self.take_l2_hit(store, key, hit, options, start, guard),
-                    None => hit.value,
-                });
+        let Some(guard) = leader else {
+            // Not leading (a blocking caller that may not wait): its value is stored nowhere,
+            // so it takes no lease either.
+            let read = self
+                .l2
+                .read::<M, K, V>(store, &key.text, options, ReadFor::Get);
+            if let L2Lookup::Hit(hit) = read.await {
+                return Ok(hit.value);
+            }
+            bump(&store.counters.misses);
+            let load = LoaderRun {
+                leader: None,
+                reason: Reason::Miss,
+                mark: ReadMark::default(),
+                start,
+            };
+            return self
+                .run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
+                .await;
+        };
+        let mark = match self.read_before_load::<M, K, V>(store, &key, options).await {
+            BeforeLoad::Load(mark) => mark,
+            BeforeLoad::Hit(hit) => {
+                return Ok(self.take_l2_hit(store, key, hit, options, start, guard));
+            }
+            BeforeLoad::Stale(value) => {
+                // Another process reloads the key for the fleet: this value is served, not
+                // stored.
+                bump(&store.counters.stale_served);
+                guard.complete(&value, || self.l1.unchanged_since(start));
+                return Ok(value);
             }
         };
+        let leader = Some(guard);
         bump(&store.counters.misses);
         let load = LoaderRun {
             leader,
@@ -152,18 +210,57 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
+        let loader = || async { loader().await.map(Loaded::new) };
+        self.reload_deciding::<M, K, V, E, _>(store, key, options, loader)
+            .await
+    }
+
+    /// [`reload`](Self::reload) with a loader that decides how its value is cached.
+    pub(crate) async fn reload_deciding<M, K, V, E, Fut>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        options: &ResolvedOptions,
+        loader: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        M: CallMode,
+        V: Clone + 'static,
+        Fut: Future<Output = Result<Loaded<V>, E>>,
+    {
         let leader = match self.join::<M, K, V>(store, &key, options).await {
             Joined::Done(value) => return Ok(value),
             Joined::Leads(leader) => leader,
         };
         let start = self.l1.read_start();
+        // A refresh reads nothing from L2 (its write-through requires that no invalidation
+        // marker be there); it takes the key's lease unless another process refreshes it
+        // for the fleet, whose value then replaces this process's copy.
+        let mark = match self
+            .l2
+            .take_lease::<M, K, V>(store, &key.text, options)
+            .await
+        {
+            Some(mark) => mark,
+            None => {
+                bump(&store.counters.refreshes_skipped);
+                if let Some(value) = self.l1.fresh(store, &key) {
+                    if let Some(guard) = leader {
+                        guard.complete(&value, || self.l1.unchanged_since(start));
+                    }
+                    return Ok(value);
+                }
+                ReadMark::default()
+            }
+        };
+        if mark.lease().is_some() {
+            bump(&store.counters.leases_won);
+        }
         bump(&store.counters.refreshes);
-        // A refresh reads nothing from L2: its write-through requires that no invalidation
-        // marker be there.
         let load = LoaderRun {
             leader,
             reason: Reason::Refresh,
-            mark: ReadMark::default(),
+            mark,
             start,
         };
         self.run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
@@ -183,7 +280,7 @@ impl Inner {
     where
         M: CallMode,
         V: Clone + 'static,
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Result<Loaded<V>, E>>,
     {
         let LoaderRun {
             leader,
@@ -191,6 +288,9 @@ impl Inner {
             mark,
             start,
         } = load;
+        // Renewed while the loader runs; given up if it ends without a write (error, panic,
+        // cancellation), so the fleet's waiters load instead.
+        let lease = LeaseHold::start(self, &key.text, &mark);
         // Taken before the loader runs: an invalidation from here on hides its result.
         let stamps = self.l1.stamps(&options.tags);
         bump(&store.counters.loads);
@@ -210,31 +310,37 @@ impl Inner {
         #[cfg(feature = "metrics")]
         super::metrics::record_load(self.metrics_label(), store.name(), elapsed);
         match loaded {
-            Ok(value) => {
+            Ok(Loaded { value, storage }) => {
                 let Some(guard) = leader else {
                     return Ok(value);
                 };
-                if !options.may_store(&value) {
-                    // Returned to this caller (and the waiting ones), stored nowhere.
-                    guard.complete(&value, || true);
-                    return Ok(value);
-                }
-                if !guard.is_invalidated() {
-                    // Another process's invalidation since the L2 read keeps it out of L2.
-                    let condition = WriteCondition::UnchangedSince(&mark);
-                    self.l2
-                        .write::<M, K, V>(store, &key.text, &value, options, condition)
-                        .await;
-                }
-                let fill = Fill {
-                    value: value.clone(),
-                    ttl: options.ttl,
-                    stamps,
+                let decided;
+                let (options, stamps) = match storage {
+                    Storage::AsAsked => (options, Some(stamps)),
+                    Storage::With(chosen) => {
+                        decided = self.decided(options, &chosen);
+                        // Tags the flight was not started with were not stamped before the
+                        // load: stamped as of its start, unless a tag invalidation ran since.
+                        let stamps = if decided.tags == options.tags {
+                            Some(stamps)
+                        } else {
+                            self.l1.stamps_after_read(Vec::new(), &decided, start)
+                        };
+                        (&decided, stamps)
+                    }
+                    Storage::Nowhere => {
+                        guard.complete(&value, || true);
+                        return Ok(value);
+                    }
                 };
-                self.l1
-                    .fill(store, key, fill, options, || guard.is_invalidated());
-                // The value carries the flight's tags: an invalidation of any detached it.
-                guard.complete(&value, || true);
+                let stamped = Stamped {
+                    mark: &mark,
+                    lease,
+                    stamps,
+                    start,
+                };
+                self.store_loaded::<M, K, V>(store, key, &value, options, stamped, guard)
+                    .await;
                 Ok(value)
             }
             Err(error) => {
@@ -259,6 +365,58 @@ impl Inner {
         }
     }
 
+    /// Stores a loaded value: writes it through (unless an invalidation covered its load) and
+    /// fills L1, then hands it to the callers waiting for it.
+    async fn store_loaded<M: CallMode, K, V: Clone + 'static>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        value: &V,
+        options: &ResolvedOptions,
+        stamped: Stamped<'_>,
+        guard: LeaderGuard<'_, V>,
+    ) {
+        if !options.may_store(value) {
+            // Returned to this caller (and the waiting ones), stored nowhere.
+            guard.complete(value, || true);
+            return;
+        }
+        if !guard.is_invalidated() {
+            // Another process's invalidation since the L2 read keeps it out of L2.
+            let condition = WriteCondition::UnchangedSince(stamped.mark);
+            let reached = self
+                .l2
+                .write::<M, K, V>(store, &key.text, value, options, condition)
+                .await;
+            if reached && let Some(lease) = stamped.lease {
+                lease.written();
+            }
+        }
+        if let Some(stamps) = stamped.stamps {
+            let fill = Fill {
+                value: value.clone(),
+                ttl: options.ttl,
+                stamps,
+            };
+            self.l1
+                .fill(store, key, fill, options, || guard.is_invalidated());
+        }
+        // A value carrying only the flight's tags: an invalidation of any detached it.
+        let known_tags = guard.knows_tags(&options.tags);
+        let start = stamped.start;
+        guard.complete(value, || known_tags || self.l1.unchanged_since(start));
+    }
+
+    /// The options a loader chose for its value, with the call's level and storage rules.
+    fn decided(&self, asked: &ResolvedOptions, chosen: &EntryOptions) -> ResolvedOptions {
+        ResolvedOptions {
+            level: asked.level,
+            errors_are_failures: asked.errors_are_failures,
+            store_if: asked.store_if.clone(),
+            ..self.resolve(chosen)
+        }
+    }
+
     /// A value found in L2 by the key's leader: counted, put in L1 (unless an invalidation
     /// ran meanwhile), handed to the waiting callers.
     fn take_l2_hit<K, V: Clone>(
@@ -277,7 +435,7 @@ impl Inner {
         if let Some(stamps) = self.l1.stamps_after_read(hit.tags, options, start) {
             let fill = Fill {
                 value: hit.value,
-                ttl: hit.ttl,
+                ttl: spread(hit.ttl),
                 stamps,
             };
             self.l1
@@ -302,7 +460,10 @@ impl Inner {
             },
             Role::Leader(guard) => {
                 let start = self.l1.read_start();
-                let lookup = self.l2.read::<M, K, V>(store, &key.text, options).await;
+                let lookup = self
+                    .l2
+                    .read::<M, K, V>(store, &key.text, options, ReadFor::Get);
+                let lookup = lookup.await;
                 if let L2Lookup::Hit(hit) = lookup {
                     return Some(self.take_l2_hit(store, key, hit, options, start, guard));
                 }

@@ -7,6 +7,7 @@
 //! | `policy.rs` | which entries L1 keeps: admission and eviction (W-TinyLFU over CLOCK rings) |
 //! | `sketch.rs` | the frequency sketch the policy consults |
 //! | `l2_access.rs` | L2 reads, decoding, write-through, invalidation fan-out, error counting |
+//! | `fleet.rs` | fleet-wide single-flight: waiting for another process's load, holding a lease |
 //! | `load.rs` | the load algorithm: `load` after a miss, `reload` for refresh-ahead, `get`, `set` |
 //! | `invalidation.rs` | invalidation, and how "no stale resurrection" is enforced |
 //! | `coherence.rs` | what the backplane reports: other processes' invalidations, L1 on/off |
@@ -17,6 +18,7 @@
 //! its key.
 
 mod coherence;
+mod fleet;
 mod invalidation;
 mod l1;
 mod l2_access;
@@ -68,11 +70,13 @@ pub(crate) struct Inner {
     namespace: Option<String>,
     default_ttl: Duration,
     refresh_ahead: Option<f64>,
+    stale_if_error: Option<Duration>,
     counters: Counters,
     /// The `cache` label of metrics: the namespace, or `default`.
     metrics_label: String,
     l1: L1,
     l2: L2Access,
+    fleet: fleet::Fleet,
 }
 
 /// An entry's options with the builder's defaults applied.
@@ -80,6 +84,8 @@ pub(crate) struct Inner {
 pub(crate) struct ResolvedOptions {
     pub(crate) ttl: Duration,
     pub(crate) refresh_ahead: Option<f64>,
+    /// How long after expiry the entry may be served when its reload fails (`None`: never).
+    pub(crate) stale_if_error: Option<Duration>,
     pub(crate) level: Level,
     pub(crate) tags: Vec<String>,
     /// Whether a loader error counts as a failure (and may be answered with a stale value);
@@ -113,12 +119,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Inner {
     pub(crate) fn new(config: Config, l2: Option<Arc<dyn L2>>) -> Self {
-        let l1 = L1::new(
-            config.capacity,
-            config.max_weight,
-            config.stale_if_error,
-            config.degraded_ttl,
-        );
+        let l1 = L1::new(config.capacity, config.max_weight, config.degraded_ttl);
         let label = config
             .namespace
             .clone()
@@ -129,9 +130,11 @@ impl Inner {
             namespace: config.namespace,
             default_ttl: config.default_ttl,
             refresh_ahead: config.refresh_ahead,
+            stale_if_error: config.stale_if_error,
             counters: Counters::default(),
             l1,
             l2: L2Access::new(l2, config.codec, label, config.log_keys),
+            fleet: fleet::Fleet::default(),
         }
     }
 
@@ -259,6 +262,10 @@ impl Inner {
         ResolvedOptions {
             ttl: options.ttl.unwrap_or(self.default_ttl),
             refresh_ahead,
+            stale_if_error: options
+                .stale_if_error
+                .or(self.stale_if_error)
+                .filter(|window| !window.is_zero()),
             level: options.level,
             tags: options.tags.clone(),
             errors_are_failures: true,

@@ -11,6 +11,7 @@ mod invalidation;
 mod invalidation_races;
 mod l1_policy;
 mod l2_errors;
+mod loader_options;
 mod macros_cached;
 mod macros_companions;
 mod macros_invalidate;

@@ -77,6 +77,10 @@ pub(super) enum Kind<'a> {
     /// Past the breaker: a health check reports what Redis does now, not what the breaker
     /// remembers.
     Probe,
+    /// Takes, renews or gives up a key's lease (fleet-wide single-flight): through the
+    /// breaker, nothing queued or announced (a lease that is neither renewed nor given up
+    /// expires on its own).
+    Lease,
 }
 
 /// One operation, as the policy sees it.
@@ -103,6 +107,21 @@ impl Policy {
     /// Where the commands go.
     pub(super) fn keyspace(&self) -> &Keyspace {
         &self.keyspace
+    }
+
+    /// Announces that `key` changed (or that its lease was given up, so its waiters read it
+    /// again), as a write would: through the breaker, nothing queued.
+    pub(super) async fn announce(&self, key: &str) -> Result<(), L2Error> {
+        let operation = Operation {
+            what: "PUBLISH",
+            limit: Limit::RoundTrip,
+            kind: Kind::Announce,
+        };
+        let message = self.message(Op::Keys {
+            keys: vec![key.to_owned()],
+        });
+        self.run(operation, commands::publish(&self.keyspace, &message))
+            .await
     }
 
     /// How many invalidations wait for Redis.

@@ -10,6 +10,7 @@ mod cluster;
 mod coherence;
 mod durability;
 mod faults;
+mod fleet;
 mod processes;
 mod put;
 mod refused;
