@@ -156,8 +156,13 @@ impl Sentinel {
                 Slot::Resolving(resolution) => resolution.clone(),
                 Slot::Empty => {
                     let task = tokio::spawn(Arc::clone(self).resolve());
+                    let sentinel = Arc::downgrade(self);
                     let resolution = async move {
                         task.await.unwrap_or_else(|error| {
+                            // Its runtime went away: the next caller resolves again.
+                            if let Some(sentinel) = sentinel.upgrade() {
+                                sentinel.abandon_resolution();
+                            }
                             Err(RedisError::from(std::io::Error::other(format!(
                                 "the Sentinel resolution stopped: {error}"
                             ))))
@@ -171,6 +176,14 @@ impl Sentinel {
             }
         };
         resolution.await
+    }
+
+    /// Forgets a resolution that will not finish.
+    fn abandon_resolution(&self) {
+        let mut slot = self.slot.lock();
+        if matches!(*slot, Slot::Resolving(_)) {
+            *slot = Slot::Empty;
+        }
     }
 
     /// The master in use, if one is connected.
@@ -274,8 +287,9 @@ impl Sentinel {
         Ok((address, client, connection))
     }
 
-    /// The master named by the sentinel with the newest configuration.
+    /// The master named by the sentinel with the newest configuration among those that
+    /// answer within half the connect timeout (the other half is for the master).
     pub(crate) async fn named_master(&self) -> Result<Address, RedisError> {
-        ask::newest_master(&self.sentinels, &self.service, self.connect_timeout).await
+        ask::newest_master(&self.sentinels, &self.service, self.connect_timeout / 2).await
     }
 }

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures_util::future::join_all;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use parking_lot::Mutex;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Role};
@@ -98,23 +99,23 @@ fn view(info: &HashMap<String, String>) -> Option<View> {
     })
 }
 
-/// Asks every sentinel at once (each within `limit`) and returns the master named by the
-/// newest configuration; during a failover the sentinels that have not heard of it yet name
-/// the old master under an older epoch.
+/// Asks every sentinel at once and returns the master named by the newest configuration
+/// among the answers that came within `limit` (an unreachable sentinel does not hold the
+/// others up); during a failover the sentinels that have not heard of it yet name the old
+/// master under an older epoch.
 pub(crate) async fn newest_master(
     sentinels: &[SentinelNode],
     service: &str,
     limit: Duration,
 ) -> Result<Address, RedisError> {
-    let answers = join_all(
-        sentinels
-            .iter()
-            .map(|sentinel| sentinel.master_info(service, limit)),
-    )
-    .await;
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut asking: FuturesUnordered<_> = sentinels
+        .iter()
+        .map(|sentinel| sentinel.master_info(service, limit))
+        .collect();
     let mut newest: Option<View> = None;
     let mut last_error = None;
-    for answer in answers {
+    while let Ok(Some(answer)) = tokio::time::timeout_at(deadline, asking.next()).await {
         match answer.map(|info| view(&info)) {
             Ok(Some(view)) => {
                 if newest
@@ -136,10 +137,7 @@ pub(crate) async fn newest_master(
     match (newest, last_error) {
         (Some(view), _) => Ok(view.address),
         (None, Some(error)) => Err(error),
-        (None, None) => Err(RedisError::from((
-            ErrorKind::EmptySentinelList,
-            "no sentinel to ask",
-        ))),
+        (None, None) => Err(timed_out("no sentinel answered", limit)),
     }
 }
 

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use super::RedisServer;
-use super::process::{START_TIMEOUT, log_tail, query, server_bin, start_on_free_ports, stop};
+use super::process::{
+    START_TIMEOUT, log_tail, query, server_bin, signal, start_on_free_ports, stop,
+};
 
 /// Number of sentinels (a quorum of two).
 const SENTINELS: usize = 3;
@@ -217,6 +219,18 @@ impl RedisSentinel {
         )
         .map(drop)
         .map_err(io::Error::other)
+    }
+
+    /// Freezes sentinel number `index` with SIGSTOP (its connections stay open, nothing
+    /// answers), or thaws it with `frozen = false` (SIGCONT).
+    pub fn freeze_sentinel(&self, index: usize, frozen: bool) -> io::Result<()> {
+        let pid = self
+            .sentinels
+            .get(index)
+            .and_then(|sentinel| sentinel.child.as_ref())
+            .map(Child::id)
+            .ok_or_else(|| io::Error::other(format!("no sentinel number {index}")))?;
+        signal(pid, if frozen { "STOP" } else { "CONT" })
     }
 
     /// Kills the current master with SIGKILL; returns its port.

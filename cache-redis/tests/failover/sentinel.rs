@@ -8,7 +8,7 @@ use cache_redis::test_util::{RedisSentinel, RedisServer, SentinelTimings};
 use cache_redis::{Error, RedisL2, RedisL2Builder};
 
 use crate::certs::Certs;
-use crate::common::test_builder;
+use crate::common::{coherent_pair, test_builder, within_limit};
 use crate::scenario::{self, Deployment};
 
 const SERVICE: &str = "cache";
@@ -143,5 +143,22 @@ async fn sentinel_over_tls_with_an_acl_user_follows_a_requested_failover() {
         "Sentinel over TLS, ACL user, SENTINEL FAILOVER",
         &mut sentinel,
     )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_frozen_sentinel_does_not_hold_up_the_others() {
+    within_limit(async {
+        let sentinel = start(Fault::Requested);
+        sentinel.deployment.freeze_sentinel(0, true).unwrap();
+        // Every sentinel is asked at once; the frozen one's silence costs half the connect
+        // timeout, not the whole resolution.
+        coherent_pair(
+            || sentinel.builder().connect_timeout(Duration::from_secs(1)),
+            "frozen",
+        )
+        .await;
+        sentinel.deployment.freeze_sentinel(0, false).unwrap();
+    })
     .await;
 }
