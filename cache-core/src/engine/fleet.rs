@@ -29,10 +29,12 @@ use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 
 use crate::blocking::driver;
+use crate::flight::LeaderGuard;
 use crate::l2::{L2, ReadMark};
 use crate::stats::bump;
 use crate::store::Store;
 
+use super::l1::ReadStart;
 use super::l2_access::{L2Hit, L2Lookup, ReadFor};
 use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
@@ -126,18 +128,26 @@ pub(crate) fn spread(ttl: Duration) -> Duration {
 }
 
 impl Inner {
-    /// Reads L2 before a load: the value, or the lease to load it with, or, while another
-    /// process holds the lease, its value once it lands (woken by the backplane, bounded),
-    /// or a stale value meanwhile.
+    /// Reads L2 before a load, as the key's local leader (`guard`): the value, or the lease to
+    /// load it with, or, while another process holds the lease, its value once it lands
+    /// (woken by the backplane, bounded), or a stale value meanwhile. `start` is moved to the
+    /// last read's start: asleep between reads, the flight passed invalidations by, and what
+    /// the last read found is as of its start.
     pub(crate) async fn read_before_load<M: CallMode, K, V: Clone>(
         &self,
         store: &Store<K, V>,
         key: &EntryKey<K>,
         options: &ResolvedOptions,
+        (guard, start): (&LeaderGuard<'_, V>, &mut ReadStart),
     ) -> BeforeLoad<V> {
         let waiter = self.l2.leasing().map(|_| self.fleet.waiter(&key.text));
         let mut deadline = None;
         loop {
+            if deadline.is_some() {
+                // Awake before reading: an invalidation from here on detaches the flight.
+                guard.sleep(false);
+                *start = self.l1.read_start();
+            }
             let woken = waiter.as_ref().map(Waiter::armed);
             let (mark, wait_at_most, stale) = match self
                 .l2
@@ -173,6 +183,7 @@ impl Inner {
                 return BeforeLoad::Load(mark);
             };
             let pause = jittered(POLL).min(left);
+            guard.sleep(true);
             M::l2(Box::pin(async move {
                 let _ = tokio::time::timeout(pause, woken).await;
             }))

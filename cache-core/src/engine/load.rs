@@ -171,7 +171,12 @@ impl Inner {
                 .run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
                 .await;
         };
-        let mark = match self.read_before_load::<M, K, V>(store, &key, options).await {
+        let mut start = start;
+        let reading = (&guard, &mut start);
+        let mark = match self
+            .read_before_load::<M, K, V>(store, &key, options, reading)
+            .await
+        {
             BeforeLoad::Load(mark) => mark,
             BeforeLoad::Hit(hit) => {
                 return Ok(self.take_l2_hit(store, key, hit, options, start, guard));
@@ -381,8 +386,11 @@ impl Inner {
             guard.complete(value, || true);
             return;
         }
-        if !guard.is_invalidated() {
-            // Another process's invalidation since the L2 read keeps it out of L2.
+        // A load that holds the key's lease writes even when a local invalidation detached
+        // its flight: L2 itself refuses a value read before an invalidation (a marker, a voided
+        // lease, a newer tag generation), and the invalidation's message may have reached this
+        // process after the read. Without a lease, the detached flight keeps it out of L2.
+        if !guard.is_invalidated() || stamped.mark.lease().is_some() {
             let condition = WriteCondition::UnchangedSince(stamped.mark);
             let reached = self
                 .l2
