@@ -5,8 +5,24 @@
 //! - **cold start**: every task of every process asks for every key at once;
 //! - **steady expiry**: 12 s of calls (every 10 ms per task) on keys that live 2 s;
 //! - **refresh-ahead**: the same with refresh-ahead at 0.8 of the TTL;
-//! - **invalidation**: 4 s of calls; after 2 s, the tag of the 20 keys is invalidated; loads in
-//!   the second after it.
+//! - **invalidation**: 6 s of calls on keys that do not expire; after 2 s, another process
+//!   invalidates the tag of the 20 keys; the loads after it. (Each task calls the keys in
+//!   turn and waits for a missing one, so the reloads come one key after another, over about
+//!   two seconds, as the cold start's do.)
+//!
+//! The ideal is one load per key per moment: per key for the cold start and the invalidation,
+//! per key and expiry (or refresh) for the other two. A load of a key that another load of the
+//! same key, in any process, preceded by less than half the TTL is a *repeat*: a second load
+//! for the same moment, what fleet-wide single-flight removes. `loads per moment` is loads
+//! divided by the loads that are not repeats (ideal 1.00). For the two timed moments, the loads
+//! of one process in the same run are shown too (`K = 1`): the fleet reaches an expiry or a
+//! refresh point a little sooner than one process (its copies read from Redis expire up to a
+//! tenth early, and eight processes call a key eight times as often), so it may run a few more
+//! cycles in 12 s without loading any key twice per cycle.
+//!
+//! Call latency (p99, max) counts every call of the cold start, and for the other moments the
+//! calls after each task's first pass over the keys (the fill that precedes the moment is the
+//! cold start's). The lease columns sum the processes' `Stats`.
 //!
 //! Run: `cargo bench -p benches --bench fleet` (about four minutes). Each process is this
 //! program again (`fleet worker ...`), driven over stdin and stdout; `--no-fleet` runs the same
@@ -63,16 +79,19 @@ impl Scenario {
         match self {
             Scenario::ColdStart => Duration::ZERO,
             Scenario::SteadyExpiry | Scenario::RefreshAhead => Duration::from_secs(12),
-            Scenario::Invalidation => Duration::from_secs(4),
+            Scenario::Invalidation => Duration::from_secs(6),
         }
     }
 
     fn options(self) -> EntryOptions {
-        let options = EntryOptions::new().ttl(TTL).tags(["hot"]);
         match self {
-            Scenario::RefreshAhead => options.refresh_ahead(0.8),
-            _ => options,
+            Scenario::RefreshAhead => EntryOptions::new().ttl(TTL).refresh_ahead(0.8),
+            // Nothing expires during the moment, so every load after the invalidation is
+            // one the invalidation caused.
+            Scenario::Invalidation => EntryOptions::new().ttl(Duration::from_secs(600)),
+            _ => EntryOptions::new().ttl(TTL),
         }
+        .tags(["hot"])
     }
 }
 
@@ -93,26 +112,28 @@ fn main() {
     }
     let fleet = !args.iter().any(|arg| arg == "--no-fleet");
     let server = RedisServer::start().expect("redis-server starts");
-    println!("| moment | K | fleet loads | ideal | ratio | p99 call | max call |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| moment | K | fleet loads | repeats | loads per moment | loads / K = 1 | p99 call | max call | leases won | lease waits | lease timeouts | refreshes skipped |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for scenario in Scenario::ALL {
         let mut one_process = None;
         for processes in PROCESSES {
             let run = run(&server.url(), scenario, processes, fleet);
-            let ideal = match scenario {
-                Scenario::ColdStart | Scenario::Invalidation => KEYS as f64,
-                // What one process needs, measured in this run.
-                Scenario::SteadyExpiry | Scenario::RefreshAhead => {
-                    *one_process.get_or_insert(run.loads as f64)
-                }
-            };
+            let loads = run.loads.len();
+            let repeats = run.repeats();
+            let one_process = *one_process.get_or_insert(loads as f64);
             println!(
-                "| {} | {processes} | {} | {ideal:.0} | {:.2} | {} ms | {} ms |",
+                "| {} | {processes} | {loads} | {repeats} | {:.2} | {:.2} | {} ms | {} ms | {} | {} | {} | {} |",
                 scenario.name(),
-                run.loads,
-                run.loads as f64 / ideal,
+                loads as f64 / (loads - repeats).max(1) as f64,
+                loads as f64 / one_process,
                 run.quantile(0.99),
                 run.quantile(1.0),
+                run.leases[0],
+                run.leases[1],
+                run.leases[2],
+                run.leases[3],
             );
         }
     }
@@ -120,12 +141,27 @@ fn main() {
 
 /// What one run of the fleet measured.
 struct Run {
-    loads: u64,
+    /// Each counted load: key, unix ms.
+    loads: Vec<(usize, u64)>,
     /// Call latency, ms -> calls.
     latency: BTreeMap<u64, u64>,
+    /// Leases won, lease waits, lease timeouts, refreshes skipped.
+    leases: [u64; 4],
 }
 
 impl Run {
+    /// Loads that followed another load of the same key by less than half the TTL.
+    fn repeats(&self) -> usize {
+        let mut loads = self.loads.clone();
+        loads.sort_unstable();
+        loads
+            .windows(2)
+            .filter(|pair| {
+                pair[0].0 == pair[1].0 && pair[1].1 - pair[0].1 < TTL.as_millis() as u64 / 2
+            })
+            .count()
+    }
+
     fn quantile(&self, q: f64) -> u64 {
         let total: u64 = self.latency.values().sum();
         let wanted = ((total as f64) * q).ceil().max(1.0) as u64;
@@ -192,36 +228,45 @@ fn run(url: &str, scenario: Scenario, processes: usize, fleet: bool) -> Run {
     }
     let mut invalidated_at = None;
     if let Scenario::Invalidation = scenario {
-        std::thread::sleep(Duration::from_secs(2));
-        invalidated_at = Some(unix_ms());
-        invalidate(url, &namespace);
+        invalidated_at = Some(invalidate_after(url, &namespace, Duration::from_secs(2)));
     }
     let mut run = Run {
-        loads: 0,
+        loads: Vec::new(),
         latency: BTreeMap::new(),
+        leases: [0; 4],
     };
     for worker in &mut workers {
-        // `loads <unix ms> ...` then `latency <ms>:<calls> ...`.
+        // `loads <key>@<unix ms> ...`, `latency <ms>:<calls> ...`, then `leases <won> <waits> ...`.
         let loads = worker.line();
-        let times = loads
-            .split_whitespace()
-            .skip(1)
-            .map(|t| t.parse::<u64>().unwrap());
-        run.loads += match invalidated_at {
-            Some(at) => times.filter(|&t| t >= at && t < at + 1_000).count() as u64,
-            None => times.count() as u64,
-        };
+        let counted = loads.split_whitespace().skip(1).filter_map(|load| {
+            let (key, at) = load.split_once('@').unwrap();
+            let load = (key.parse::<usize>().unwrap(), at.parse::<u64>().unwrap());
+            match invalidated_at {
+                Some(at) => (load.1 >= at).then_some(load),
+                None => Some(load),
+            }
+        });
+        run.loads.extend(counted);
         for bucket in worker.line().split_whitespace().skip(1) {
             let (ms, calls) = bucket.split_once(':').unwrap();
             *run.latency.entry(ms.parse().unwrap()).or_default() += calls.parse::<u64>().unwrap();
+        }
+        for (sum, count) in run
+            .leases
+            .iter_mut()
+            .zip(worker.line().split_whitespace().skip(1))
+        {
+            *sum += count.parse::<u64>().unwrap();
         }
         worker.child.wait().expect("the worker exits");
     }
     run
 }
 
-/// Invalidates the hot keys' tag, as another process of the service would.
-fn invalidate(url: &str, namespace: &str) {
+/// Invalidates the hot keys' tag `after` the calls began, as another process of the service
+/// would; returns when it started (unix ms).
+fn invalidate_after(url: &str, namespace: &str, after: Duration) -> u64 {
+    let began = Instant::now();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let l2 = RedisL2::builder().url(url).build().await.unwrap();
@@ -230,8 +275,11 @@ fn invalidate(url: &str, namespace: &str) {
             .l2(l2)
             .build()
             .unwrap();
+        tokio::time::sleep(after.saturating_sub(began.elapsed())).await;
+        let at = unix_ms();
         cache.invalidate_tags(&["hot"]).await;
-    });
+        at
+    })
 }
 
 /// A worker: waits for `go`, runs the scenario's calls, prints its loads' times and its calls'
@@ -263,25 +311,30 @@ fn worker(url: &str, scenario: Scenario, namespace: &str) {
                 let (cache, loads, latency) = (cache.clone(), loads.clone(), latency.clone());
                 tokio::spawn(async move {
                     let options = scenario.options();
+                    let mut first_pass = true;
                     loop {
                         for key in 0..KEYS {
-                            let key = format!("hot:{}", (key + task) % KEYS);
+                            let index = (key + task) % KEYS;
+                            let key = format!("hot:{index}");
                             let loads = Arc::clone(&loads);
                             let started = Instant::now();
                             let value = cache
                                 .get_or_load(&key, &options, move || async move {
-                                    loads.lock().unwrap().push(unix_ms());
+                                    loads.lock().unwrap().push((index, unix_ms()));
                                     tokio::time::sleep(LOAD).await;
                                     Ok::<_, std::io::Error>(42u64)
                                 })
                                 .await;
                             assert_eq!(value.unwrap(), 42);
                             let ms = started.elapsed().as_millis() as u64;
-                            *latency.lock().unwrap().entry(ms).or_default() += 1;
+                            if scenario.duration().is_zero() || !first_pass {
+                                *latency.lock().unwrap().entry(ms).or_default() += 1;
+                            }
                             if !scenario.duration().is_zero() {
                                 tokio::time::sleep(Duration::from_millis(10)).await;
                             }
                         }
+                        first_pass = false;
                         if Instant::now() >= until {
                             return;
                         }
@@ -293,10 +346,18 @@ fn worker(url: &str, scenario: Scenario, namespace: &str) {
             task.await.unwrap();
         }
         let loads = loads.lock().unwrap();
-        let times: Vec<String> = loads.iter().map(u64::to_string).collect();
+        let times: Vec<String> = loads
+            .iter()
+            .map(|(key, at)| format!("{key}@{at}"))
+            .collect();
         println!("loads {}", times.join(" "));
         let latency = latency.lock().unwrap();
         let buckets: Vec<String> = latency.iter().map(|(ms, n)| format!("{ms}:{n}")).collect();
         println!("latency {}", buckets.join(" "));
+        let stats = cache.stats();
+        println!(
+            "leases {} {} {} {}",
+            stats.leases_won, stats.lease_waits, stats.lease_timeouts, stats.refreshes_skipped
+        );
     });
 }
