@@ -4,5 +4,6 @@
 
 mod concurrency;
 mod failures;
+mod processes;
 mod rules;
 mod support;
