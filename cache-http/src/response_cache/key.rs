@@ -10,7 +10,7 @@
 //!   as a tag, so one tag invalidation drops all of them.
 
 use axum::extract::OriginalUri;
-use cache_core::KeyBuilder;
+use cache_core::{KeyBuilder, MAX_KEY_LEN};
 use http::{Extensions, HeaderMap, Uri};
 
 /// The URI the client asked for: axum's `OriginalUri` when a nesting router stripped a prefix
@@ -24,7 +24,23 @@ pub(crate) fn request_uri<'a>(extensions: &'a Extensions, uri: &'a Uri) -> &'a U
 /// The key of a URI's entry (also the tag of all its entries).
 pub(crate) fn uri_key(prefix: &str, uri: &Uri) -> String {
     let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    if path_and_query.len() + prefix.len() < MAX_KEY_LEN && !needs_escaping(path_and_query) {
+        // The common case, without formatting: the escaped text is the text itself.
+        let mut key = String::with_capacity(prefix.len() + 1 + path_and_query.len());
+        key.push_str(prefix);
+        key.push(':');
+        key.push_str(path_and_query);
+        return key;
+    }
     KeyBuilder::new(prefix).part(&path_and_query).finish()
+}
+
+/// Whether `text` holds a character a key part escapes (see `cache_core::escape_key_part`);
+/// any non-ASCII character counts, to leave Unicode whitespace to the full escaping.
+fn needs_escaping(text: &str) -> bool {
+    text.bytes().any(|b| {
+        matches!(b, b':' | b'*' | b'?' | b'[' | b']' | b'\\' | b'%') || b <= b' ' || b >= 0x7f
+    })
 }
 
 /// The key of the variant of a URI that a request with `headers` selects, for a response
@@ -84,6 +100,22 @@ mod tests {
             uri_key("http", &long).starts_with("http:#"),
             "long keys are hashed"
         );
+    }
+
+    #[test]
+    fn the_unescaped_shortcut_builds_the_same_key_as_key_builder() {
+        let near_the_limit = |extra: usize| format!("/{}", "x".repeat(MAX_KEY_LEN - 6 + extra));
+        let mut texts: Vec<String> = ["/", "/users/42", "/a?b=c&d=e", "/a%20b", "/a:b", "/~x"]
+            .iter()
+            .map(|text| (*text).to_owned())
+            .collect();
+        texts.extend((0..4).map(near_the_limit));
+        for text in texts {
+            let uri: Uri = text.parse().unwrap();
+            let path_and_query = uri.path_and_query().unwrap().as_str();
+            let expected = KeyBuilder::new("http").part(&path_and_query).finish();
+            assert_eq!(uri_key("http", &uri), expected, "{text}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use tower_layer::Layer;
 
 use super::route_stats::ResponseStats;
 use super::service::ResponseCacheService;
+use super::status::StatusValues;
 
 /// The lifetime of a response that gives none (`s-maxage`, `max-age`).
 pub const DEFAULT_RESPONSE_TTL: Duration = Duration::from_secs(60);
@@ -38,22 +39,19 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ResponseCacheLayer {
-    cache: Cache,
-    ttl: Duration,
-    max_body_bytes: usize,
-    key_prefix: String,
-    name: String,
-    stats: ResponseStats,
+    /// Everything its services share, made once: `layer` is a reference count.
+    shared: Arc<Shared>,
 }
 
 /// What every service of a layer shares.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Shared {
     pub(crate) cache: Cache,
     pub(crate) ttl: Duration,
     pub(crate) max_body_bytes: usize,
     pub(crate) key_prefix: String,
-    pub(crate) name: String,
+    /// The `Cache-Status` values of this cache's name.
+    pub(crate) status_values: Arc<StatusValues>,
     pub(crate) stats: ResponseStats,
     /// The options of every lookup (unused: the loader decides each entry's own).
     pub(crate) lookup_options: EntryOptions,
@@ -67,28 +65,39 @@ impl ResponseCacheLayer {
     /// limit of [`DEFAULT_MAX_BODY_BYTES`], keys prefixed `http`, and `Cache-Status` members
     /// named `layered-cache`.
     pub fn new(cache: Cache) -> Self {
-        Self {
+        let metrics_label = cache.namespace().unwrap_or("default").to_owned();
+        let shared = Shared {
             cache,
             ttl: DEFAULT_RESPONSE_TTL,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             key_prefix: "http".to_owned(),
-            name: "layered-cache".to_owned(),
+            status_values: Arc::new(StatusValues::new("layered-cache")),
             stats: ResponseStats::default(),
+            lookup_options: EntryOptions::new(),
+            metrics_label,
+        };
+        Self {
+            shared: Arc::new(shared),
         }
+    }
+
+    /// The settings, to change (copied if a service already shares them).
+    fn settings(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.shared)
     }
 
     /// How long a response without `s-maxage` or `max-age` stays fresh (zero: such responses
     /// are not stored).
     #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
+        self.settings().ttl = ttl;
         self
     }
 
     /// Bodies larger than `bytes` are passed to the client as they come and not stored.
     #[must_use]
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        self.max_body_bytes = bytes;
+        self.settings().max_body_bytes = bytes;
         self
     }
 
@@ -96,7 +105,7 @@ impl ResponseCacheLayer {
     /// prefixes when the same URI means different things to them.
     #[must_use]
     pub fn key_prefix(mut self, prefix: &str) -> Self {
-        self.key_prefix = prefix.to_owned();
+        self.settings().key_prefix = prefix.to_owned();
         self
     }
 
@@ -104,18 +113,18 @@ impl ResponseCacheLayer {
     /// visible ASCII make the header fall back to `response-cache`.
     #[must_use]
     pub fn cache_status_name(mut self, name: &str) -> Self {
-        self.name = name.to_owned();
+        self.settings().status_values = Arc::new(StatusValues::new(name));
         self
     }
 
     /// The counters by route, shared with every service this layer made.
     pub fn stats(&self) -> ResponseStats {
-        self.stats.clone()
+        self.shared.stats.clone()
     }
 
     /// The cache responses are stored in.
     pub fn cache(&self) -> &Cache {
-        &self.cache
+        &self.shared.cache
     }
 }
 
@@ -123,16 +132,6 @@ impl<S> Layer<S> for ResponseCacheLayer {
     type Service = ResponseCacheService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let shared = Shared {
-            cache: self.cache.clone(),
-            ttl: self.ttl,
-            max_body_bytes: self.max_body_bytes,
-            key_prefix: self.key_prefix.clone(),
-            name: self.name.clone(),
-            stats: self.stats.clone(),
-            lookup_options: EntryOptions::new(),
-            metrics_label: self.cache.namespace().unwrap_or("default").to_owned(),
-        };
-        ResponseCacheService::new(inner, Arc::new(shared))
+        ResponseCacheService::new(inner, Arc::clone(&self.shared))
     }
 }

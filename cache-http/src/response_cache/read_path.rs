@@ -56,7 +56,8 @@ where
     B: Default + Send + 'static,
 {
     match lookup(exchange, &exchange.uri_key, None).await {
-        Ok(HttpEntry::Variants(marker)) => variant(exchange, marker).await,
+        // Boxed: rarer, and its futures would make every request's future larger.
+        Ok(HttpEntry::Variants(marker)) => Box::pin(variant(exchange, marker)).await,
         found => settle(exchange, found).await,
     }
 }
@@ -73,11 +74,12 @@ where
 {
     let loader_exchange = Arc::clone(exchange);
     let shared = &exchange.shared;
+    // Boxed: the loader runs on misses only, and the lookup's future stays small (a hit
+    // copies it around).
+    let loader = move || Box::pin(fill(loader_exchange, variant_of));
     shared
         .cache
-        .get_or_load_with(key, &shared.lookup_options, move || {
-            fill(loader_exchange, variant_of)
-        })
+        .get_or_load_with(key, &shared.lookup_options, loader)
         .await
 }
 

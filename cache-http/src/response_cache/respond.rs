@@ -30,11 +30,12 @@ pub(crate) fn stored(
     let mut response = if not_modified {
         not_modified_from(stored.headers())
     } else {
-        stored.to_response(request.method != Method::HEAD)
+        // Room for `Age` and `Cache-Status`.
+        stored.to_response(request.method != Method::HEAD, 2)
     };
     let headers = response.headers_mut();
     set_age(headers, stored.age_seconds(now_ms));
-    add_cache_status(headers, outcome.header_value(&shared.name));
+    add_cache_status(headers, shared.status_values.value(outcome));
     record(shared, route, outcome, not_modified);
     response
 }
@@ -62,7 +63,7 @@ pub(crate) fn passed(
             *response.body_mut() = Body::empty();
         }
     }
-    add_cache_status(response.headers_mut(), outcome.header_value(&shared.name));
+    add_cache_status(response.headers_mut(), shared.status_values.value(outcome));
     record(shared, route, outcome, not_modified);
     response
 }

@@ -53,7 +53,6 @@ impl RouteStats {
 /// The live counters of one route.
 #[derive(Debug, Default)]
 pub(crate) struct RouteCounters {
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     route: Box<str>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -88,7 +87,6 @@ impl RouteCounters {
     }
 
     /// The route label.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) fn route(&self) -> &str {
         &self.route
     }
@@ -113,8 +111,11 @@ impl RouteCounters {
 /// [`router_with_responses`](crate::router_with_responses)). Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct ResponseStats {
-    routes: Arc<RwLock<HashMap<Box<str>, Arc<RouteCounters>>>>,
+    routes: Arc<RwLock<CountersByRoute>>,
 }
+
+/// Each route's counters, by route label.
+type CountersByRoute = HashMap<Box<str>, Arc<RouteCounters>, foldhash::fast::RandomState>;
 
 impl ResponseStats {
     /// Each route's counters, by route (`<unmatched>` for requests without one).
@@ -126,11 +127,8 @@ impl ResponseStats {
             .collect()
     }
 
-    /// The counters of the route a request matched.
-    pub(crate) fn route(&self, extensions: &Extensions) -> Arc<RouteCounters> {
-        let route = extensions
-            .get::<MatchedPath>()
-            .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+    /// The counters of `route`.
+    pub(crate) fn counters(&self, route: &str) -> Arc<RouteCounters> {
         if let Some(counters) = self
             .routes
             .read()
@@ -148,4 +146,11 @@ impl ResponseStats {
         });
         Arc::clone(counters)
     }
+}
+
+/// The route label of a request: axum's matched route, or [`UNMATCHED_ROUTE`].
+pub(crate) fn route_label(extensions: &Extensions) -> &str {
+    extensions
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
 }

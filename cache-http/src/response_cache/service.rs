@@ -2,7 +2,7 @@
 //! method (which invalidates its URI once it succeeds) or a plain pass-through.
 
 use std::future::poll_fn;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -12,7 +12,7 @@ use tower_service::Service;
 
 use super::body::BoxError;
 use super::layer::Shared;
-use super::route_stats::RouteCounters;
+use super::route_stats::{RouteCounters, route_label};
 use super::status::Outcome;
 use super::{read_path, respond, write_path};
 
@@ -21,12 +21,42 @@ use super::{read_path, respond, write_path};
 #[derive(Debug, Clone)]
 pub struct ResponseCacheService<S> {
     inner: S,
+    wrapped: Arc<Wrapped>,
+}
+
+/// What the copies of one wrapped service share: the layer's settings, and the counters of
+/// the route it serves (a layer after routing wraps each route apart, so every request it sees
+/// names the same route: one comparison instead of a look-up).
+#[derive(Debug)]
+struct Wrapped {
     shared: Arc<Shared>,
+    route: OnceLock<Arc<RouteCounters>>,
+}
+
+impl Wrapped {
+    fn counters(&self, extensions: &http::Extensions) -> Arc<RouteCounters> {
+        let label = route_label(extensions);
+        if let Some(known) = self.route.get()
+            && known.route() == label
+        {
+            return Arc::clone(known);
+        }
+        let counters = self.shared.stats.counters(label);
+        let _ = self.route.set(Arc::clone(&counters));
+        counters
+    }
 }
 
 impl<S> ResponseCacheService<S> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+        let wrapped = Wrapped {
+            shared,
+            route: OnceLock::new(),
+        };
+        Self {
+            inner,
+            wrapped: Arc::new(wrapped),
+        }
     }
 }
 
@@ -50,9 +80,9 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let shared = Arc::clone(&self.shared);
+        let shared = Arc::clone(&self.wrapped.shared);
         let inner = self.inner.clone();
-        let route = shared.stats.route(request.extensions());
+        let route = self.wrapped.counters(request.extensions());
         match kind(&request) {
             Kind::Lookup => Box::pin(read_path::serve(shared, inner, request, route)),
             Kind::Unsafe => Box::pin(write_path::serve(shared, inner, request, route)),

@@ -1,6 +1,12 @@
 //! How the cache answered (RFC 9211 `Cache-Status`), and the headers of a stored response
 //! served (`Age`).
+//!
+//! Hits are the hot path: their values are made without formatting machinery, from values
+//! made once (a layer's [`StatusValues`], the shared table of small ages).
 
+use std::sync::LazyLock;
+
+use bytes::{BufMut, Bytes, BytesMut};
 use http::header::AGE;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -58,14 +64,79 @@ impl Outcome {
     }
 }
 
+/// A layer's `Cache-Status` values, made once.
+#[derive(Debug)]
+pub(crate) struct StatusValues {
+    name: String,
+    stored: HeaderValue,
+    method: HeaderValue,
+    /// `{name}; hit; ttl=`, to which a hit appends its seconds.
+    hit_prefix: Bytes,
+}
+
+impl StatusValues {
+    /// The values of a cache named `name`.
+    pub(crate) fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            stored: Outcome::Stored.header_value(name),
+            method: Outcome::Bypass("method").header_value(name),
+            hit_prefix: Bytes::from(format!("{name}; hit; ttl=")),
+        }
+    }
+
+    /// The `Cache-Status` member for `outcome`.
+    pub(crate) fn value(&self, outcome: Outcome) -> HeaderValue {
+        match outcome {
+            Outcome::Stored => self.stored.clone(),
+            Outcome::Bypass("method") => self.method.clone(),
+            Outcome::Hit { ttl } => {
+                let mut value = BytesMut::with_capacity(self.hit_prefix.len() + 20);
+                value.put_slice(&self.hit_prefix);
+                write_integer(&mut value, ttl);
+                HeaderValue::from_maybe_shared(value.freeze())
+                    .unwrap_or_else(|_| outcome.header_value(&self.name))
+            }
+            other => other.header_value(&self.name),
+        }
+    }
+}
+
+/// Appends `n` in decimal.
+fn write_integer(out: &mut BytesMut, n: i64) {
+    if n < 0 {
+        out.put_u8(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut rest = n.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[at..]);
+}
+
 /// Adds this cache's `Cache-Status` member after any a cache nearer the handler added.
 pub(crate) fn add_cache_status(headers: &mut HeaderMap, value: HeaderValue) {
     headers.append(CACHE_STATUS, value);
 }
 
+/// `Age` values below an hour, made once.
+static AGES: LazyLock<Vec<HeaderValue>> =
+    LazyLock::new(|| (0..3600u64).map(HeaderValue::from).collect());
+
 /// Sets `Age` to `seconds`.
 pub(crate) fn set_age(headers: &mut HeaderMap, seconds: u64) {
-    headers.insert(AGE, HeaderValue::from(seconds));
+    let value = match AGES.get(seconds as usize) {
+        Some(value) => value.clone(),
+        None => HeaderValue::from(seconds),
+    };
+    headers.insert(AGE, value);
 }
 
 #[cfg(test)]
@@ -97,8 +168,24 @@ mod tests {
             (Outcome::Bypass("method"), "c; fwd=method"),
             (Outcome::Bypass("range"), "c; fwd=bypass; detail=range"),
         ];
+        let values = StatusValues::new("c");
         for (outcome, expected) in cases {
             assert_eq!(outcome.header_value("c"), expected);
+            assert_eq!(values.value(outcome), expected);
+        }
+        assert_eq!(values.value(Outcome::Hit { ttl: 0 }), "c; hit; ttl=0");
+        assert_eq!(
+            values.value(Outcome::Hit { ttl: i64::MIN }),
+            "c; hit; ttl=-9223372036854775808"
+        );
+    }
+
+    #[test]
+    fn ages() {
+        let mut headers = HeaderMap::new();
+        for seconds in [0, 59, 3599, 3600, 1_000_000] {
+            set_age(&mut headers, seconds);
+            assert_eq!(headers[AGE], seconds.to_string().as_str());
         }
     }
 }

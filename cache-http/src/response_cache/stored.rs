@@ -40,6 +40,8 @@ struct Stored {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+    /// The body's length, ready to be sent.
+    content_length: HeaderValue,
     stored_at_ms: u64,
     fresh_ms: u64,
     id: u64,
@@ -136,6 +138,7 @@ impl StoredResponse {
         Some(Self(Arc::new(Stored {
             status,
             headers,
+            content_length: body.len().into(),
             body,
             stored_at_ms,
             fresh_ms: storage.fresh.as_millis() as u64,
@@ -198,20 +201,22 @@ impl StoredResponse {
         (fresh_until - now_ms as i128).div_euclid(1000) as i64
     }
 
-    /// The response as stored, with the body unless `with_body` is false (a `HEAD`, which
-    /// keeps the `Content-Length` of the body).
-    pub(crate) fn to_response(&self, with_body: bool) -> Response<Body> {
+    /// The response as stored, with its `Content-Length`, and the body unless `with_body` is
+    /// false (a `HEAD`). Its header map has room for `more` headers without growing.
+    pub(crate) fn to_response(&self, with_body: bool, more: usize) -> Response<Body> {
+        let stored = &self.0;
         let mut response = Response::new(if with_body {
-            Body::from(self.0.body.clone())
+            Body::from(stored.body.clone())
         } else {
             Body::empty()
         });
-        *response.status_mut() = self.0.status;
+        *response.status_mut() = stored.status;
         let headers = response.headers_mut();
-        headers.clone_from(&self.0.headers);
-        if !with_body {
-            headers.insert(http::header::CONTENT_LENGTH, self.0.body.len().into());
+        headers.reserve(stored.headers.len() + 1 + more);
+        for (name, value) in &stored.headers {
+            headers.append(name.clone(), value.clone());
         }
+        headers.insert(http::header::CONTENT_LENGTH, stored.content_length.clone());
         response
     }
 
@@ -252,6 +257,7 @@ impl StoredResponse {
         Ok(Self(Arc::new(Stored {
             status,
             headers,
+            content_length: layout.body.len().into(),
             body: layout.body,
             stored_at_ms: layout.stored_at_ms,
             fresh_ms: layout.fresh_ms,
