@@ -27,7 +27,7 @@ pub const DEFAULT_DEGRADED_TTL: Duration = Duration::from_secs(1);
 ///     .namespace("billing")                      // prefix of every key in L2
 ///     .l1_max_capacity(50_000)                   // entries kept in process
 ///     .default_ttl(Duration::from_secs(600))     // when an entry names no TTL
-///     .refresh_ahead(0.8)                        // reload in the background after 80% of the TTL
+///     .refresh_ahead(0.8)                        // one hit reloads after 80% of the TTL
 ///     .stale_if_error(Duration::from_secs(30))   // serve an expired value if the reload fails
 ///     .codec(Codec::bincode())                   // how L2 values are encoded
 ///     .build()
@@ -111,7 +111,9 @@ impl CacheBuilder {
         self
     }
 
-    /// Fraction of the TTL after which a hit schedules one background refresh; 0 < f < 1.
+    /// Fraction of the TTL after which one hit reloads the entry; 0 < f < 1. The keyed API
+    /// reloads in the background; a `#[cached]` function that does not set `refresh_ahead`
+    /// itself reloads inline (its docs, "Refresh-ahead", state the rule).
     pub fn refresh_ahead(mut self, fraction: f64) -> Self {
         self.refresh_ahead = Some(fraction);
         self

@@ -16,6 +16,11 @@
 //! lock an invalidation takes to detach flights: either the invalidation finds the flight (and
 //! the value is not shared), or the flight is gone from the map before the invalidation
 //! returns (and no later call can join it).
+//!
+//! A leader that waits for another process's load of its key ([`LeaderGuard::sleep`]) holds
+//! no value yet, and reads one only after it wakes: an invalidation leaves its flight alone
+//! meanwhile (the value it reads afterwards is newer than the invalidation, and may be handed
+//! to every caller, even one that joined after the invalidation).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,6 +52,9 @@ pub(crate) struct Flight<V> {
     /// Set, under the flights' lock, by an invalidation that covers this load: its result is
     /// returned to its leader but neither cached nor handed to waiters.
     invalidated: AtomicBool,
+    /// Set while the leader waits for another process's load, before reading anything:
+    /// invalidations pass such a flight by.
+    sleeping: AtomicBool,
     key: Arc<str>,
     /// The tags the loaded value will carry, as far as known when the load started (a value
     /// read from L2 may bring more: the leader checks those when it completes).
@@ -60,6 +68,7 @@ impl<V: Clone> Flight<V> {
             condvar: Condvar::new(),
             notify: Notify::new(),
             invalidated: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
             key,
             tags: tags.into(),
         }
@@ -149,7 +158,7 @@ impl<V: Clone> Flights<V> {
     /// Detaches every flight `covered` selects (see the module doc).
     fn detach(&self, covered: impl Fn(&Flight<V>) -> bool) {
         self.map.lock().retain(|_, flight| {
-            if !covered(flight) {
+            if !covered(flight) || flight.sleeping.load(Ordering::SeqCst) {
                 return true;
             }
             flight.invalidated.store(true, Ordering::SeqCst);
@@ -190,6 +199,15 @@ impl<V: Clone> LeaderGuard<'_, V> {
     /// Whether an invalidation covered this load: its value must not be stored.
     pub(crate) fn is_invalidated(&self) -> bool {
         self.flight.is_invalidated()
+    }
+
+    /// Marks the leader asleep (waiting for another process's load, holding no value) or
+    /// awake (about to read a value): see the module doc. Set under the flights' lock, as
+    /// invalidations read it, so an invalidation either finds the leader asleep (and the read
+    /// after it wakes sees the invalidation) or awake (and detaches the flight).
+    pub(crate) fn sleep(&self, sleeping: bool) {
+        let _map = self.flights.map.lock();
+        self.flight.sleeping.store(sleeping, Ordering::SeqCst);
     }
 
     /// Whether `tags` are all tags the flight was started with (an invalidation of any of
@@ -349,6 +367,26 @@ mod tests {
         let flight = waiter(&flights, "k");
         guard.complete(&1, || false);
         let waited = tokio::time::timeout(LIMIT, flight.wait()).await.unwrap();
+        assert!(matches!(waited, FlightOutcome::Retry));
+    }
+
+    #[tokio::test]
+    async fn an_invalidation_passes_a_sleeping_flight_by() {
+        let flights = Flights::default();
+        let guard = leader(&flights, "k");
+        guard.sleep(true);
+        flights.detach_key("k");
+        assert!(
+            !guard.is_invalidated(),
+            "asleep: nothing read yet to invalidate"
+        );
+        // A call after the invalidation joins it, and gets what the leader reads once awake.
+        let joined = waiter(&flights, "k");
+        guard.sleep(false);
+        flights.detach_key("k");
+        assert!(guard.is_invalidated(), "awake: detached");
+        guard.complete(&1, || true);
+        let waited = tokio::time::timeout(LIMIT, joined.wait()).await.unwrap();
         assert!(matches!(waited, FlightOutcome::Retry));
     }
 

@@ -105,6 +105,11 @@ pub enum Invalidation {
 pub trait InvalidationSink: Send + Sync {
     /// Applies another process's invalidation to the local L1.
     fn invalidate(&self, invalidation: Invalidation);
+    /// Another process gave up the lease of `key` without writing a value (its load failed or
+    /// was cancelled): whoever waits for that key may take the lease now.
+    fn lease_released(&self, key: &str) {
+        let _ = key;
+    }
     /// The backplane lost (`false`) or regained (`true`) its connection. While it is down, L1
     /// may miss invalidations: the engine empties L1 on loss and stops filling it until
     /// the backplane is back.
@@ -255,22 +260,40 @@ impl L2Status {
     }
 }
 
-/// What an L2 read that found nothing saw of the key's invalidations: the write-through of the
-/// load that follows carries it back ([`WriteCondition::UnchangedSince`]), so an invalidation
-/// by another process between the read and the write keeps the loaded (possibly older) value
-/// out of L2. Opaque to the engine; the default means "no invalidation marker seen".
+/// What an L2 read that found nothing saw of the key's invalidations, and the key's lease if
+/// the read took it: the write-through of the load that follows carries it back
+/// ([`WriteCondition::UnchangedSince`]), so an invalidation by another process between the
+/// read and the write keeps the loaded (possibly older) value out of L2, and the lease (the
+/// fleet-wide single-flight, [`L2::read_for_load`]) ends with the write. Opaque to the
+/// engine; the default means "no invalidation marker seen, no lease".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReadMark(Option<String>);
+pub struct ReadMark {
+    seen: Option<String>,
+    lease: Option<String>,
+}
 
 impl ReadMark {
     /// A mark holding what the L2 saw (`None`: nothing).
     pub fn new(seen: Option<String>) -> Self {
-        Self(seen)
+        Self { seen, lease: None }
+    }
+
+    /// This mark, holding the key's lease `token` too: the load that follows is the fleet's
+    /// one load of the key.
+    #[must_use]
+    pub fn with_lease(mut self, token: String) -> Self {
+        self.lease = Some(token);
+        self
     }
 
     /// What the L2 saw.
     pub fn seen(&self) -> Option<&str> {
-        self.0.as_deref()
+        self.seen.as_deref()
+    }
+
+    /// The lease the read took, if any.
+    pub fn lease(&self) -> Option<&str> {
+        self.lease.as_deref()
     }
 }
 
@@ -291,6 +314,9 @@ pub struct L2Write<'a> {
     pub value: &'a StoredValue,
     /// Lifetime of the entry.
     pub ttl: Duration,
+    /// How long after `ttl` the entry may still be read as stale ([`L2Read::Leased`]), to be
+    /// served while another process reloads it; zero: never.
+    pub stale_for: Duration,
     /// Tags of the entry; a later `invalidate_tags` of any of them must hide it.
     pub tags: &'a [String],
     /// When the write may replace what is there.
@@ -302,8 +328,22 @@ pub struct L2Write<'a> {
 pub enum L2Read {
     /// The key holds a visible entry.
     Found(L2Entry),
-    /// Nothing visible; the load that follows writes through with this mark.
+    /// Nothing visible; the load that follows writes through with this mark (which holds the
+    /// key's lease when [`L2::read_for_load`] took it).
     Missing(ReadMark),
+    /// Nothing visible, and another process holds the key's lease: it is loading the key
+    /// ([`L2::read_for_load`]). The reader waits for its value (read again when woken, or
+    /// after a while), at most `wait_at_most`, then loads itself with `mark`. `stale` is the
+    /// expired entry within its stale window, if Redis still has one: served at once instead
+    /// of waiting.
+    Leased {
+        /// What the read saw, for a load after the wait.
+        mark: ReadMark,
+        /// The longest wait for the other process's value.
+        wait_at_most: Duration,
+        /// An expired entry still within its stale window.
+        stale: Option<L2Entry>,
+    },
 }
 
 impl L2Read {
@@ -311,10 +351,11 @@ impl L2Read {
     pub fn into_entry(self) -> Option<L2Entry> {
         match self {
             Self::Found(entry) => Some(entry),
-            Self::Missing(_) => None,
+            Self::Missing(_) | Self::Leased { .. } => None,
         }
     }
 
+    /// Reads a missing entry as `Missing` with the default mark (for L2s that do not lease).
     fn from_entry(entry: Option<L2Entry>) -> Self {
         entry.map_or_else(|| Self::Missing(ReadMark::default()), Self::Found)
     }
@@ -395,6 +436,55 @@ pub trait L2: Send + Sync + 'static {
     /// processes to drop their L1 copy.
     fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>>;
 
+    /// Reads a key for the load that follows a miss: like [`read`](Self::read), and on a miss
+    /// also takes the key's lease in the same round trip (fleet-wide single-flight): the
+    /// returned mark holds it (this process loads the key for the fleet), or the read is
+    /// [`L2Read::Leased`] when another process holds it. The default reads with `read`: no
+    /// lease, every process that misses loads.
+    fn read_for_load<'a>(
+        &'a self,
+        key: &'a str,
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<L2Read, L2Error>> {
+        self.read(key, expected_tags)
+    }
+
+    /// Takes the key's lease without reading, for a refresh-ahead reload: `Some(mark)` holding
+    /// it, `None` when another process holds it (that process refreshes for the fleet; this
+    /// one skips its refresh). The default leases nothing: every process refreshes.
+    fn take_lease<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ReadMark>, L2Error>> {
+        let _ = key;
+        Box::pin(async { Ok(Some(ReadMark::default())) })
+    }
+
+    /// Extends the lease `mark` holds, while its load runs (every
+    /// [`lease_renewal`](Self::lease_renewal)). The default has nothing to extend.
+    fn renew_lease<'a>(
+        &'a self,
+        key: &'a str,
+        mark: &'a ReadMark,
+    ) -> BoxFuture<'a, Result<(), L2Error>> {
+        let _ = (key, mark);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Gives up the lease `mark` holds without writing (its load failed or was cancelled) and
+    /// tells the processes waiting for the key. The default has nothing to release.
+    fn release_lease<'a>(
+        &'a self,
+        key: &'a str,
+        mark: &'a ReadMark,
+    ) -> BoxFuture<'a, Result<(), L2Error>> {
+        let _ = (key, mark);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// How often the holder of a lease renews it while its load runs (`None`: this L2 takes
+    /// no leases).
+    fn lease_renewal(&self) -> Option<Duration> {
+        None
+    }
+
     /// Removes keys and tells other processes.
     fn invalidate<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>>;
 
@@ -445,6 +535,33 @@ impl<T: L2 + ?Sized> L2 for Arc<T> {
     }
     fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {
         (**self).set(key, write)
+    }
+    fn read_for_load<'a>(
+        &'a self,
+        key: &'a str,
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<L2Read, L2Error>> {
+        (**self).read_for_load(key, expected_tags)
+    }
+    fn take_lease<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ReadMark>, L2Error>> {
+        (**self).take_lease(key)
+    }
+    fn renew_lease<'a>(
+        &'a self,
+        key: &'a str,
+        mark: &'a ReadMark,
+    ) -> BoxFuture<'a, Result<(), L2Error>> {
+        (**self).renew_lease(key, mark)
+    }
+    fn release_lease<'a>(
+        &'a self,
+        key: &'a str,
+        mark: &'a ReadMark,
+    ) -> BoxFuture<'a, Result<(), L2Error>> {
+        (**self).release_lease(key, mark)
+    }
+    fn lease_renewal(&self) -> Option<Duration> {
+        (**self).lease_renewal()
     }
     fn invalidate<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, Result<(), L2Error>> {
         (**self).invalidate(keys)

@@ -2,8 +2,8 @@
 //! (Redis, in `cache-redis`), with single-flight loads, refresh-ahead, stale-if-error,
 //! write-through, and invalidation by key, Redis glob pattern or tag, across processes.
 //!
-//! Most users annotate functions with `#[cached]` and `#[invalidate]` (feature `macros`, on
-//! by default):
+//! Most users annotate functions with `#[cached]`, `#[cache_put]` and `#[invalidate]` (feature
+//! `macros`, on by default):
 //!
 //! ```
 //! use cache_core::{cached, invalidate};

@@ -15,13 +15,21 @@ use crate::thread_slot::{self, ThreadSlot};
 /// - `loads`: loader runs, refreshes included; `load_errors`: those that returned an error.
 /// - `coalesced`: calls that waited for another caller's load of the same key and got its value.
 /// - `refreshes`: background refreshes started by refresh-ahead.
-/// - `stale_served`: failed loads answered with a stale value (`stale_if_error`).
+/// - `stale_served`: calls answered with a stale value within its `stale_if_error` window: a
+///   failed load, or another process reloading the key (also counted in `lease_stale`).
 /// - `l2_errors`: L2 failures (unreachable, timeout, undecodable or foreign values).
 /// - `l2_skipped`: L2 operations the L2 did not attempt: its circuit breaker was open, or it
 ///   was applying invalidations queued during an outage (see `L2ErrorKind::is_skipped`).
 /// - `invalidations`: invalidation calls (key, pattern, tags, clear), local or from other
 ///   processes.
 /// - `evictions`: L1 entries removed to stay within the capacity.
+/// - Fleet-wide single-flight (with an L2 that leases keys, such as `RedisL2`):
+///   `leases_won`: loads this process ran for the whole fleet (it took the key's lease);
+///   `lease_waits`: misses answered by another process's load after waiting for it;
+///   `lease_timeouts`: such waits that reached their bound (this process then loaded itself);
+///   `lease_stale`: misses answered at once with a stale value while another process reloaded
+///   the key; `refreshes_skipped`: refresh-ahead reloads left to the process refreshing the
+///   key for the fleet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Calls answered from L1.
@@ -38,7 +46,7 @@ pub struct Stats {
     pub coalesced: u64,
     /// Refresh-ahead reloads started.
     pub refreshes: u64,
-    /// Failed loads answered with a stale value.
+    /// Calls answered with a stale value (a failed load, or another process reloading it).
     pub stale_served: u64,
     /// L2 failures, including values that could not be decoded.
     pub l2_errors: u64,
@@ -49,6 +57,16 @@ pub struct Stats {
     pub invalidations: u64,
     /// L1 entries removed to stay within the capacity.
     pub evictions: u64,
+    /// Loads run while holding the key's fleet-wide lease.
+    pub leases_won: u64,
+    /// Misses answered by another process's load, after waiting for it.
+    pub lease_waits: u64,
+    /// Waits for another process's load that reached their bound.
+    pub lease_timeouts: u64,
+    /// Misses answered with a stale value while another process reloaded the key.
+    pub lease_stale: u64,
+    /// Refresh-ahead reloads skipped because another process was refreshing the key.
+    pub refreshes_skipped: u64,
 }
 
 impl Stats {
@@ -95,6 +113,11 @@ impl std::ops::Add for Stats {
             l2_skipped: self.l2_skipped + other.l2_skipped,
             invalidations: self.invalidations + other.invalidations,
             evictions: self.evictions + other.evictions,
+            leases_won: self.leases_won + other.leases_won,
+            lease_waits: self.lease_waits + other.lease_waits,
+            lease_timeouts: self.lease_timeouts + other.lease_timeouts,
+            lease_stale: self.lease_stale + other.lease_stale,
+            refreshes_skipped: self.refreshes_skipped + other.refreshes_skipped,
         }
     }
 }
@@ -155,6 +178,11 @@ pub(crate) struct Counters {
     pub(crate) l2_skipped: AtomicU64,
     pub(crate) invalidations: AtomicU64,
     pub(crate) evictions: AtomicU64,
+    pub(crate) leases_won: AtomicU64,
+    pub(crate) lease_waits: AtomicU64,
+    pub(crate) lease_timeouts: AtomicU64,
+    pub(crate) lease_stale: AtomicU64,
+    pub(crate) refreshes_skipped: AtomicU64,
     /// Invalidations by kind: keys, pattern, tags, all.
     invalidations_by_kind: [AtomicU64; 4],
 }
@@ -207,6 +235,11 @@ impl Counters {
             l2_skipped: get(&self.l2_skipped),
             invalidations: get(&self.invalidations),
             evictions: get(&self.evictions),
+            leases_won: get(&self.leases_won),
+            lease_waits: get(&self.lease_waits),
+            lease_timeouts: get(&self.lease_timeouts),
+            lease_stale: get(&self.lease_stale),
+            refreshes_skipped: get(&self.refreshes_skipped),
         }
     }
 }

@@ -27,15 +27,21 @@ pub(crate) struct Body {
     pub(crate) ret: Option<TokenStream>,
 }
 
+/// The declared return type, to annotate the body's result (`None` for `impl Trait`, which
+/// cannot be written in a `let`).
+pub(crate) fn declared_ret(item: &LightFn) -> Option<TokenStream> {
+    match &item.sig.output {
+        syn::ReturnType::Default => Some(quote!(())),
+        syn::ReturnType::Type(_, ty) if !has_impl_trait(ty) => Some(quote!(#ty)),
+        syn::ReturnType::Type(..) => None,
+    }
+}
+
 impl Body {
     pub(crate) fn of(item: &LightFn) -> Self {
         let var = internal("__cache_body");
         let block = &item.block;
-        let ret = match &item.sig.output {
-            syn::ReturnType::Default => Some(quote!(())),
-            syn::ReturnType::Type(_, ty) if !has_impl_trait(ty) => Some(quote!(#ty)),
-            syn::ReturnType::Type(..) => None,
-        };
+        let ret = declared_ret(item);
         if item.sig.asyncness.is_some() {
             Self {
                 define: quote!(let #var = async move #block;),

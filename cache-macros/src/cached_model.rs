@@ -9,12 +9,12 @@ use syn::spanned::Spanned;
 use syn::{Expr, LitStr};
 
 use crate::args::{self, CachedArgs, Fraction, LevelArg, Str, Templates};
-use crate::background::{self, Background};
 use crate::companions::Companions;
 use crate::errors::Errors;
 use crate::item::LightFn;
 use crate::keys::Key;
 use crate::params::Params;
+use crate::refresh::{self, Refresh};
 use crate::ret::{Ret, has_impl_trait};
 use crate::template::Template;
 use crate::ttl::Ttl;
@@ -42,9 +42,8 @@ pub(crate) struct CachedModel {
     /// name.
     pub(crate) companions: Option<Companions>,
     pub(crate) ret: Ret,
-    /// How a refresh runs in the background, when the function allows it (see
-    /// `background.rs`); `None`: inline.
-    pub(crate) background: Option<Background>,
+    /// How a hit past its refresh point reloads (`refresh.rs`).
+    pub(crate) refresh: Refresh,
 }
 
 /// The key prefix.
@@ -109,6 +108,11 @@ impl CachedModel {
             Some(Str(prefix)) => Prefix::Literal(prefix),
             None => Prefix::Default(format!("::{}", function.sig.ident.unraw())),
         };
+        let companions = match args.companions {
+            Some(false) => None,
+            _ => Companions::of(function),
+        };
+        let refresh = refresh::plan(args.refresh_ahead, companions.as_ref());
         Ok(Self {
             krate,
             cache: args.cache,
@@ -121,12 +125,9 @@ impl CachedModel {
             weight: args.weight,
             condition: args.condition,
             unless: args.unless,
-            companions: match args.companions {
-                Some(false) => None,
-                _ => Companions::of(function),
-            },
+            companions,
             ret,
-            background: args.refresh_ahead.and_then(|_| background::plan(function)),
+            refresh,
         })
     }
 

@@ -1,24 +1,24 @@
 //! The functions generated next to a `#[cached]` function `f`, with its visibility, receiver,
 //! generics and arguments:
-//! - `f_uncached(args)`: the original body; the cached function calls it on a miss, and a
-//!   background refresh calls it with owned copies of the arguments;
+//! - `f_uncached(args)`: the original body, emitted there only; the cached function calls it
+//!   on a miss (and when its `condition` is false), and a background refresh calls it with
+//!   owned copies of the arguments (`refresh.rs`);
 //! - `f_invalidate(args)`: removes the entry of these arguments everywhere;
 //! - `f_refresh(args)`: runs the body now and stores its result;
-//! - `__f_cached(mode, args)` (hidden): the cache logic, shared by `f`, `f_invalidate` and
-//!   `f_refresh` through a `Mode`: it holds the function's one `CachedFn` static (where its
+//! - `__f_cached(mode, args)` (hidden): the cache logic (`expand_cached.rs`), shared by `f`,
+//!   `f_invalidate` and `f_refresh` through a `Mode`: it holds the function's one `CachedFn` static (where its
 //!   L1 store is found, so they must share it) and checks the key parts once (so a key part
 //!   of an unfit type is reported once).
 //!
 //! Companions need every argument bound to a plain name (to forward it); a function with
 //! other patterns, or `companions = false` (for methods of a trait impl, where no extra item
-//! may be added), keeps everything inside the one function.
+//! may be added), keeps the cache logic and the body inside the one function.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote};
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericParam, Pat, Receiver, Type};
 
-use crate::body::internal;
 use crate::item::LightFn;
 
 /// How an argument is passed on.
@@ -26,10 +26,10 @@ pub(crate) struct Arg {
     pub(crate) ident: Ident,
     /// A shared reference (`&T`, `&str`): a background refresh passes a borrow of an owned
     /// copy.
-    shared_ref: bool,
+    pub(crate) shared_ref: bool,
     /// A `&mut` reference: cannot be copied for a background refresh.
     mut_ref: bool,
-    span: Span,
+    pub(crate) span: Span,
 }
 
 /// The receiver, if any.
@@ -50,8 +50,6 @@ pub(crate) struct Companions {
     pub(crate) recv: Recv,
     /// Type and const parameters, for a turbofish (none when an argument is `impl Trait`).
     turbofish: TokenStream,
-    /// Has type or const parameters, or `impl Trait` arguments.
-    pub(crate) generic: bool,
 }
 
 fn receiver_kind(receiver: &Receiver) -> Recv {
@@ -141,7 +139,6 @@ impl Companions {
             args,
             recv,
             turbofish,
-            generic: !params.is_empty() || impl_args,
         })
     }
 
@@ -204,7 +201,7 @@ impl Companions {
     }
 
     /// Calls `f_uncached` with `receiver` and `args` (awaited for an async function).
-    fn call_uncached(
+    pub(crate) fn call_uncached(
         &self,
         is_async: bool,
         receiver: TokenStream,
@@ -230,59 +227,10 @@ impl Companions {
         self.call_uncached(is_async, quote!(self), &args)
     }
 
-    /// Whether a background refresh can own everything: no `&mut`.
-    pub(crate) fn can_own(&self) -> bool {
-        !matches!(self.recv, Recv::Mut) && !self.args.iter().any(|a| a.mut_ref)
-    }
-
-    /// Whether a background refresh needs no bound beyond what every function has: a
-    /// non-generic free function whose arguments are all owned.
-    pub(crate) fn owns_for_free(&self) -> bool {
-        !self.generic
-            && matches!(self.recv, Recv::None)
-            && self.args.iter().all(|a| !a.shared_ref && !a.mut_ref)
-    }
-
-    /// Owned copies of the receiver and arguments (`let` statements), and the call of
-    /// `f_uncached` on them, for a background refresh.
-    pub(crate) fn owned_call(
-        &self,
-        krate: &TokenStream,
-        is_async: bool,
-    ) -> (TokenStream, TokenStream) {
-        let mut copies = TokenStream::new();
-        let receiver = match &self.recv {
-            Recv::None | Recv::Mut => quote!(),
-            Recv::Shared(span) => {
-                let this = internal("__cache_this");
-                let check = quote_spanned!(*span=> #krate::__private::refresh_receiver(self));
-                copies.extend(quote!(let #this = #check;));
-                quote!(&#this)
-            }
-            Recv::Owned(span) => {
-                let this = internal("__cache_this");
-                let check = quote_spanned!(*span=> #krate::__private::refresh_receiver(&self));
-                copies.extend(quote!(let #this = #check;));
-                quote!(#this)
-            }
-        };
-        let mut args = Vec::new();
-        for arg in &self.args {
-            let ident = &arg.ident;
-            let own = internal(&format!("__cache_own_{ident}"));
-            if arg.shared_ref {
-                copies.extend(quote_spanned!(arg.span=>
-                    let #own = #krate::__private::refresh_argument(#ident);
-                ));
-                args.push(quote!(::core::borrow::Borrow::borrow(&#own)));
-            } else {
-                copies.extend(quote_spanned!(arg.span=>
-                    let #own = #krate::__private::refresh_argument(&#ident);
-                ));
-                args.push(quote!(#own));
-            }
-        }
-        (copies, self.call_uncached(is_async, receiver, &args))
+    /// Whether the receiver or an argument is a `&mut` (a background refresh could not copy
+    /// it).
+    pub(crate) fn takes_mut(&self) -> bool {
+        matches!(self.recv, Recv::Mut) || self.args.iter().any(|arg| arg.mut_ref)
     }
 
     /// `f_uncached`: the original body under the companion's name.
@@ -369,8 +317,6 @@ impl Companions {
         }
     }
 }
-
-use quote::ToTokens;
 
 /// The attributes a companion copies from the function: `cfg` and lint levels.
 pub(crate) fn inherited_attrs(function: &LightFn) -> TokenStream {

@@ -1,31 +1,45 @@
-//! `#[cached(...)]`: code generation from the checked description (`cached_model.rs`). The
-//! generated function passes data and makes one engine call, `lookup`; a miss then runs the
-//! body through the `Load` guard it returned.
+//! `#[cached(...)]`: code generation from the checked description (`cached_model.rs`), by one
+//! emitter for every combination of arguments. The generated code passes data and makes one
+//! engine call, `lookup`; a miss then runs the body through the `LoadGuard` it returned. The
+//! body is emitted once: in `f_uncached` when the function has companions, else in the
+//! function itself, after the lookup (which borrows the arguments the body may then take).
 //!
 //! ```text
-//! fn f(args..) -> R {
-//!     let cache = &(cache expr);
+//! fn f(args..) -> R {                          // with companions: __f_cached(mode, args..)
+//!     let holds: bool = condition;             // `condition` only (and only for Mode::Get)
+//!     let cache = &(cache expr);               // with `condition`: only when it holds
 //!     static FN: CachedFn = CachedFn::new(KeyTemplate::new(prefix, &[pieces]), ..);
-//!     let load = match lookup::<V, _>(cache, &FN, serde::<V>, (&arg0, &*arg1), || options) {
-//!         Hit(v) => return wrap(v),
-//!         Refresh(v, load) => { spawn(load, reload with clones); return wrap(v) } // background only
-//!         Load(load) => load,
+//!     let load = {
+//!         let parts = (part_check(&arg0), ..);
+//!         // companions: Mode::Invalidate removes key_of(parts) and returns,
+//!         //             Mode::Refresh takes refresh_load(..) instead of the lookup
+//!         match lookup::<V, _>(cache, &FN, serde::<V>, parts, || options) {
+//!             Hit(v) => return wrap(v),
+//!             Refresh(v, load) => { spawn(load, f_uncached(owned copies)); return wrap(v) }
+//!             Refresh(_, load) | Load(load) => load, // a miss, or an inline refresh
+//!         }
 //!     };
-//!     let body = async move { original body };   // or `move || -> R { original body }`
+//!     let load = unless(load, expr);
+//!     let body = async move { original body };  // companions: f_uncached(args..) instead
 //!     unwrap(run(load, move || async move { to_result(body.await) }).await)
+//!     // (condition false: no cache, no lookup, `body.await`)
 //! }
 //! ```
+//!
+//! The `Refresh(v, load)` arm is there only when the refresh runs in the background
+//! (`refresh.rs` decides); `wrap` is `Outcome::Value` in the hidden implementation.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::args::{Fraction, LevelArg};
-use crate::body::{Body, internal};
+use crate::body::{Body, declared_ret, internal};
 use crate::cache_expr;
 use crate::cached_model::CachedModel;
-use crate::companions::Companions;
+use crate::companions::{self, Companions};
 use crate::item::LightFn;
+use crate::refresh::{self, Refresh};
 use crate::render;
 use crate::ret::Shape;
 use crate::template::Template;
@@ -34,9 +48,242 @@ use crate::ttl::Ttl;
 /// Parses, checks, then generates.
 pub(crate) fn expand(args: TokenStream, function: &LightFn) -> syn::Result<TokenStream> {
     let model = CachedModel::parse(args, function)?;
-    Ok(match &model.companions {
-        Some(companions) => generate_with_companions(&model, companions, function),
-        None => generate(&model, function),
+    Ok(emit(&model, function))
+}
+
+/// The function and, with companions, the items next to it.
+fn emit(model: &CachedModel, function: &LightFn) -> TokenStream {
+    let LightFn {
+        attrs, vis, sig, ..
+    } = function;
+    let is_async = sig.asyncness.is_some();
+    let Some(companions) = &model.companions else {
+        let engine = engine(model, function, &Home::Here(Body::of(function)), None);
+        return quote! {
+            #(#attrs)*
+            #vis #sig {
+                #engine
+            }
+        };
+    };
+    let krate = &model.krate;
+    let mode = internal("__cache_mode");
+    let engine = engine(model, function, &Home::Uncached(companions), Some(&mode));
+    let get = companions.call_hidden(krate, is_async, "Get");
+    let refresh = companions.call_hidden(krate, is_async, "Refresh");
+    let invalidate = companions.call_hidden(krate, is_async, "Invalidate");
+    let inherited = companions::inherited_attrs(function);
+    let hidden_item = companions.hidden_item(function, krate, &mode, engine);
+    let uncached_item = companions.uncached_item(function, &inherited);
+    let invalidate_item =
+        companions.invalidate_item(function, &inherited, quote!(let _ = #invalidate;));
+    let refresh_item = companions.refresh_item(function, &inherited, quote!(#refresh.value()));
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #get.value()
+        }
+
+        #hidden_item
+        #uncached_item
+        #invalidate_item
+        #refresh_item
+    }
+}
+
+/// Where the body is emitted, and how the generated code runs it.
+enum Home<'a> {
+    /// In the function itself, defined after the lookup (no companions).
+    Here(Body),
+    /// In `f_uncached`, called with the arguments.
+    Uncached(&'a Companions),
+}
+
+impl Home<'_> {
+    /// The body's definition, where the function needs one.
+    fn define(&self) -> TokenStream {
+        match self {
+            Home::Here(body) => body.define.clone(),
+            Home::Uncached(_) => TokenStream::new(),
+        }
+    }
+
+    /// The expression that runs the body once (awaited for an async function).
+    fn run(&self, is_async: bool) -> TokenStream {
+        match self {
+            Home::Here(body) => body.run.clone(),
+            Home::Uncached(companions) => companions.call_with_args(is_async),
+        }
+    }
+}
+
+/// The cache logic: the body of the function, or with companions (`mode` given) of the hidden
+/// implementation, whose answers are `Outcome`s.
+fn engine(
+    model: &CachedModel,
+    function: &LightFn,
+    home: &Home<'_>,
+    mode: Option<&Ident>,
+) -> TokenStream {
+    let names = Names::new();
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let is_async = function.sig.asyncness.is_some();
+    let shape = shape(model, &names);
+    let Names {
+        cache,
+        function_static,
+        value,
+        load,
+        result,
+        ret,
+        ..
+    } = &names;
+    let wrap = |expr: &TokenStream| match mode {
+        Some(_) => quote!(#private::Outcome::Value(#expr)),
+        None => expr.clone(),
+    };
+
+    let parts = internal("__cache_parts");
+    let serde = value_fns(model);
+    let options = options(model);
+    let lookup = value_fn(model, "lookup", 1);
+    let hit = wrap(&shape.hit);
+    let on_refresh = background_arm(model, is_async, &names, &shape, &hit);
+    let lookup_match = quote! {
+        match #lookup(#cache, &#function_static, #serde, #parts, || #options) {
+            #private::Lookup::Hit(#value) => return #hit,
+            #on_refresh
+            #private::Lookup::Refresh(_, #load) | #private::Lookup::Load(#load) => #load,
+        }
+    };
+    let find_load = match mode {
+        None => lookup_match,
+        Some(mode) => {
+            let key = internal("__cache_key");
+            let invalidate = if is_async {
+                quote!(#cache.invalidate(&#key).await)
+            } else {
+                quote!(#cache.invalidate_blocking(&#key))
+            };
+            let refresh_load = value_fn(model, "refresh_load", 1);
+            quote! {
+                if #mode == #private::Mode::Invalidate {
+                    let #key = #private::key_of(&#function_static, #parts);
+                    #invalidate;
+                    return #private::Outcome::Invalidated;
+                }
+                if #mode == #private::Mode::Refresh {
+                    #refresh_load(#cache, &#function_static, #serde, #parts, || #options)
+                } else {
+                    #lookup_match
+                }
+            }
+        }
+    };
+    let (markers, checked_parts) = (model.key.markers(), model.key.parts());
+    // The key's marker types live in this block only, out of the body's sight.
+    let find_load = quote!({
+        #markers
+        let #parts = #checked_parts;
+        #find_load
+    });
+    let static_fn = {
+        let (prefix, pieces) = (model.prefix_tokens(), model.key.pieces());
+        let errors_are_failures = shape.errors_are_failures;
+        let background = model.refresh == Refresh::Background;
+        quote! {
+            static #function_static: #private::CachedFn = #private::CachedFn::new(
+                #private::KeyTemplate::new(#prefix, #pieces),
+                #errors_are_failures,
+                #background,
+            );
+        }
+    };
+    let unless = unless(model, &names);
+    let define_body = home.define();
+    let run_body = home.run(is_async);
+    let let_ret = match declared_ret(function) {
+        Some(ty) => quote!(let #ret: #ty = #run_body;),
+        None => quote!(let #ret = #run_body;),
+    };
+    let run_load = run_load(model, is_async, &let_ret, &names, &shape);
+    let finish = wrap(&shape.finish);
+
+    let Some(condition) = &model.condition else {
+        let bind_cache = cache_expr::bind(model.cache.as_ref(), krate, cache);
+        return quote! {
+            #bind_cache
+            #static_fn
+            let #load = #find_load;
+            #unless
+            #define_body
+            let #result = #run_load;
+            #finish
+        };
+    };
+    let holds = internal("__cache_holds");
+    let condition = checked_condition(condition);
+    let condition = match mode {
+        Some(mode) => quote!(#mode != #private::Mode::Get || #condition),
+        None => condition,
+    };
+    let bind_cache = cache_expr::bind_if(model.cache.as_ref(), krate, cache, &holds);
+    let bypass = wrap(&run_body);
+    let option = quote!(::core::option::Option);
+    quote! {
+        let #holds: bool = #condition;
+        #bind_cache
+        #static_fn
+        let #load = match #cache {
+            #option::Some(#cache) => #option::Some(#find_load),
+            #option::None => #option::None,
+        };
+        #define_body
+        match #load {
+            #option::Some(#load) => {
+                #unless
+                let #result = #run_load;
+                #finish
+            }
+            #option::None => #bypass,
+        }
+    }
+}
+
+/// The match arm of a hit past its refresh point when the reload runs in the background:
+/// owned copies of the receiver and arguments go to a task (or a helper thread) that calls
+/// `f_uncached`, and the caller returns the current value.
+fn background_arm(
+    model: &CachedModel,
+    is_async: bool,
+    names: &Names,
+    shape: &ShapeTokens,
+    hit: &TokenStream,
+) -> Option<TokenStream> {
+    let companions = match model.refresh {
+        Refresh::Background => model.companions.as_ref()?,
+        Refresh::Inline => return None,
+    };
+    let krate = &model.krate;
+    let Names {
+        value, load, ret, ..
+    } = names;
+    let to_result = &shape.to_result;
+    let (copies, owned_call) = refresh::owned_call(companions, krate, is_async);
+    let spawn = if is_async {
+        let spawn = value_fn(model, "spawn", 3);
+        quote!(#spawn(#load, move || async move { let #ret = #owned_call; #to_result }))
+    } else {
+        let spawn = value_fn(model, "spawn_blocking", 2);
+        quote!(#spawn(#load, move || { let #ret = #owned_call; #to_result }))
+    };
+    Some(quote! {
+        #krate::__private::Lookup::Refresh(#value, #load) => {
+            #copies
+            #spawn;
+            return #hit;
+        }
     })
 }
 
@@ -162,28 +409,6 @@ fn value_fn(model: &CachedModel, name: &str, inferred: usize) -> TokenStream {
     quote_spanned!(span=> #krate::__private::#name::<#value_ty, #(#inferred),*>)
 }
 
-/// `let ret: R = <run the body>;` and the body's definition (an inner fn when a background
-/// refresh needs to call it again with clones of the arguments).
-fn body(model: &CachedModel, function: &LightFn, names: &Names) -> (TokenStream, TokenStream) {
-    let ret = &names.ret;
-    let body = Body::of(function);
-    match &model.background {
-        Some(plan) => {
-            let (inner, args) = (&plan.inner, &plan.args);
-            let call = match function.sig.asyncness {
-                Some(_) => quote!(#inner(#(#args),*).await),
-                None => quote!(#inner(#(#args),*)),
-            };
-            let run = match &body.ret {
-                Some(ty) => quote!(let #ret: #ty = #call;),
-                None => quote!(let #ret = #call;),
-            };
-            (plan.inner_fn.clone(), run)
-        }
-        None => (body.define.clone(), body.run_into(ret)),
-    }
-}
-
 /// The load after a miss: `run(load, loader)` (or `run_blocking`).
 fn run_load(
     model: &CachedModel,
@@ -208,125 +433,6 @@ fn run_load(
                 #run_body
                 #to_result
             })
-        }
-    }
-}
-
-/// The match arm of a hit past its refresh point, when the reload runs in the background:
-/// clones of the arguments go to a task (or a helper thread), the caller returns the value.
-fn on_refresh(
-    model: &CachedModel,
-    is_async: bool,
-    names: &Names,
-    shape: &ShapeTokens,
-) -> Option<TokenStream> {
-    let plan = model.background.as_ref()?;
-    let krate = &model.krate;
-    let Names {
-        value, load, ret, ..
-    } = names;
-    let (hit, to_result) = (&shape.hit, &shape.to_result);
-    let inner = &plan.inner;
-    let clones: Vec<_> = plan
-        .args
-        .iter()
-        .map(|arg| internal(&format!("__cache_clone_{arg}")))
-        .collect();
-    let args = &plan.args;
-    let spawn = if is_async {
-        let spawn = value_fn(model, "spawn", 3);
-        quote! {
-            #spawn(#load, move || async move {
-                let #ret = #inner(#(#clones),*).await;
-                #to_result
-            })
-        }
-    } else {
-        let spawn = value_fn(model, "spawn_blocking", 2);
-        quote! {
-            #spawn(#load, move || {
-                let #ret = #inner(#(#clones),*);
-                #to_result
-            })
-        }
-    };
-    Some(quote! {
-        #krate::__private::Lookup::Refresh(#value, #load) => {
-            #(let #clones = ::core::clone::Clone::clone(&#args);)*
-            #spawn;
-            return #hit;
-        }
-    })
-}
-
-/// The generated function.
-fn generate(model: &CachedModel, function: &LightFn) -> TokenStream {
-    let names = Names::new();
-    let krate = &model.krate;
-    let is_async = function.sig.asyncness.is_some();
-    let shape = shape(model, &names);
-    let Names {
-        cache,
-        function_static,
-        value,
-        load,
-        result,
-        ..
-    } = &names;
-
-    let bind_cache = cache_expr::bind(model.cache.as_ref(), krate, cache);
-    let serde = value_fns(model);
-    let lookup = value_fn(model, "lookup", 1);
-    let prefix = model.prefix_tokens();
-    let pieces = model.key.pieces();
-    let markers = model.key.markers();
-    let parts = model.key.parts();
-    let options = options(model);
-    let (errors_are_failures, background) = (shape.errors_are_failures, model.background.is_some());
-    let (define_body, run_body) = body(model, function, &names);
-    let run_load = run_load(model, is_async, &run_body, &names, &shape);
-    let on_refresh = on_refresh(model, is_async, &names, &shape);
-    let (hit, finish) = (&shape.hit, &shape.finish);
-    let unless = unless(model, &names);
-    let condition = model.condition.as_ref().map(|condition| {
-        let body = Body::of(function);
-        let (define, run) = (&body.define, &body.run);
-        let condition = checked_condition(condition);
-        quote! {
-            if !(#condition) {
-                #define
-                return #run;
-            }
-        }
-    });
-
-    let LightFn {
-        attrs, vis, sig, ..
-    } = function;
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            #condition
-            #bind_cache
-            static #function_static: #krate::__private::CachedFn = #krate::__private::CachedFn::new(
-                #krate::__private::KeyTemplate::new(#prefix, #pieces),
-                #errors_are_failures,
-                #background,
-            );
-            // The key's marker types live in this block only, out of the body's sight.
-            let #load = {
-                #markers
-                match #lookup(#cache, &#function_static, #serde, #parts, || #options) {
-                    #krate::__private::Lookup::Hit(#value) => return #hit,
-                    #on_refresh
-                    #krate::__private::Lookup::Refresh(_, #load)
-                    | #krate::__private::Lookup::Load(#load) => #load,
-                }
-            };
-            #unless
-            #define_body
-            let #result = #run_load;
-            #finish
         }
     }
 }
@@ -359,148 +465,6 @@ fn value_fns(model: &CachedModel) -> TokenStream {
     }
 }
 
-/// `CachedFn::new(..)`: the function's static description.
-fn cached_fn(model: &CachedModel, errors_are_failures: bool, background: bool) -> TokenStream {
-    let krate = &model.krate;
-    let prefix = model.prefix_tokens();
-    let pieces = model.key.pieces();
-    quote! {
-        #krate::__private::CachedFn::new(
-            #krate::__private::KeyTemplate::new(#prefix, #pieces),
-            #errors_are_failures,
-            #background,
-        )
-    }
-}
-
-/// The function, its companions, and the hidden implementation they share (see
-/// `companions.rs`).
-fn generate_with_companions(
-    model: &CachedModel,
-    companions: &Companions,
-    function: &LightFn,
-) -> TokenStream {
-    let names = Names::new();
-    let krate = &model.krate;
-    let is_async = function.sig.asyncness.is_some();
-    let shape = shape(model, &names);
-    let Names {
-        cache,
-        value,
-        load,
-        result,
-        ret,
-        ..
-    } = &names;
-    let (mode, parts_var, key) = (
-        internal("__cache_mode"),
-        internal("__cache_parts"),
-        internal("__cache_key"),
-    );
-    let bind_cache = cache_expr::bind(model.cache.as_ref(), krate, cache);
-    let serde = value_fns(model);
-    let markers = model.key.markers();
-    let parts = model.key.parts();
-    let options = options(model);
-    let (hit, finish, to_result) = (&shape.hit, &shape.finish, &shape.to_result);
-    let background =
-        companions.can_own() && (model.refresh_ahead.is_some() || companions.owns_for_free());
-    let unless = unless(model, &names);
-    let call = companions.call_with_args(is_async);
-    let let_ret = match &Body::of(function).ret {
-        Some(ty) => quote!(let #ret: #ty = #call;),
-        None => quote!(let #ret = #call;),
-    };
-    let run_load = run_load(model, is_async, &let_ret, &names, &shape);
-    let outcome = quote!(#krate::__private::Outcome);
-
-    let on_refresh = background.then(|| {
-        let (copies, owned_call) = companions.owned_call(krate, is_async);
-        let spawn = if is_async {
-            let spawn = value_fn(model, "spawn", 3);
-            quote!(#spawn(#load, move || async move { let #ret = #owned_call; #to_result }))
-        } else {
-            let spawn = value_fn(model, "spawn_blocking", 2);
-            quote!(#spawn(#load, move || { let #ret = #owned_call; #to_result }))
-        };
-        quote! {
-            #krate::__private::Lookup::Refresh(#value, #load) => {
-                #copies
-                #spawn;
-                return #outcome::Value(#hit);
-            }
-        }
-    });
-    let lookup = value_fn(model, "lookup", 1);
-    let refresh_load = value_fn(model, "refresh_load", 1);
-    let cached_fn = cached_fn(model, shape.errors_are_failures, background);
-    let invalidate = if is_async {
-        quote!(#cache.invalidate(&#key).await)
-    } else {
-        quote!(#cache.invalidate_blocking(&#key))
-    };
-    let hidden_body = quote! {
-        #bind_cache
-        static FUNCTION: #krate::__private::CachedFn = #cached_fn;
-        #markers
-        let #parts_var = #parts;
-        if #mode == #krate::__private::Mode::Invalidate {
-            let #key = #krate::__private::key_of(&FUNCTION, #parts_var);
-            #invalidate;
-            return #outcome::Invalidated;
-        }
-        let #load = if #mode == #krate::__private::Mode::Refresh {
-            #refresh_load(#cache, &FUNCTION, #serde, #parts_var, || #options)
-        } else {
-            match #lookup(#cache, &FUNCTION, #serde, #parts_var, || #options) {
-                #krate::__private::Lookup::Hit(#value) => return #outcome::Value(#hit),
-                #on_refresh
-                #krate::__private::Lookup::Refresh(_, #load)
-                | #krate::__private::Lookup::Load(#load) => #load,
-            }
-        };
-        #unless
-        let #result = #run_load;
-        #outcome::Value(#finish)
-    };
-
-    let condition = model.condition.as_ref().map(|condition| {
-        let condition = checked_condition(condition);
-        quote! {
-            if !(#condition) {
-                return #call;
-            }
-        }
-    });
-    let get = companions.call_hidden(krate, is_async, "Get");
-    let refresh = companions.call_hidden(krate, is_async, "Refresh");
-    let invalidate_call = companions.call_hidden(krate, is_async, "Invalidate");
-    let attrs = crate::companions::inherited_attrs(function);
-    let LightFn {
-        attrs: fn_attrs,
-        vis,
-        sig,
-        ..
-    } = function;
-    let hidden_item = companions.hidden_item(function, krate, &mode, hidden_body);
-    let uncached_item = companions.uncached_item(function, &attrs);
-    let invalidate_item =
-        companions.invalidate_item(function, &attrs, quote!(let _ = #invalidate_call;));
-    let refresh_item = companions.refresh_item(function, &attrs, quote!(#refresh.value()));
-    quote! {
-        #(#fn_attrs)*
-        #vis #sig {
-            #condition
-            #get.value()
-        }
-
-        #hidden_item
-        #uncached_item
-        #invalidate_item
-        #refresh_item
-    }
-}
-
 /// `condition = expr` as a `bool` expression whose type error points at `expr`.
 fn checked_condition(condition: &syn::Expr) -> TokenStream {
     let span = condition.span();
@@ -509,4 +473,70 @@ fn checked_condition(condition: &syn::Expr) -> TokenStream {
         let #var: bool = #condition;
         #var
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::ToTokens;
+
+    /// Every combination of the arguments that shape the generated code, on functions of every
+    /// shape: the body (marked by an identifier found nowhere else) is emitted exactly once.
+    #[test]
+    fn the_body_is_emitted_once_in_every_combination() {
+        let functions = [
+            quote!(
+                fn f(id: u64, name: &str) -> u64 {
+                    body_marker(id)
+                }
+            ),
+            quote!(
+                async fn f(id: u64, name: String) -> Result<u64, E> {
+                    body_marker(id)
+                }
+            ),
+            quote!(
+                fn f(&self, id: u64) -> Option<u64> {
+                    body_marker(id)
+                }
+            ),
+            quote!(
+                async fn f(&mut self, id: &mut u64) -> u64 {
+                    body_marker(id)
+                }
+            ),
+            quote!(
+                fn f<T: Clone>(id: T) -> u64 {
+                    body_marker(id)
+                }
+            ),
+            quote!(
+                fn f(id: u64, (a, _): (u64, u64)) -> u64 {
+                    body_marker(id + a)
+                }
+            ),
+        ];
+        let choices = [
+            [quote!(), quote!(companions = false,)],
+            [quote!(), quote!(condition = 1 > 0,)],
+            [quote!(), quote!(refresh_ahead = 0.5,)],
+            [quote!(), quote!(unless = |_: &u64| false,)],
+        ];
+        for function in &functions {
+            let function: LightFn = syn::parse2(function.clone()).unwrap();
+            for combination in 0..1 << choices.len() {
+                let mut args = quote!(key = "{id}", level = "l1",);
+                for (bit, choice) in choices.iter().enumerate() {
+                    args.extend(choice[(combination >> bit) & 1].clone());
+                }
+                let expanded = expand(args.clone(), &function).unwrap().to_string();
+                assert_eq!(
+                    expanded.matches("body_marker").count(),
+                    1,
+                    "#[cached({args})] on {}",
+                    function.sig.to_token_stream()
+                );
+            }
+        }
+    }
 }

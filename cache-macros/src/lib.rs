@@ -1,16 +1,17 @@
-//! Attribute macros for `cache-core`: [`macro@cached`] and [`macro@invalidate`].
+//! Attribute macros for `cache-core`: [`macro@cached`] caches a function's results,
+//! [`macro@cache_put`] stores what a function returns as the value a `#[cached]` function reads
+//! next, and [`macro@invalidate`] drops entries when a function runs.
 //!
 //! Use them through `cache_core` (feature `macros`, on by default):
-//! `use cache_core::{cached, invalidate};`. The generated code calls the engine through
-//! absolute `::cache_core::` paths; a crate that re-exports `cache_core` under another path
-//! passes `crate = "path::to::cache_core"`.
+//! `use cache_core::{cache_put, cached, invalidate};`. The generated code calls the engine
+//! through absolute `::cache_core::` paths; a crate that re-exports `cache_core` under another
+//! path passes `crate = "path::to::cache_core"`.
 #![forbid(unsafe_code)]
 
 use proc_macro::TokenStream;
 use quote::quote;
 
 mod args;
-mod background;
 mod body;
 mod cache_expr;
 mod cached_model;
@@ -24,6 +25,7 @@ mod item;
 mod keys;
 mod params;
 mod put_model;
+mod refresh;
 mod render;
 mod ret;
 mod template;
@@ -32,13 +34,28 @@ mod ttl;
 /// Caches a function's results in a [`Cache`](https://docs.rs/cache-core) (the global one
 /// unless `cache = ...` names another).
 ///
-/// ```ignore
+/// ```
 /// use cache_core::cached;
+/// # #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// # pub struct Profile { pub name: String }
+/// # #[derive(Debug)]
+/// # pub struct DbError;
+/// # mod db {
+/// #     pub async fn load_profile(id: u64) -> Result<super::Profile, super::DbError> {
+/// #         Ok(super::Profile { name: format!("user {id}") })
+/// #     }
+/// # }
 ///
 /// #[cached(ttl = "10m", key_prefix = "user:profile", tags = ["users", "user:{id}"])]
 /// async fn user_profile(id: u64) -> Result<Profile, DbError> {
 ///     db::load_profile(id).await // runs on a miss only
 /// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # assert_eq!(user_profile(7).await.unwrap().name, "user 7");
+/// # assert_eq!(user_profile(7).await.unwrap().name, "user 7");
+/// # assert_eq!(cache_core::global().stats().loads, 1);
+/// # }
 /// ```
 ///
 /// Works on `async fn` and plain `fn`, free functions and methods (`self` is never part of the
@@ -65,63 +82,127 @@ mod ttl;
 /// | `cache` | expression giving the cache, evaluated on each call inside the function | `cache_core::global()` |
 /// | `crate` | path of `cache_core`, for crates that re-export it | `::cache_core` |
 ///
-/// ```ignore
+/// ```
+/// use std::sync::{Arc, LazyLock};
+/// use cache_core::{Cache, cached};
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Clone, Serialize, Deserialize)] pub struct Profile;
+/// # #[derive(Clone, Serialize, Deserialize)] pub struct Settings;
+/// # #[derive(Clone, Serialize, Deserialize)] pub struct Prices;
+/// # #[derive(Clone, Serialize, Deserialize)] pub struct User;
+/// # #[derive(Clone, Serialize, Deserialize)] pub struct Hit;
+/// # #[derive(Clone, Serialize, Deserialize)] pub struct Ast;
+/// # #[derive(Clone, Serialize, Deserialize)] pub struct UserId(u64);
+/// # pub struct Regex;
+/// # pub struct DbError;
+/// # pub struct ApiError;
+/// # pub struct Db;
+/// # pub struct Query { user_id: u64 }
+/// # mod my_platform { pub use cache_core; }
+///
 /// // ttl: a humantime duration, or whole seconds.
 /// #[cached(ttl = "1h30m")]
-/// fn exchange_rate(from: &str, to: &str) -> f64 { /* .. */ }
+/// fn exchange_rate(from: &str, to: &str) -> f64 {
+///     // ..
+/// #   1.0
+/// }
 /// #[cached(ttl = 90)]
-/// fn weather(city: &str) -> String { /* .. */ }
+/// fn weather(city: &str) -> String {
+///     // ..
+/// #   String::new()
+/// }
 ///
 /// // key_prefix: keys are "user:profile:42".
 /// #[cached(key_prefix = "user:profile")]
-/// async fn profile(id: u64) -> Result<Profile, DbError> { /* .. */ }
+/// async fn profile(id: u64) -> Result<Profile, DbError> {
+///     // ..
+/// #   Ok(Profile)
+/// }
 ///
 /// // key: choose the parts (arguments and their fields); here `db` is left out of the key.
 /// #[cached(key = "{query.user_id}:{page}")]
-/// async fn search(db: &Db, query: &Query, page: u32) -> Result<Vec<Hit>, DbError> { /* .. */ }
+/// async fn search(db: &Db, query: &Query, page: u32) -> Result<Vec<Hit>, DbError> {
+///     // ..
+/// #   Ok(Vec::new())
+/// }
 ///
 /// // tags: invalidate every entry of a user with `invalidate_tags(&["user:42"])`.
 /// #[cached(tags = ["users", "user:{id}"])]
-/// async fn settings(id: u64) -> Result<Settings, DbError> { /* .. */ }
+/// async fn settings(id: u64) -> Result<Settings, DbError> {
+///     // ..
+/// #   Ok(Settings)
+/// }
 ///
-/// // refresh_ahead: after 80% of the TTL, one caller reloads (see below).
+/// // refresh_ahead: after 80% of the TTL, one reload (see "Refresh-ahead" below).
 /// #[cached(ttl = "5m", refresh_ahead = 0.8)]
-/// async fn prices(market: &str) -> Result<Prices, ApiError> { /* .. */ }
+/// async fn prices(market: &str) -> Result<Prices, ApiError> {
+///     // ..
+/// #   Ok(Prices)
+/// }
 ///
 /// // cache_none: `None` is cached too (the default caches only `Some`).
 /// #[cached(cache_none)]
-/// async fn find_user(email: &str) -> Option<UserId> { /* .. */ }
+/// async fn find_user(email: &str) -> Option<UserId> {
+///     // ..
+/// #   None
+/// }
 ///
 /// // level = "l1": values never leave the process and need no serde impls.
 /// #[cached(level = "l1")]
-/// fn compiled(pattern: &str) -> Arc<Regex> { /* .. */ }
+/// fn compiled(pattern: &str) -> Arc<Regex> {
+///     // ..
+/// #   Arc::new(Regex)
+/// }
 ///
 /// // weight: what an entry counts against `CacheBuilder::l1_max_weight`.
 /// #[cached(level = "l1", weight = |page: &String| page.len())]
-/// fn render(id: u64) -> String { /* .. */ }
+/// fn render(id: u64) -> String {
+///     // ..
+/// #   String::new()
+/// }
 ///
 /// // condition: `fresh = true` bypasses the cache (no read, no write).
 /// #[cached(key = "{id}", condition = !fresh)]
-/// async fn balance(id: u64, fresh: bool) -> Result<u64, DbError> { /* .. */ }
+/// async fn balance(id: u64, fresh: bool) -> Result<u64, DbError> {
+///     // ..
+/// #   Ok(0)
+/// }
 ///
 /// // unless: an empty result is returned but not stored.
 /// #[cached(unless = |hits: &Vec<Hit>| hits.is_empty())]
-/// async fn search(query: &str) -> Vec<Hit> { /* .. */ }
+/// async fn lookup(query: &str) -> Vec<Hit> {
+///     // ..
+/// #   Vec::new()
+/// }
 ///
 /// // cache: a cache of your own: a static, a field, anything that derefs to a `Cache`;
 /// // in an async fn the expression may `.await`.
 /// static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::builder().build().unwrap());
 /// #[cached(cache = CACHE)]
-/// fn parse(input: &str) -> Ast { /* .. */ }
+/// fn parse(input: &str) -> Ast {
+///     // ..
+/// #   Ast
+/// }
+///
+/// struct Repo {
+///     cache: Cache,
+/// }
 ///
 /// impl Repo {
 ///     #[cached(cache = self.cache, key = "{id}")]
-///     async fn user(&self, id: u64) -> Result<User, DbError> { /* .. */ }
+///     async fn user(&self, id: u64) -> Result<User, DbError> {
+///         // ..
+/// #       Ok(User)
+///     }
 /// }
 ///
 /// // crate: for crates that re-export cache_core.
 /// #[cached(crate = "my_platform::cache_core")]
-/// fn lookup(id: u64) -> String { /* .. */ }
+/// fn name_of(id: u64) -> String {
+///     // ..
+/// #   String::new()
+/// }
+/// # fn main() {}
 /// ```
 ///
 /// # Companion functions
@@ -183,29 +264,66 @@ mod ttl;
 /// # Refresh-ahead
 ///
 /// With `refresh_ahead = f` (or the cache's setting), a hit after `f * ttl` still returns the
-/// current value, and exactly one reload of the entry is started. How depends on what the body
-/// needs:
+/// current value, and exactly one reload of the entry is started. `#[cached]` refreshes in the
+/// background when the attribute itself sets `refresh_ahead`, the function has companions and
+/// it takes no `&mut` receiver or argument: the hit that claims the refresh returns the current
+/// value and a task calls `f_uncached` with owned copies of the receiver and arguments.
+/// Otherwise (the fraction comes only from the builder, `&mut`, `companions = false`, an
+/// argument bound by a pattern) the caller that claims the refresh reloads inline and returns
+/// the fresh value.
 ///
-/// - **In the background, no caller waits.** With `refresh_ahead` in the attribute, the chosen
-///   hit returns the current value at once and the reload runs in a task (an `async fn` on the
-///   current tokio runtime, whose future must then be `Send`; a plain `fn` on a helper
-///   thread) that calls `f_uncached` with owned copies: a clone of the receiver for `&self`
-///   (make the type cheap to clone, e.g. an `Arc` inside, or take `self: &Arc<Self>`), an owned
-///   copy of each borrowed argument (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`
-///   with `T: Clone`) and a clone of each owned one. What cannot be owned is a compile error at
-///   the receiver or argument, which explains the options. Free functions whose arguments are
-///   all owned also refresh in the background when the fraction comes from the cache's
-///   builder.
-///   Generic functions too: the task calls `f_uncached::<T>` (so `T` must be
-///   `Send + 'static`).
-/// - **Inline, for what cannot be owned.** `&mut` arguments or receivers, functions without
-///   companions, and (when the fraction comes only from the builder) methods, borrowed
-///   arguments and generic functions: the chosen caller runs the reload inline and gets the
-///   fresh value, while every concurrent caller keeps getting the current value without
-///   waiting.
+/// - **In the background**, an `async fn`'s reload runs on the current tokio runtime (its
+///   future must then be `Send`), a plain `fn`'s on a helper thread. The owned copies are a
+///   clone of the receiver for `&self` or `self` (make the type cheap to clone, e.g. an `Arc`
+///   inside, or take `self: &Arc<Self>`), an owned copy of each borrowed argument (`String` for
+///   `&str`, `Vec<T>` for `&[T]`, `T` for `&T` with `T: Clone`) and a clone of each owned one;
+///   a generic function's task calls `f_uncached::<T>` (so `T` must be `Send + 'static`). What
+///   cannot be owned is a compile error at the receiver or argument, which explains the
+///   options.
+/// - **Inline**, every concurrent caller keeps getting the current value without waiting while
+///   the one caller reloads. A function that did not set `refresh_ahead` itself is never held
+///   to the bounds of a background reload; a copy of a `&mut` would not be the caller's; and
+///   without companions there is no `f_uncached` for a task to call.
 ///
 /// If the reload fails, the current value stays until it expires and a later hit may try
 /// again.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use cache_core::{Cache, cached};
+///
+/// /// Cheap to clone: the background reload gets its own clone.
+/// #[derive(Clone)]
+/// struct Prices {
+///     cache: Cache,
+///     fetches: Arc<AtomicU64>,
+/// }
+///
+/// impl Prices {
+///     // In the background: the attribute sets `refresh_ahead`, and the receiver and the
+///     // `&str` can be owned.
+///     #[cached(cache = self.cache, ttl = "5m", refresh_ahead = 0.8, level = "l1")]
+///     async fn price(&self, market: &str) -> u64 {
+///         self.fetches.fetch_add(1, Ordering::SeqCst) // the slow fetch
+///     }
+///
+///     // Inline: a `&mut self` method (and so would be any function with `companions = false`
+///     // or a fraction from the builder only).
+///     #[cached(ttl = "5m", refresh_ahead = 0.8, level = "l1")]
+///     fn volume(&mut self, market: &str) -> u64 {
+///         self.fetches.fetch_add(1, Ordering::SeqCst)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut prices = Prices { cache: Cache::builder().build().unwrap(), fetches: Arc::default() };
+/// assert_eq!(prices.price("eu").await, 0);
+/// assert_eq!(prices.price("eu").await, 0); // a hit, well before the refresh point
+/// assert_eq!(prices.volume("eu"), 1);
+/// # }
+/// ```
 ///
 /// # Errors at compile time
 ///
@@ -224,16 +342,40 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// read (on every process) returns it without running its body: the write-side twin of
 /// `#[cached]` (Spring's `@CachePut`).
 ///
-/// ```ignore
+/// ```
 /// use cache_core::{cache_put, cached};
+/// # #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # pub struct User { pub name: String }
+/// # #[derive(Debug)]
+/// # pub struct DbError;
+/// # mod db {
+/// #     use super::{DbError, User};
+/// #     pub async fn load_user(id: u64) -> Result<User, DbError> {
+/// #         Ok(User { name: format!("user {id}") })
+/// #     }
+/// #     pub async fn rename(_id: u64, name: &str) -> Result<User, DbError> {
+/// #         Ok(User { name: name.to_owned() })
+/// #     }
+/// # }
 ///
 /// #[cached(key_prefix = "user", key = "{id}")]
-/// async fn user(id: u64) -> Result<User, DbError> { db::load_user(id).await }
+/// async fn user(id: u64) -> Result<User, DbError> {
+///     db::load_user(id).await
+/// }
 ///
 /// #[cache_put(key_prefix = "user", key = "{id}")]
 /// async fn rename_user(id: u64, name: String) -> Result<User, DbError> {
 ///     db::rename(id, &name).await // returns the updated user
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), DbError> {
+/// assert_eq!(user(7).await?.name, "user 7");
+/// rename_user(7, "Ada".into()).await?;
+/// assert_eq!(user(7).await?.name, "Ada"); // the stored value: no load
+/// assert_eq!(cache_core::global().stats().loads, 1);
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// The body runs first; then its storable result (the `Ok` of a `Result`, the `Some` of an
@@ -258,13 +400,32 @@ pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Invalidates cache entries when a function runs: by key, Redis glob pattern, tag, or all.
 ///
-/// ```ignore
-/// use cache_core::invalidate;
+/// ```
+/// use cache_core::{cached, invalidate};
+/// # #[derive(Debug)]
+/// # pub struct DbError;
+/// # mod db {
+/// #     pub async fn rename(_id: u64, _name: &str) -> Result<(), super::DbError> { Ok(()) }
+/// # }
+///
+/// #[cached(key_prefix = "user:name", tags = ["user:{id}"])]
+/// async fn user_name(id: u64) -> Result<String, DbError> {
+///     Ok(format!("user {id}")) // the slow query
+/// }
 ///
 /// #[invalidate(tags = ["user:{id}"])]
 /// async fn rename_user(id: u64, name: String) -> Result<(), DbError> {
 ///     db::rename(id, &name).await
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), DbError> {
+/// user_name(7).await?;
+/// rename_user(7, "Ada".into()).await?; // drops every entry tagged "user:7"
+/// user_name(7).await?; // loads again
+/// assert_eq!(cache_core::global().stats().loads, 2);
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// By default the invalidation runs after the body returns, and for a function returning
@@ -292,27 +453,54 @@ pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[cached]` wrote, and a value such as `"*"` can never widen a pattern: only the
 /// template's literal text is glob syntax.
 ///
-/// ```ignore
+/// ```
+/// use std::path::Path;
+/// use std::sync::LazyLock;
+/// use cache_core::{Cache, invalidate};
+/// # pub struct DbError;
+/// # pub struct ImportError;
+///
 /// // keys: full keys, prefix included.
 /// #[invalidate(keys = ["user:profile:{id}", "user:settings:{id}"])]
-/// async fn delete_user(id: u64) -> Result<(), DbError> { /* .. */ }
+/// async fn delete_user(id: u64) -> Result<(), DbError> {
+///     // ..
+/// #   Ok(())
+/// }
 ///
 /// // pattern: every page of a user's search results.
 /// #[invalidate(pattern = "search:{user}:*")]
-/// fn reindex(user: &str) { /* .. */ }
+/// fn reindex(user: &str) {
+///     // ..
+/// }
 ///
 /// // tags, before the body runs (even if it fails).
 /// #[invalidate(tags = ["users"], before = true)]
-/// async fn import_users(file: &Path) -> Result<usize, ImportError> { /* .. */ }
+/// async fn import_users(file: &Path) -> Result<usize, ImportError> {
+///     // ..
+/// #   Ok(0)
+/// }
 ///
 /// // all, on a cache of your own.
-/// #[invalidate(all = true, cache = self.cache)]
-/// fn reset(&self) { /* .. */ }
+/// struct Session {
+///     cache: Cache,
+/// }
+///
+/// impl Session {
+///     #[invalidate(all = true, cache = self.cache)]
+///     fn reset(&self) {
+///         // ..
+///     }
+/// }
 ///
 /// // Repeatable: each attribute acts on its own.
+/// static DIRECTORY: LazyLock<Cache> = LazyLock::new(|| Cache::builder().build().unwrap());
 /// #[invalidate(tags = ["user:{id}"])]
 /// #[invalidate(keys = ["directory:all"], cache = DIRECTORY)]
-/// async fn rename(id: u64, name: &str) -> Result<(), DbError> { /* .. */ }
+/// async fn rename(id: u64, name: &str) -> Result<(), DbError> {
+///     // ..
+/// #   Ok(())
+/// }
+/// # fn main() {}
 /// ```
 ///
 /// With several attributes, the one written first runs its "after" invalidation first and its

@@ -9,6 +9,7 @@
 
 mod entry;
 mod invalidate;
+mod lease;
 mod read;
 mod read_mark;
 mod scan;
@@ -25,7 +26,8 @@ use crate::error::from_redis;
 use crate::layout::Layout;
 
 pub(crate) use invalidate::{flush, invalidate};
-pub(crate) use read::read;
+pub(crate) use lease::{Taken, release as release_lease, renew as renew_lease, take as take_lease};
+pub(crate) use read::{LeaseAsk, read};
 pub(crate) use scan::list_keys;
 pub(crate) use write::write;
 

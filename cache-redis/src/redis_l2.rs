@@ -14,13 +14,14 @@ use crate::breaker::Breaker;
 use crate::builder::RedisL2Builder;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::target::Source;
 
 mod attached;
 mod policy;
 
 use attached::Attached;
 
-/// Redis (standalone or Cluster) as the shared second level of a `cache_core::Cache`.
+/// Redis (standalone, Cluster or Sentinel) as the shared second level of a `cache_core::Cache`.
 ///
 /// Build one with [`RedisL2::builder`] and hand it to
 /// [`CacheBuilder::l2`](cache_core::CacheBuilder::l2). One `RedisL2` serves one `Cache`
@@ -70,13 +71,23 @@ pub(crate) struct Settings {
     pub(crate) max_backoff: Duration,
     pub(crate) scan_count: usize,
     pub(crate) max_pending: usize,
+    /// Fleet-wide single-flight (`None`: off): how long a lease lives unless renewed, how
+    /// long a reader waits for another process's lease.
+    pub(crate) fleet: Option<FleetSettings>,
+}
+
+/// The fleet-wide single-flight's settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FleetSettings {
+    pub(crate) lease_ttl: Duration,
+    pub(crate) wait_at_most: Duration,
 }
 
 pub(crate) struct Inner {
     pub(crate) connection: Connection,
     pub(crate) settings: Settings,
-    /// Clients to subscribe the backplane through.
-    pub(crate) subscribers: Vec<redis::Client>,
+    /// Where the backplane subscribes.
+    pub(crate) source: Source,
     /// This instance's id in backplane messages.
     pub(crate) origin: String,
     pub(crate) status: Arc<Status>,

@@ -83,6 +83,10 @@ impl InvalidationSink for BackplaneSink {
         self.linked(|inner| inner.invalidate_local(&invalidation));
     }
 
+    fn lease_released(&self, key: &str) {
+        self.linked(|inner| inner.fleet.wake(key));
+    }
+
     fn set_connected(&self, connected: bool) {
         let mut link = self.link.lock();
         match &mut *link {

@@ -51,6 +51,19 @@ impl Inner {
             Invalidation::Tags(tags) => self.l1.invalidate_tags(tags),
             Invalidation::Clear => self.l1.clear(),
         }
+        // A write or an invalidation of a key another process was loading for the fleet:
+        // whoever waits for it reads L2 again now (the value, or a voided lease to take).
+        match invalidation {
+            Invalidation::Keys(keys) => keys.iter().for_each(|key| self.fleet.wake(key)),
+            Invalidation::Pattern(pattern) => {
+                self.fleet
+                    .wake_matching(&|key| crate::glob::glob_matches(pattern, key));
+            }
+            Invalidation::Clear => self.fleet.wake_matching(&|_| true),
+            // A tag invalidation voids no lease: the holder's value lands hidden by its tags
+            // and its write wakes the waiters, who then load.
+            Invalidation::Tags(_) => {}
+        }
     }
 
     /// Invalidates in L2 (which tells other processes), then locally.

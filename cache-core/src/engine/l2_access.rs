@@ -11,7 +11,9 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::codec::Codec;
-use crate::l2::{Invalidation, L2, L2Error, L2Read, L2Status, L2Write, ReadMark, WriteCondition};
+use crate::l2::{
+    Invalidation, L2, L2Entry, L2Error, L2Read, L2Status, L2Write, ReadMark, WriteCondition,
+};
 use crate::options::Level;
 use crate::stats::{Counters, bump};
 use crate::store::{SerdeFns, Store};
@@ -26,10 +28,24 @@ pub(crate) struct L2Hit<V> {
     pub(crate) tags: Vec<String>,
 }
 
-/// What a read of L2 found: a value, or the mark its load's write-through carries back.
+/// What a read of L2 found: a value, the mark its load's write-through carries back, or
+/// another process's lease on the key (with a stale value to serve meanwhile, if any).
 pub(crate) enum L2Lookup<V> {
     Hit(L2Hit<V>),
     Miss(ReadMark),
+    Leased {
+        mark: ReadMark,
+        wait_at_most: Duration,
+        stale: Option<L2Hit<V>>,
+    },
+}
+
+/// Why L2 is read: for the keyed `get` (no load follows), or before a load (which takes the
+/// key's lease in the same round trip, [`L2::read_for_load`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadFor {
+    Get,
+    Load,
 }
 
 /// The L2 stage's state: the attached L2, if any, and the codec of its values.
@@ -103,13 +119,15 @@ impl L2Access {
         }
     }
 
-    /// Reads and decodes a key. Failures are counted and read as a miss; a value that cannot
-    /// be decoded is also removed from L2.
+    /// Reads and decodes a key (for a load, also taking its lease: [`ReadFor::Load`]).
+    /// Failures are counted and read as a miss; a value that cannot be decoded is also
+    /// removed from L2.
     pub(crate) async fn read<M: CallMode, K, V>(
         &self,
         store: &Store<K, V>,
         key: &str,
         options: &ResolvedOptions,
+        purpose: ReadFor,
     ) -> L2Lookup<V> {
         let counters = &store.counters;
         let miss = || L2Lookup::Miss(ReadMark::default());
@@ -117,40 +135,103 @@ impl L2Access {
             return miss();
         };
         let timing = Timing::start();
-        let read = M::l2(l2.read(key, &options.tags))
-            .instrument(self.span("get", store.name()))
-            .await;
+        let read = match purpose {
+            ReadFor::Get => l2.read(key, &options.tags),
+            ReadFor::Load => l2.read_for_load(key, &options.tags),
+        };
+        let read = M::l2(read).instrument(self.span("get", store.name())).await;
         self.observe("get", timing, &read);
-        let entry = match read {
-            Ok(L2Read::Found(entry)) => entry,
-            Ok(L2Read::Missing(mark)) => return L2Lookup::Miss(mark),
+        match read {
+            Ok(L2Read::Found(entry)) => {
+                match self.decode::<M, K, V>(store, serde, key, entry).await {
+                    Some(hit) => L2Lookup::Hit(hit),
+                    None => miss(),
+                }
+            }
+            Ok(L2Read::Missing(mark)) => L2Lookup::Miss(mark),
+            Ok(L2Read::Leased {
+                mark,
+                wait_at_most,
+                stale,
+            }) => {
+                let stale = match stale {
+                    Some(entry) => self.decode::<M, K, V>(store, serde, key, entry).await,
+                    None => None,
+                };
+                L2Lookup::Leased {
+                    mark,
+                    wait_at_most,
+                    stale,
+                }
+            }
             Err(error) => {
                 if !count_failure(counters, &error) {
                     tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 read failed; falling back to the loader");
-                }
-                return miss();
-            }
-        };
-        match (serde.decode)(&self.codec, &entry.value) {
-            Ok(Some(value)) => L2Lookup::Hit(L2Hit {
-                value,
-                ttl: entry.ttl,
-                tags: entry.tags,
-            }),
-            Ok(None) => miss(),
-            Err(error) => {
-                bump(&counters.l2_errors);
-                tracing::warn!(function = store.name(), key = self.loggable(key), %error, "undecodable L2 value removed");
-                if let Err(error) = M::l2(l2.invalidate(&[key])).await {
-                    tracing::warn!(function = store.name(), key = self.loggable(key), %error, "could not remove undecodable L2 value");
                 }
                 miss()
             }
         }
     }
 
+    /// Decodes an entry read from L2; `None` when it holds another type, or cannot be decoded
+    /// (counted, logged and removed from L2).
+    async fn decode<M: CallMode, K, V>(
+        &self,
+        store: &Store<K, V>,
+        serde: &SerdeFns<V>,
+        key: &str,
+        entry: L2Entry,
+    ) -> Option<L2Hit<V>> {
+        match (serde.decode)(&self.codec, &entry.value) {
+            Ok(Some(value)) => Some(L2Hit {
+                value,
+                ttl: entry.ttl,
+                tags: entry.tags,
+            }),
+            Ok(None) => None,
+            Err(error) => {
+                bump(&store.counters.l2_errors);
+                tracing::warn!(function = store.name(), key = self.loggable(key), %error, "undecodable L2 value removed");
+                let l2 = self.l2.as_deref()?;
+                if let Err(error) = M::l2(l2.invalidate(&[key])).await {
+                    tracing::warn!(function = store.name(), key = self.loggable(key), %error, "could not remove undecodable L2 value");
+                }
+                None
+            }
+        }
+    }
+
+    /// Takes the key's lease for a refresh-ahead reload: `Some(mark)` to reload with (holding
+    /// the lease, or the default mark when this L2 does not lease or failed: every process
+    /// then refreshes), `None` when another process is refreshing the key.
+    pub(crate) async fn take_lease<M: CallMode, K, V>(
+        &self,
+        store: &Store<K, V>,
+        key: &str,
+        options: &ResolvedOptions,
+    ) -> Option<ReadMark> {
+        let Some((l2, _)) = self.for_entry(store, options) else {
+            return Some(ReadMark::default());
+        };
+        match M::l2(l2.take_lease(key)).await {
+            Ok(lease) => lease,
+            Err(error) => {
+                if !count_failure(&store.counters, &error) {
+                    tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 lease failed; refreshing without it");
+                }
+                Some(ReadMark::default())
+            }
+        }
+    }
+
+    /// The attached L2 and how often a lease held for a load is renewed, if it leases keys.
+    pub(crate) fn leasing(&self) -> Option<(Arc<dyn L2>, Duration)> {
+        let l2 = self.l2.as_ref()?;
+        l2.lease_renewal().map(|every| (Arc::clone(l2), every))
+    }
+
     /// Encodes a value and writes it through, if `condition` holds in L2. Failures are
-    /// counted and logged.
+    /// counted and logged. True when L2 answered (whether it wrote or refused).
     pub(crate) async fn write<M: CallMode, K, V>(
         &self,
         store: &Store<K, V>,
@@ -158,22 +239,23 @@ impl L2Access {
         value: &V,
         options: &ResolvedOptions,
         condition: WriteCondition<'_>,
-    ) {
+    ) -> bool {
         let counters = &store.counters;
         let Some((l2, serde)) = self.for_entry(store, options) else {
-            return;
+            return false;
         };
         let stored = match (serde.encode)(&self.codec, value) {
             Ok(stored) => stored,
             Err(error) => {
                 bump(&counters.l2_errors);
                 tracing::warn!(function = store.name(), key = self.loggable(key), %error, "value could not be encoded for L2");
-                return;
+                return false;
             }
         };
         let write = L2Write {
             value: &stored,
             ttl: options.ttl,
+            stale_for: options.stale_if_error.unwrap_or_default(),
             tags: &options.tags,
             condition,
         };
@@ -182,10 +264,14 @@ impl L2Access {
             .instrument(self.span("set", store.name()))
             .await;
         self.observe("set", timing, &written);
-        if let Err(error) = written
-            && !count_failure(counters, &error)
-        {
-            tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 write failed");
+        match written {
+            Ok(()) => true,
+            Err(error) => {
+                if !count_failure(counters, &error) {
+                    tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 write failed");
+                }
+                false
+            }
         }
     }
 

@@ -20,8 +20,9 @@ use crate::options::EntryOptions;
 use crate::stats::bump;
 use crate::store::Store;
 
+use super::fleet::{BeforeLoad, LeaseHold, spread};
 use super::l1::{Fill, Found, ReadStart};
-use super::l2_access::{L2Hit, L2Lookup};
+use super::l2_access::{L2Hit, L2Lookup, ReadFor};
 use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
 
@@ -43,10 +44,13 @@ struct LoaderRun<'a, V: Clone> {
     start: ReadStart,
 }
 
-/// What a loaded value is stored against: the mark of the L2 read before its load, its L1
-/// stamps (`None`: not put in L1), and the invalidation counters as its flight started.
+/// What a loaded value is stored against: the mark of the L2 read before its load (and the
+/// lease it took), its L1 stamps (`None`: not put in L1), and the invalidation counters as
+/// its flight started.
 struct Stamped<'a> {
     mark: &'a ReadMark,
+    /// The key's lease, when this load holds it: ended by the write.
+    lease: Option<LeaseHold>,
     stamps: Option<Stamps>,
     start: ReadStart,
 }
@@ -147,15 +151,45 @@ impl Inner {
             }
             return Ok(value);
         }
-        let mark = match self.l2.read::<M, K, V>(store, &key.text, options).await {
-            L2Lookup::Miss(mark) => mark,
-            L2Lookup::Hit(hit) => {
-                return Ok(match leader {
-                    Some(guard) => self.take_l2_hit(store, key, hit, options, start, guard),
-                    None => hit.value,
-                });
+        let Some(guard) = leader else {
+            // Not leading (a blocking caller that may not wait): its value is stored nowhere,
+            // so it takes no lease either.
+            let read = self
+                .l2
+                .read::<M, K, V>(store, &key.text, options, ReadFor::Get);
+            if let L2Lookup::Hit(hit) = read.await {
+                return Ok(hit.value);
+            }
+            bump(&store.counters.misses);
+            let load = LoaderRun {
+                leader: None,
+                reason: Reason::Miss,
+                mark: ReadMark::default(),
+                start,
+            };
+            return self
+                .run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
+                .await;
+        };
+        let mut start = start;
+        let reading = (&guard, &mut start);
+        let mark = match self
+            .read_before_load::<M, K, V>(store, &key, options, reading)
+            .await
+        {
+            BeforeLoad::Load(mark) => mark,
+            BeforeLoad::Hit(hit) => {
+                return Ok(self.take_l2_hit(store, key, hit, options, start, guard));
+            }
+            BeforeLoad::Stale(value) => {
+                // Another process reloads the key for the fleet: this value is served, not
+                // stored.
+                bump(&store.counters.stale_served);
+                guard.complete(&value, || self.l1.unchanged_since(start));
+                return Ok(value);
             }
         };
+        let leader = Some(guard);
         bump(&store.counters.misses);
         let load = LoaderRun {
             leader,
@@ -204,13 +238,34 @@ impl Inner {
             Joined::Leads(leader) => leader,
         };
         let start = self.l1.read_start();
+        // A refresh reads nothing from L2 (its write-through requires that no invalidation
+        // marker be there); it takes the key's lease unless another process refreshes it
+        // for the fleet, whose value then replaces this process's copy.
+        let mark = match self
+            .l2
+            .take_lease::<M, K, V>(store, &key.text, options)
+            .await
+        {
+            Some(mark) => mark,
+            None => {
+                bump(&store.counters.refreshes_skipped);
+                if let Some(value) = self.l1.fresh(store, &key) {
+                    if let Some(guard) = leader {
+                        guard.complete(&value, || self.l1.unchanged_since(start));
+                    }
+                    return Ok(value);
+                }
+                ReadMark::default()
+            }
+        };
+        if mark.lease().is_some() {
+            bump(&store.counters.leases_won);
+        }
         bump(&store.counters.refreshes);
-        // A refresh reads nothing from L2: its write-through requires that no invalidation
-        // marker be there.
         let load = LoaderRun {
             leader,
             reason: Reason::Refresh,
-            mark: ReadMark::default(),
+            mark,
             start,
         };
         self.run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
@@ -238,6 +293,9 @@ impl Inner {
             mark,
             start,
         } = load;
+        // Renewed while the loader runs; given up if it ends without a write (error, panic,
+        // cancellation), so the fleet's waiters load instead.
+        let lease = LeaseHold::start(self, &key.text, &mark);
         // Taken before the loader runs: an invalidation from here on hides its result.
         let stamps = self.l1.stamps(&options.tags);
         bump(&store.counters.loads);
@@ -282,6 +340,7 @@ impl Inner {
                 };
                 let stamped = Stamped {
                     mark: &mark,
+                    lease,
                     stamps,
                     start,
                 };
@@ -327,12 +386,19 @@ impl Inner {
             guard.complete(value, || true);
             return;
         }
-        if !guard.is_invalidated() {
-            // Another process's invalidation since the L2 read keeps it out of L2.
+        // A load that holds the key's lease writes even when a local invalidation detached
+        // its flight: L2 itself refuses a value read before an invalidation (a marker, a voided
+        // lease, a newer tag generation), and the invalidation's message may have reached this
+        // process after the read. Without a lease, the detached flight keeps it out of L2.
+        if !guard.is_invalidated() || stamped.mark.lease().is_some() {
             let condition = WriteCondition::UnchangedSince(stamped.mark);
-            self.l2
+            let reached = self
+                .l2
                 .write::<M, K, V>(store, &key.text, value, options, condition)
                 .await;
+            if reached && let Some(lease) = stamped.lease {
+                lease.written();
+            }
         }
         if let Some(stamps) = stamped.stamps {
             let fill = Fill {
@@ -377,7 +443,7 @@ impl Inner {
         if let Some(stamps) = self.l1.stamps_after_read(hit.tags, options, start) {
             let fill = Fill {
                 value: hit.value,
-                ttl: hit.ttl,
+                ttl: spread(hit.ttl),
                 stamps,
             };
             self.l1
@@ -402,7 +468,10 @@ impl Inner {
             },
             Role::Leader(guard) => {
                 let start = self.l1.read_start();
-                let lookup = self.l2.read::<M, K, V>(store, &key.text, options).await;
+                let lookup = self
+                    .l2
+                    .read::<M, K, V>(store, &key.text, options, ReadFor::Get);
+                let lookup = lookup.await;
                 if let L2Lookup::Hit(hit) = lookup {
                     return Some(self.take_l2_hit(store, key, hit, options, start, guard));
                 }

@@ -66,6 +66,22 @@ fn publish_function(cache: &str, function: &str, stats: &Stats) {
         )
         .absolute(count);
     }
+    let leases = [
+        ("won", stats.leases_won),
+        ("waited", stats.lease_waits),
+        ("timed_out", stats.lease_timeouts),
+        ("stale", stats.lease_stale),
+        ("refresh_skipped", stats.refreshes_skipped),
+    ];
+    for (outcome, count) in leases {
+        counter!(
+            "cache_leases_total",
+            "cache" => cache.to_owned(),
+            "function" => function.to_owned(),
+            "outcome" => outcome
+        )
+        .absolute(count);
+    }
     counter!(
         "cache_l2_skipped_total",
         "cache" => cache.to_owned(),

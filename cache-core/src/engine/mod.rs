@@ -7,6 +7,7 @@
 //! | `policy.rs` | which entries L1 keeps: admission and eviction (W-TinyLFU over CLOCK rings) |
 //! | `sketch.rs` | the frequency sketch the policy consults |
 //! | `l2_access.rs` | L2 reads, decoding, write-through, invalidation fan-out, error counting |
+//! | `fleet.rs` | fleet-wide single-flight: waiting for another process's load, holding a lease |
 //! | `load.rs` | the load algorithm: `load` after a miss, `reload` for refresh-ahead, `get`, `set` |
 //! | `invalidation.rs` | invalidation, and how "no stale resurrection" is enforced |
 //! | `coherence.rs` | what the backplane reports: other processes' invalidations, L1 on/off |
@@ -17,6 +18,7 @@
 //! its key.
 
 mod coherence;
+mod fleet;
 mod invalidation;
 mod l1;
 mod l2_access;
@@ -74,6 +76,7 @@ pub(crate) struct Inner {
     metrics_label: String,
     l1: L1,
     l2: L2Access,
+    fleet: fleet::Fleet,
 }
 
 /// An entry's options with the builder's defaults applied.
@@ -131,6 +134,7 @@ impl Inner {
             counters: Counters::default(),
             l1,
             l2: L2Access::new(l2, config.codec, label, config.log_keys),
+            fleet: fleet::Fleet::default(),
         }
     }
 

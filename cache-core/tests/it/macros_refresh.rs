@@ -1,218 +1,183 @@
-//! Refresh-ahead through `#[cached]` never makes a caller wait, whatever the function's shape:
-//! borrowed arguments (`&str`, `&[T]`), methods on `&self` (the receiver is cloned), async and
-//! sync. Each reload is held at a gate until the test opens it, so "the caller did not wait"
-//! is asserted without timing: the refreshing call returns the current value while its reload
-//! cannot finish (a caller that waited would hang, and `within` would fail the test).
+//! Refresh-ahead through `#[cached]` in the background, one test per shape of function: owned
+//! arguments, borrowed arguments (`&str`, `&[T]`), methods on `&self` (the receiver is cloned)
+//! and on `self: &Arc<Self>`, generic functions, async and sync. The attribute sets
+//! `refresh_ahead` and the function has its companions, so the refreshing call returns the
+//! current value while another task (or thread) reloads; see `refresh_harness.rs` for how that
+//! is told without timing.
+//!
+//! Every function has a TTL of 100 s and a refresh point at 0.5% of it (500 ms): the drive
+//! calls until a reload starts, and the entry is far from expiring meanwhile.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
-use crate::common::{eventually, within};
-use cache_core::{Cache, cached};
-
-/// A gate a reload waits at (at most 10 s, so a bug fails instead of hanging).
-#[derive(Clone, Default)]
-struct Gate(Arc<AtomicBool>);
-
-impl Gate {
-    fn open(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    fn wait_blocking(&self) {
-        for _ in 0..10_000 {
-            if self.0.load(Ordering::SeqCst) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        panic!("the gate was never opened");
-    }
-
-    async fn wait(&self) {
-        for _ in 0..10_000 {
-            if self.0.load(Ordering::SeqCst) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        panic!("the gate was never opened");
-    }
-}
-
-static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::builder().build().unwrap());
-static LOADS: AtomicU32 = AtomicU32::new(0);
-static GATE: LazyLock<Gate> = LazyLock::new(Gate::default);
-
-/// Version 1, 2, 3... of the price; every reload waits at the gate.
-#[cached(cache = CACHE, ttl = "1s", refresh_ahead = 0.5)]
-async fn price(market: &str) -> Result<String, std::io::Error> {
-    let version = LOADS.fetch_add(1, Ordering::SeqCst) + 1;
-    if version > 1 {
-        GATE.wait().await;
-    }
-    Ok(format!("{market}@v{version}"))
-}
+use crate::refresh_harness::{Ran, Subject, drive, drive_blocking};
+use cache_core::cached;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_borrowed_argument_refreshes_in_the_background() {
-    assert_eq!(within(price("eu")).await.unwrap(), "eu@v1");
-    // Past the refresh point (500 ms), before expiry (1 s).
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    static S: LazyLock<Subject> = LazyLock::new(Subject::new);
 
-    // The refreshing call returns the current value while its reload is held at the gate.
-    assert_eq!(within(price("eu")).await.unwrap(), "eu@v1");
-    for _ in 0..5 {
-        assert_eq!(within(price("eu")).await.unwrap(), "eu@v1");
+    /// Version 1, 2, 3... of the price.
+    #[cached(cache = S.cache, ttl = "100s", refresh_ahead = 0.005)]
+    async fn price(market: &str) -> Result<String, std::io::Error> {
+        let version = S.probe.load().await;
+        Ok(format!("{market}@v{version}"))
     }
-    GATE.open();
-    eventually(|| CACHE.stats().refreshes == 1 && LOADS.load(Ordering::SeqCst) == 2).await;
-    let mut fresh = String::new();
-    for _ in 0..100 {
-        fresh = within(price("eu")).await.unwrap();
-        if fresh == "eu@v2" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let call = || async { price("eu").await.unwrap() };
+    let (current, fresh) = ("eu@v1".to_owned(), "eu@v2".to_owned());
+    drive(&S, call, current, fresh, Ran::Background).await;
+}
+
+#[test]
+fn a_sync_fn_with_borrowed_arguments_refreshes_on_a_helper_thread() {
+    static S: LazyLock<Subject> = LazyLock::new(Subject::new);
+
+    #[cached(cache = S.cache, ttl = "100s", refresh_ahead = 0.005, key = "{country}")]
+    fn tax(country: &str, codes: &[u32]) -> u64 {
+        u64::from(S.probe.load_blocking()) * codes.iter().map(|&code| u64::from(code)).sum::<u64>()
     }
-    assert_eq!(fresh, "eu@v2", "a later call returns the reloaded value");
-    assert_eq!(LOADS.load(Ordering::SeqCst), 2, "exactly one reload");
-    let stats = CACHE.stats();
-    assert_eq!((stats.loads, stats.refreshes, stats.misses), (2, 1, 1));
+
+    drive_blocking(&S, || tax("fr", &[1, 2]), 3, 6, Ran::Background);
 }
 
 /// A service whose state is shared (`Clone` is cheap): refresh-ahead clones it for the
 /// background reload.
 #[derive(Clone)]
-struct Service {
-    cache: Cache,
-    queries: Arc<AtomicU32>,
-    gate: Gate,
-}
+struct Service(Arc<Subject>);
 
 impl Service {
-    fn new() -> Self {
-        Self {
-            cache: Cache::builder().build().unwrap(),
-            queries: Arc::new(AtomicU32::new(0)),
-            gate: Gate::default(),
-        }
-    }
-
-    #[cached(cache = self.cache, ttl = "1s", refresh_ahead = 0.5, key = "{name}")]
+    #[cached(cache = self.0.cache, ttl = "100s", refresh_ahead = 0.005, key = "{name}")]
     fn greeting(&self, name: &str) -> String {
-        let n = self.queries.fetch_add(1, Ordering::SeqCst) + 1;
-        if n > 1 {
-            self.gate.wait_blocking();
-        }
+        let n = self.0.probe.load_blocking();
         format!("hello {name} #{n}")
     }
 
-    #[cached(cache = self.cache, ttl = "1s", refresh_ahead = 0.5, level = "l1", key = "{label}")]
+    #[cached(cache = self.0.cache, ttl = "100s", refresh_ahead = 0.005, level = "l1", key = "{label}")]
     async fn total(&self, label: &str, ids: &[u64]) -> u64 {
-        let n = self.queries.fetch_add(1, Ordering::SeqCst) + 1;
-        if n > 1 {
-            self.gate.wait().await;
-        }
+        let n = self.0.probe.load().await;
         ids.iter().sum::<u64>() * u64::from(n)
     }
 }
 
 #[test]
 fn a_sync_method_on_self_refreshes_in_the_background() {
-    let service = Service::new();
-    assert_eq!(service.greeting("ada"), "hello ada #1");
-    std::thread::sleep(Duration::from_millis(550));
-    // Returns at once with the current value; the reload waits at the gate on another thread.
-    assert_eq!(service.greeting("ada"), "hello ada #1");
-    assert_eq!(service.greeting("ada"), "hello ada #1");
-    service.gate.open();
-    let mut fresh = String::new();
-    for _ in 0..1_000 {
-        fresh = service.greeting("ada");
-        if fresh == "hello ada #2" {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert_eq!(fresh, "hello ada #2");
-    assert_eq!(
-        service.queries.load(Ordering::SeqCst),
-        2,
-        "exactly one reload"
-    );
-    let stats = service.cache.stats();
-    assert_eq!((stats.loads, stats.refreshes), (2, 1));
+    let service = Service(Arc::new(Subject::new()));
+    let subject = Arc::clone(&service.0);
+    let call = move || service.greeting("ada");
+    let (current, fresh) = ("hello ada #1".to_owned(), "hello ada #2".to_owned());
+    drive_blocking(&subject, call, current, fresh, Ran::Background);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_async_method_with_a_slice_refreshes_in_the_background() {
-    let service = Service::new();
-    let ids = vec![1, 2, 3];
-    assert_eq!(within(service.total("abc", &ids)).await, 6);
-    tokio::time::sleep(Duration::from_millis(550)).await;
-    assert_eq!(
-        within(service.total("abc", &ids)).await,
-        6,
-        "the current value, at once"
-    );
-    service.gate.open();
-    eventually(|| service.cache.stats().refreshes == 1).await;
-    let mut fresh = 0;
-    for _ in 0..100 {
-        fresh = within(service.total("abc", &ids)).await;
-        if fresh == 12 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(fresh, 12, "a later call returns the reloaded value");
-    assert_eq!(
-        service.queries.load(Ordering::SeqCst),
-        2,
-        "exactly one reload"
-    );
+    let service = Service(Arc::new(Subject::new()));
+    let subject = Arc::clone(&service.0);
+    let call = move || {
+        let service = service.clone();
+        async move { service.total("abc", &[1, 2, 3]).await }
+    };
+    drive(&subject, call, 6, 12, Ran::Background).await;
 }
 
-static GENERIC_LOADS: AtomicU32 = AtomicU32::new(0);
-static GENERIC_GATE: LazyLock<Gate> = LazyLock::new(Gate::default);
+/// Not `Clone`: the method takes `self: &Arc<Self>`, and the background reload gets a clone of
+/// the `Arc`.
+struct Ledger(Subject);
+
+impl Ledger {
+    #[cached(cache = self.0.cache, ttl = "100s", refresh_ahead = 0.005, level = "l1")]
+    fn balance(self: &Arc<Self>, account: u64) -> u64 {
+        account * u64::from(self.0.probe.load_blocking())
+    }
+}
+
+#[test]
+fn a_method_on_an_arc_receiver_refreshes_in_the_background() {
+    let ledger = Arc::new(Ledger(Subject::new()));
+    let call = {
+        let ledger = Arc::clone(&ledger);
+        move || ledger.balance(10)
+    };
+    drive_blocking(&ledger.0, call, 10, 20, Ran::Background);
+}
+
+static GENERIC: LazyLock<Subject> = LazyLock::new(Subject::new);
+static SYNC_GENERIC: LazyLock<Subject> = LazyLock::new(Subject::new);
 
 /// A generic function: the background reload calls `label_uncached::<T>`.
-#[cached(cache = CACHE, ttl = "1s", refresh_ahead = 0.5, key_prefix = "label", level = "l1")]
+#[cached(cache = GENERIC.cache, ttl = "100s", refresh_ahead = 0.005, key_prefix = "label", level = "l1")]
 async fn label<T>(value: T) -> String
 where
     T: std::fmt::Display + std::hash::Hash + Eq + Clone + Send + Sync + 'static,
 {
-    let n = GENERIC_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
-    if n > 1 {
-        GENERIC_GATE.wait().await;
-    }
+    let n = GENERIC.probe.load().await;
     format!("{value}#{n}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generic_function_refreshes_in_the_background() {
-    assert_eq!(within(label(7u64)).await, "7#1");
-    tokio::time::sleep(Duration::from_millis(550)).await;
-    assert_eq!(
-        within(label(7u64)).await,
-        "7#1",
-        "the current value, at once"
+    let (current, fresh) = ("7#1".to_owned(), "7#2".to_owned());
+    drive(&GENERIC, || label(7u64), current, fresh, Ran::Background).await;
+}
+
+#[cached(cache = SYNC_GENERIC.cache, ttl = "100s", refresh_ahead = 0.005, level = "l1")]
+fn sync_label<T: std::fmt::Display + std::hash::Hash + Eq + Clone + Send + Sync + 'static>(
+    value: T,
+) -> String {
+    let n = SYNC_GENERIC.probe.load_blocking();
+    format!("{value}#{n}")
+}
+
+#[test]
+fn a_sync_generic_function_refreshes_on_a_helper_thread() {
+    let (current, fresh) = ("x#1".to_owned(), "x#2".to_owned());
+    drive_blocking(
+        &SYNC_GENERIC,
+        || sync_label("x"),
+        current,
+        fresh,
+        Ran::Background,
     );
-    GENERIC_GATE.open();
-    let mut fresh = String::new();
-    for _ in 0..100 {
-        fresh = within(label(7u64)).await;
-        if fresh == "7#2" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_fn_with_owned_arguments_refreshes_in_the_background() {
+    static S: LazyLock<Subject> = LazyLock::new(Subject::new);
+
+    #[cached(cache = S.cache, ttl = "100s", refresh_ahead = 0.005)]
+    async fn quote(symbol: String, venue: u32) -> Result<String, std::io::Error> {
+        let version = S.probe.load().await;
+        Ok(format!("{symbol}/{venue}@v{version}"))
     }
-    assert_eq!(fresh, "7#2");
-    assert_eq!(
-        GENERIC_LOADS.load(Ordering::SeqCst),
-        2,
-        "exactly one reload"
-    );
+
+    let call = || async { quote("ACME".into(), 1).await.unwrap() };
+    let (current, fresh) = ("ACME/1@v1".to_owned(), "ACME/1@v2".to_owned());
+    drive(&S, call, current, fresh, Ran::Background).await;
+}
+
+#[test]
+fn a_plain_fn_with_owned_arguments_refreshes_on_a_helper_thread() {
+    static S: LazyLock<Subject> = LazyLock::new(Subject::new);
+
+    #[cached(cache = S.cache, ttl = "100s", refresh_ahead = 0.005)]
+    fn rate(currency: String) -> Option<String> {
+        let version = S.probe.load_blocking();
+        Some(format!("{currency}@v{version}"))
+    }
+
+    let (current, fresh) = (Some("EUR@v1".to_owned()), Some("EUR@v2".to_owned()));
+    drive_blocking(&S, || rate("EUR".into()), current, fresh, Ran::Background);
+}
+
+#[test]
+fn an_error_type_that_is_not_send_refreshes_in_the_background() {
+    static S: LazyLock<Subject> = LazyLock::new(Subject::new);
+
+    /// `Box<dyn Error>` is not `Send`: a background reload drops its error where it happens.
+    #[cached(cache = S.cache, ttl = "100s", refresh_ahead = 0.005)]
+    fn parsed(text: String) -> Result<u32, Box<dyn std::error::Error>> {
+        Ok(text.parse::<u32>()? * S.probe.load_blocking())
+    }
+
+    drive_blocking(&S, || parsed("21".into()).unwrap(), 21, 42, Ran::Background);
 }

@@ -17,13 +17,14 @@ mod macros_companions;
 mod macros_invalidate;
 mod macros_put;
 mod macros_refresh;
-mod macros_refresh_background;
+mod macros_refresh_inline;
 mod macros_sync;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod read_your_writes;
 mod read_your_writes_stress;
 mod refresh_and_stale;
+mod refresh_harness;
 mod single_flight;
 mod stats_by_function;
 mod tracing_spans;

@@ -38,6 +38,12 @@ fn traced(f: impl FnOnce()) -> String {
     let _alone = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A second dispatcher for the section's length. With one registered dispatcher,
+    // tracing-core computes a callsite's interest from the default subscriber of whichever
+    // thread registers the callsite first: another test's thread (no subscriber) loading
+    // after the rebuild below would register `cache.load` as "never", for every thread. With
+    // two, the interest is computed over all registered dispatchers.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()

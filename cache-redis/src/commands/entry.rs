@@ -23,6 +23,14 @@ pub(crate) const FIELDS: [&str; 3] = ["v", "m", "t"];
 pub(crate) enum Parsed {
     /// A live entry.
     Entry(Fetched),
+    /// An entry past its expiry, still kept for its stale window: missing, but servable as
+    /// stale while another process reloads it.
+    Expired {
+        /// The entry (no time left).
+        entry: Fetched,
+        /// The namespace generation at the read, when the read returned it.
+        generation: Option<String>,
+    },
     /// Nothing live.
     Missing {
         /// The invalidation marker, if the key holds one.
@@ -45,8 +53,8 @@ pub(crate) struct Fetched {
 }
 
 /// Parses a read's answer: `[v, m, t]` from `HMGET`, or `[v, m, t, gen]` from the `GET`
-/// script (`v` and `m` absent for an entry hidden by a tag). Missing when absent, expired or
-/// hidden.
+/// script (`v` and `m` absent for an entry hidden by a tag). Missing when absent or hidden,
+/// expired when past its expiry (but still kept, for its stale window).
 pub(crate) fn parse(answer: Value) -> Result<Parsed, L2Error> {
     parse_at(answer, unix_millis())
 }
@@ -97,27 +105,21 @@ fn parse_at(answer: Value, now_ms: u64) -> Result<Parsed, L2Error> {
     let expires_at = next("the expiry")?
         .parse::<u64>()
         .map_err(|_| protocol("field m: the expiry is not a time in milliseconds"))?;
-    let ttl = match expires_at.checked_sub(now_ms) {
-        Some(left) if left > 0 => Duration::from_millis(left),
-        _ => {
-            return Ok(Parsed::Missing {
-                marker: None,
-                generation,
-            });
-        }
-    };
-    let written_at = parts.next().unwrap_or_default().to_owned();
-    let tags = parts.next().unwrap_or_default().to_owned();
-    Ok(Parsed::Entry(Fetched {
+    let left = expires_at.saturating_sub(now_ms);
+    let entry = Fetched {
         value: StoredValue {
             fingerprint,
             format,
             payload,
         },
-        ttl,
-        written_at,
-        tags,
-    }))
+        ttl: Duration::from_millis(left),
+        written_at: parts.next().unwrap_or_default().to_owned(),
+        tags: parts.next().unwrap_or_default().to_owned(),
+    };
+    if left == 0 {
+        return Ok(Parsed::Expired { entry, generation });
+    }
+    Ok(Parsed::Entry(entry))
 }
 
 /// This machine's clock in Unix milliseconds (compared with the server-clock expiry).
@@ -160,14 +162,14 @@ mod tests {
     fn entry(parsed: Result<Parsed, L2Error>) -> Fetched {
         match parsed.unwrap() {
             Parsed::Entry(entry) => entry,
-            Parsed::Missing { marker, .. } => panic!("missing ({marker:?})"),
+            other => panic!("not an entry: {other:?}"),
         }
     }
 
     fn missing(parsed: Result<Parsed, L2Error>) -> Option<String> {
         match parsed.unwrap() {
             Parsed::Missing { marker, .. } => marker,
-            Parsed::Entry(entry) => panic!("found {entry:?}"),
+            other => panic!("not missing: {other:?}"),
         }
     }
 
@@ -204,12 +206,17 @@ mod tests {
             Parsed::Missing { marker, generation } => {
                 assert_eq!((marker, generation.as_deref()), (None, Some("77")));
             }
-            Parsed::Entry(entry) => panic!("found {entry:?}"),
+            other => panic!("not missing: {other:?}"),
         }
-        assert_eq!(
-            missing(parse_at(read(Some(b"x"), Some("1 ff 999999")), now)),
-            None
-        );
+        match parse_at(read(Some(b"x"), Some("1 ff 999999")), now).unwrap() {
+            Parsed::Expired { entry, .. } => {
+                assert_eq!(
+                    (entry.value.payload.as_slice(), entry.ttl),
+                    (&b"x"[..], Duration::ZERO)
+                );
+            }
+            other => panic!("not expired: {other:?}"),
+        }
         assert_eq!(
             missing(parse_at(read_marked(None, None, Some("9a")), now)).as_deref(),
             Some("9a"),

@@ -27,20 +27,67 @@ local function generation(gen_key, ttl)
 end
 ";
 
+/// `now_ms()`: the server clock in Unix milliseconds.
+const NOW_FN: &str = r"
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+";
+
+/// `lease(key, token, ttl, now)`: takes the key's lease (field `l`, `"<token> <until ms>"`)
+/// for `ttl` ms unless another token holds it unexpired; keeps the key alive at least that
+/// long. Returns `'won'`, or `'held <ms left>'`.
+const LEASE_FN: &str = r"
+local function lease(key, token, ttl, now)
+  local l = redis.call('HGET', key, 'l')
+  if l then
+    local holder, expiry = string.match(l, '^(%S+) (%d+)$')
+    local left = (tonumber(expiry) or 0) - now
+    if holder and holder ~= token and left > 0 then
+      return 'held ' .. string.format('%.0f', left)
+    end
+  end
+  redis.call('HSET', key, 'l', token .. ' ' .. string.format('%.0f', now + tonumber(ttl)))
+  local pttl = redis.call('PTTL', key)
+  if pttl >= 0 and pttl < tonumber(ttl) then redis.call('PEXPIRE', key, ttl) end
+  if pttl == -1 and redis.call('HLEN', key) == 1 then redis.call('PEXPIRE', key, ttl) end
+  return 'won'
+end
+";
+
+/// `fresh(m, now)`: whether metadata `m` (`"<f> <t> <e> ..."`) says the entry has not
+/// expired.
+const FRESH_FN: &str = r"
+local function fresh(m, now)
+  if not m then return false end
+  local e = string.match(m, '^%d+ %x+ (%d+)')
+  return e ~= nil and tonumber(e) > now
+end
+";
+
 /// `write(...)`: replaces the value hash (whatever type the key had) with its two fields, `v`
 /// (the payload) and `m` (`"<f> <t> <e> <w>"`, plus `" <tags JSON>"` for a tagged entry, where
 /// `e` is the absolute expiry on the server clock in Unix milliseconds, so a read needs no
-/// `PTTL`), sets its TTL in milliseconds and publishes the backplane message.
+/// `PTTL`), sets its TTL in milliseconds (`ttl` plus `stale`, the window in which it may
+/// still be read as stale) and publishes the backplane message.
 ///
 /// `expect` guards a load's write-through: `*` writes whatever the key holds; otherwise the
 /// write happens only if the key's invalidation marker `t` (left by `REMOVE`) is still the one
 /// the read before the load saw (`''`: none), so a value loaded before another process's
-/// invalidation does not land after it. Returns 1 when written, 0 when refused.
+/// invalidation does not land after it. `lease` (`''`: none) is the token of the key's lease
+/// the load holds: the write happens only if the key still holds it, so an invalidation that
+/// removed the key (by key, pattern or `clear`) while the load ran refuses it too. The write
+/// replaces the hash, which ends the lease. Returns 1 when written, 0 when refused.
 const WRITE_FN: &str = r"
-local function write(key, payload, f, t, ttl, w, tags, channel, message, expect)
+local function write(key, payload, f, t, ttl, stale, w, tags, channel, message, expect, lease)
   if expect ~= '*' and redis.call('TYPE', key).ok == 'hash' then
     local marker = redis.call('HGET', key, 't') or ''
     if marker ~= expect then return 0 end
+  end
+  if lease ~= '' then
+    local l = redis.call('HGET', key, 'l')
+    if not l or string.sub(l, 1, #lease + 1) ~= lease .. ' ' then return 0 end
   end
   redis.call('UNLINK', key)
   local now = redis.call('TIME')
@@ -49,20 +96,23 @@ local function write(key, payload, f, t, ttl, w, tags, channel, message, expect)
   if w ~= '' then m = m .. ' ' .. w end
   if tags ~= '' then m = m .. ' ' .. tags end
   redis.call('HSET', key, 'v', payload, 'm', m)
-  redis.call('PEXPIRE', key, ttl)
+  redis.call('PEXPIRE', key, tonumber(ttl) + tonumber(stale))
   redis.call('PUBLISH', channel, message)
   return 1
 end
 ";
 
 /// Reads a tagged entry and checks its tags in the same round trip (standalone servers).
-/// KEYS[1]: value key, KEYS[2]: gen key. ARGV[1]: the tag key prefix.
+/// KEYS[1]: value key, KEYS[2]: gen key. ARGV[1]: the tag key prefix; ARGV[2], ARGV[3]: a
+/// lease token and its lifetime in ms (`''`: take no lease).
 ///
-/// Returns `{v, m, t, gen}`: the fields as `HMGET key v m t` would, with `v` and `m` false when
-/// a tag invalidated after the write hides the entry, and the namespace generation at this
-/// read (`0` before any; a load that follows a miss writes its entry as of this generation,
-/// so a tag invalidated while it loaded hides it). A malformed `m` is returned as is (the client
-/// reports it); a key of another type is a `WRONGTYPE` error.
+/// Returns `{v, m, t, gen, lease}`: the fields as `HMGET key v m t` would, with `v` and `m`
+/// false when a tag invalidated after the write hides the entry; the namespace generation at
+/// this read (`0` before any; a load that follows a miss writes its entry as of this
+/// generation, so a tag invalidated while it loaded hides it); and, when a token is given and
+/// no fresh entry is visible, the outcome of taking the key's lease (`LEASE_FN`; `''`
+/// otherwise). A malformed `m` is returned as is (the client reports it); a key of another
+/// type is a `WRONGTYPE` error.
 const GET: &str = r"
 local h = redis.call('HMGET', KEYS[1], 'v', 'm', 't')
 local gen = redis.call('HGET', KEYS[2], 'gen') or '0'
@@ -77,15 +127,60 @@ if h[1] and h[2] then
         if g and (tonumber(g) or math.huge) > tonumber(w) then hidden = true end
       end
     end
-    if hidden then return {false, false, h[3], gen} end
+    if hidden then h = {false, false, h[3]} end
   end
 end
-return {h[1], h[2], h[3], gen}
+local taken = ''
+if ARGV[2] ~= '' then
+  local now = now_ms()
+  if not (h[1] and fresh(h[2], now)) then taken = lease(KEYS[1], ARGV[2], ARGV[3], now) end
+end
+return {h[1], h[2], h[3], gen, taken}
+";
+
+/// Reads an entry and, when no fresh one is there, takes its lease, in one round trip: the
+/// read before a load, untagged or on a cluster (tags are checked by the client there).
+/// KEYS[1]: value key. ARGV[1], ARGV[2]: lease token and lifetime in ms. Returns
+/// `{v, m, t, lease}` (`lease` as in `GET`).
+const LEASE_READ: &str = r"
+local h = redis.call('HMGET', KEYS[1], 'v', 'm', 't')
+local now = now_ms()
+local taken = ''
+if not (h[1] and fresh(h[2], now)) then taken = lease(KEYS[1], ARGV[1], ARGV[2], now) end
+return {h[1], h[2], h[3], taken}
+";
+
+/// Takes the key's lease whatever it holds (a refresh-ahead reload, or an entry the client
+/// found hidden). KEYS[1]: value key. ARGV: token, lifetime in ms. Returns `LEASE_FN`'s
+/// outcome.
+const TAKE_LEASE: &str = r"
+return lease(KEYS[1], ARGV[1], ARGV[2], now_ms())
+";
+
+/// Extends the lease `token` holds to `ttl` ms from now. KEYS[1]: value key. ARGV: token,
+/// lifetime in ms. Returns 1, or 0 when the key no longer holds that lease.
+const RENEW_LEASE: &str = r"
+local l = redis.call('HGET', KEYS[1], 'l')
+if not l or string.sub(l, 1, #ARGV[1] + 1) ~= ARGV[1] .. ' ' then return 0 end
+local now = now_ms()
+redis.call('HSET', KEYS[1], 'l', ARGV[1] .. ' ' .. string.format('%.0f', now + tonumber(ARGV[2])))
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl >= 0 and pttl < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+";
+
+/// Gives up the lease `token` holds (its load wrote nothing). KEYS[1]: value key. ARGV:
+/// token. Returns 1, or 0 when the key no longer holds that lease.
+const RELEASE_LEASE: &str = r"
+local l = redis.call('HGET', KEYS[1], 'l')
+if not l or string.sub(l, 1, #ARGV[1] + 1) ~= ARGV[1] .. ' ' then return 0 end
+redis.call('HDEL', KEYS[1], 'l')
+return 1
 ";
 
 /// Standalone write in one round trip. KEYS: value key, gen key. ARGV: payload, format,
 /// fingerprint, ttl ms, tags JSON (`''` for none), channel, message, expect, read generation
-/// (`''`: none). Every entry records a generation `w` (a namespace flush or a tag invalidated
+/// (`''`: none), stale window ms, lease token (`''`: none). Every entry records a generation `w` (a namespace flush or a tag invalidated
 /// after it hides the entry): the one its load read before running when known, else the
 /// current one. Only tagged entries raise `maxttl`, which bounds the life of tag keys.
 const SET_STANDALONE: &str = r"
@@ -93,7 +188,7 @@ local tag_ttl = '0'
 if ARGV[5] ~= '' then tag_ttl = ARGV[4] end
 local w = generation(KEYS[2], tag_ttl)
 if ARGV[9] ~= '' then w = ARGV[9] end
-return write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], w, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+return write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[10], w, ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[11])
 ";
 
 /// Cluster, step 1 of a tagged write (the metadata slot). KEYS: gen key. ARGV: ttl ms.
@@ -102,9 +197,9 @@ return generation(KEYS[1], ARGV[1])
 ";
 
 /// Cluster, step 2 of a write (the value's slot). KEYS: value key. ARGV: payload, format,
-/// fingerprint, ttl ms, w, tags JSON, channel, message, expect.
+/// fingerprint, ttl ms, w, tags JSON, channel, message, expect, stale window ms, lease token.
 const WRITE: &str = r"
-return write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+return write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[10], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[11])
 ";
 
 /// `bump(gen_key)`: raises the namespace generation to `max(gen + 1, server time in µs)` and
@@ -170,7 +265,24 @@ pub(crate) const TOMBSTONE_TTL_MS: u64 = 60_000;
 pub(crate) static REMOVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(REMOVE));
 
 /// See [`GET`].
-pub(crate) static GET_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(GET));
+pub(crate) static GET_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{NOW_FN}{LEASE_FN}{FRESH_FN}{GET}")));
+
+/// See [`LEASE_READ`].
+pub(crate) static LEASE_READ_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{NOW_FN}{LEASE_FN}{FRESH_FN}{LEASE_READ}")));
+
+/// See [`TAKE_LEASE`].
+pub(crate) static TAKE_LEASE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{NOW_FN}{LEASE_FN}{TAKE_LEASE}")));
+
+/// See [`RENEW_LEASE`].
+pub(crate) static RENEW_LEASE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{NOW_FN}{RENEW_LEASE}")));
+
+/// See [`RELEASE_LEASE`].
+pub(crate) static RELEASE_LEASE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(RELEASE_LEASE));
 
 /// See [`SET_STANDALONE`].
 pub(crate) static SET_STANDALONE_SCRIPT: LazyLock<Script> =

@@ -9,7 +9,8 @@ use super::scripts::{GENERATION_SCRIPT, SET_STANDALONE_SCRIPT, WRITE_SCRIPT};
 use crate::error::from_redis;
 
 /// Writes an entry if its condition holds and publishes `message`; `Ok(false)` when refused
-/// (the key was invalidated since the read before the load).
+/// (the key was invalidated since the read before the load, or no longer holds the lease the
+/// load took).
 pub(crate) async fn write(
     keyspace: &Keyspace,
     key: &str,
@@ -28,10 +29,14 @@ pub(crate) async fn write(
     let value_key = layout.value_key(key);
     let fingerprint = format!("{:016x}", write.value.fingerprint);
     let format = u32::from(write.value.format);
-    let (expect, read_generation) = match write.condition {
-        WriteCondition::Always => ("*", ""),
-        WriteCondition::UnchangedSince(mark) => parse_read_mark(mark),
+    let (expect, read_generation, lease) = match write.condition {
+        WriteCondition::Always => ("*", "", ""),
+        WriteCondition::UnchangedSince(mark) => {
+            let (expect, generation) = parse_read_mark(mark);
+            (expect, generation, mark.lease().unwrap_or_default())
+        }
     };
+    let stale_ms = u64::try_from(write.stale_for.as_millis()).unwrap_or(u64::MAX / 4);
     let mut connection = keyspace.connection();
     if !connection.is_cluster() {
         return SET_STANDALONE_SCRIPT
@@ -46,6 +51,8 @@ pub(crate) async fn write(
             .arg(message)
             .arg(expect)
             .arg(read_generation)
+            .arg(stale_ms)
+            .arg(lease)
             .invoke_async::<u8>(&mut connection)
             .await
             .map(|written| written == 1)
@@ -75,6 +82,8 @@ pub(crate) async fn write(
         .arg(layout.channel())
         .arg(message)
         .arg(expect)
+        .arg(stale_ms)
+        .arg(lease)
         .invoke_async::<u8>(&mut connection)
         .await
         .map(|written| written == 1)

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use cache_core::l2::{
     BoxError, BoxFuture, Invalidation, L2, L2Context, L2Entry, L2Error, L2Read, L2Status, L2Write,
+    ReadMark,
 };
 
-use super::Inner;
 use super::policy::{Kind, Limit, Operation, Policy};
+use super::{FleetSettings, Inner};
 use crate::backplane::{self, Backplane, Maintain, SubscriberConfig};
-use crate::commands::{self, Keyspace};
+use crate::commands::{self, Keyspace, LeaseAsk, Taken};
 use crate::error::Error;
 use crate::layout::Layout;
 
@@ -39,7 +40,7 @@ impl Attached {
         status.report(sink.as_ref());
         let settings = &inner.settings;
         let config = SubscriberConfig {
-            clients: inner.subscribers.clone(),
+            source: inner.source.clone(),
             channel: layout.channel(),
             origin: inner.origin.clone(),
             heartbeat: settings.heartbeat,
@@ -87,7 +88,46 @@ impl Attached {
     fn keyspace(&self) -> &Keyspace {
         self.policy.keyspace()
     }
+
+    /// The fleet-wide single-flight's settings, if it is on.
+    fn fleet(&self) -> Option<FleetSettings> {
+        self.inner.settings.fleet
+    }
+
+    /// The lease to ask for with `token`, if the fleet-wide single-flight is on.
+    fn lease_ask<'a>(&self, token: Option<&'a str>) -> Option<LeaseAsk<'a>> {
+        let fleet = self.fleet()?;
+        Some(LeaseAsk {
+            token: token?,
+            ttl: fleet.lease_ttl,
+            wait_at_most: fleet.wait_at_most,
+        })
+    }
+
+    /// A read, taking the key's lease on a miss when `ask` says so.
+    async fn read_leasing(
+        &self,
+        key: &str,
+        expected_tags: &[String],
+        ask: Option<LeaseAsk<'_>>,
+    ) -> Result<L2Read, L2Error> {
+        let operation = Operation {
+            what: "L2 read",
+            limit: Limit::RoundTrip,
+            kind: Kind::Read,
+        };
+        let status = &self.inner.status;
+        let command = commands::read(self.keyspace(), key, expected_tags, status, ask);
+        self.policy.run(operation, command).await
+    }
 }
+
+/// Taking, renewing or giving up a lease.
+const LEASE_OPERATION: Operation<'static> = Operation {
+    what: "lease",
+    limit: Limit::RoundTrip,
+    kind: Kind::Lease,
+};
 
 impl L2 for Attached {
     fn get<'a>(
@@ -103,14 +143,66 @@ impl L2 for Attached {
         key: &'a str,
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<L2Read, L2Error>> {
-        let operation = Operation {
-            what: "L2 read",
-            limit: Limit::RoundTrip,
-            kind: Kind::Read,
-        };
-        let status = &self.inner.status;
-        let command = commands::read(self.keyspace(), key, expected_tags, status);
-        Box::pin(self.policy.run(operation, command))
+        Box::pin(self.read_leasing(key, expected_tags, None))
+    }
+
+    fn read_for_load<'a>(
+        &'a self,
+        key: &'a str,
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<L2Read, L2Error>> {
+        Box::pin(async move {
+            let token = self.fleet().map(|_| backplane::random_id());
+            let ask = self.lease_ask(token.as_deref());
+            self.read_leasing(key, expected_tags, ask).await
+        })
+    }
+
+    fn take_lease<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ReadMark>, L2Error>> {
+        Box::pin(async move {
+            let token = backplane::random_id();
+            let Some(ask) = self.lease_ask(Some(&token)) else {
+                return Ok(Some(ReadMark::default()));
+            };
+            let command = commands::take_lease(self.keyspace(), key, ask);
+            Ok(match self.policy.run(LEASE_OPERATION, command).await? {
+                Taken::Won => Some(ReadMark::default().with_lease(token)),
+                Taken::Held => None,
+            })
+        })
+    }
+
+    fn renew_lease<'a>(
+        &'a self,
+        key: &'a str,
+        mark: &'a ReadMark,
+    ) -> BoxFuture<'a, Result<(), L2Error>> {
+        Box::pin(async move {
+            let Some(ask) = self.lease_ask(mark.lease()) else {
+                return Ok(());
+            };
+            let command = commands::renew_lease(self.keyspace(), key, mark, ask);
+            self.policy.run(LEASE_OPERATION, command).await.map(drop)
+        })
+    }
+
+    fn release_lease<'a>(
+        &'a self,
+        key: &'a str,
+        mark: &'a ReadMark,
+    ) -> BoxFuture<'a, Result<(), L2Error>> {
+        Box::pin(async move {
+            let command = commands::release_lease(self.keyspace(), key, mark);
+            if self.policy.run(LEASE_OPERATION, command).await? {
+                // The waiting processes read the key again (and take the lease).
+                self.policy.announce(key).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn lease_renewal(&self) -> Option<Duration> {
+        self.fleet().map(|fleet| fleet.lease_ttl / 3)
     }
 
     fn set<'a>(&'a self, key: &'a str, write: L2Write<'a>) -> BoxFuture<'a, Result<(), L2Error>> {

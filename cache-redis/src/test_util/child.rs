@@ -102,6 +102,11 @@ impl ChildTest {
         self.reply().await
     }
 
+    /// Kills the child at once (`SIGKILL`: no clean-up of any kind), and reaps it.
+    pub async fn kill(&mut self) -> io::Result<()> {
+        self.child.kill().await
+    }
+
     /// Waits for the child to exit.
     pub async fn wait(mut self) -> io::Result<ExitStatus> {
         tokio::time::timeout(self.limit, self.child.wait())

@@ -87,3 +87,43 @@ async fn cluster_tags_patterns_clear_and_backplane() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn on_a_cluster_two_caches_that_miss_the_same_keys_load_each_once() {
+    within_limit(async {
+        let cluster = RedisCluster::start().unwrap();
+        let nodes = cluster.node_urls();
+        let (a, _la) = node(Target::Cluster(&nodes), "lease").await;
+        let (b, _lb) = node(Target::Cluster(&nodes), "lease").await;
+        let loads = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let options = EntryOptions::new().ttl(Duration::from_secs(60)).tags(["t"]);
+        // Twenty keys (spread over the masters), each missed by both caches at once.
+        let mut calls = Vec::new();
+        for key in 0..20 {
+            for cache in [&a, &b] {
+                let (cache, loads, options) = (cache.clone(), loads.clone(), options.clone());
+                calls.push(tokio::spawn(async move {
+                    let key = format!("item:{key}");
+                    let value = key.clone();
+                    cache
+                        .get_or_load(&key, &options, move || async move {
+                            loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            Ok::<_, std::io::Error>(value)
+                        })
+                        .await
+                        .unwrap()
+                }));
+            }
+        }
+        for call in calls {
+            let value = call.await.unwrap();
+            assert!(value.starts_with("item:"));
+        }
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 20);
+        let won = a.stats().leases_won + b.stats().leases_won;
+        let waited = a.stats().lease_waits + b.stats().lease_waits;
+        assert_eq!((won, waited), (20, 20));
+    })
+    .await;
+}
