@@ -98,7 +98,7 @@ where
         Some(names) if names.as_slice() != stored.vary() => {
             // The URI's `Vary` changed: forget the old note, the next request learns the new.
             shared.cache.invalidate(&exchange.uri_key).await;
-            Ok(pass(&exchange, stored.to_response(true, 0), "vary-changed"))
+            Ok(pass(&exchange, stored.to_response(true), "vary-changed"))
         }
         None if !stored.vary().is_empty() => {
             let marker = VaryMarker {

@@ -2,14 +2,14 @@
 //! `Cache-Status`, no `Cache-Tag`), counted by route.
 
 use axum::body::Body;
-use http::header::{CACHE_CONTROL, CONTENT_LOCATION, DATE, ETAG, EXPIRES, VARY};
+use http::header::{AGE, CACHE_CONTROL, CONTENT_LOCATION, DATE, ETAG, EXPIRES, VARY};
 use http::{HeaderMap, Method, Response, StatusCode, request};
 
 use super::etag;
 use super::layer::Shared;
 use super::policy::CACHE_TAG;
 use super::route_stats::RouteCounters;
-use super::status::{Outcome, add_cache_status, set_age};
+use super::status::{Outcome, add_cache_status, age_value};
 use super::stored::StoredResponse;
 
 /// The headers a `304` repeats from the `200` it stands for (RFC 9110 §15.4.5).
@@ -27,15 +27,17 @@ pub(crate) fn stored(
     now_ms: u64,
 ) -> Response<Body> {
     let not_modified = etag::none_match_hits(&request.headers, stored.etag());
-    let mut response = if not_modified {
-        not_modified_from(stored.headers())
+    let age = age_value(stored.age_seconds(now_ms));
+    let cache_status = shared.status_values.value(outcome);
+    let response = if not_modified {
+        let mut response = not_modified_from(stored.headers());
+        let headers = response.headers_mut();
+        headers.insert(AGE, age);
+        add_cache_status(headers, cache_status);
+        response
     } else {
-        // Room for `Age` and `Cache-Status`.
-        stored.to_response(request.method != Method::HEAD, 2)
+        stored.to_served_response(request.method != Method::HEAD, age, cache_status)
     };
-    let headers = response.headers_mut();
-    set_age(headers, stored.age_seconds(now_ms));
-    add_cache_status(headers, shared.status_values.value(outcome));
     record(shared, route, outcome, not_modified);
     response
 }

@@ -11,11 +11,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::header::{DATE, ETAG};
+use http::header::{AGE, CONTENT_LENGTH, DATE, ETAG};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::policy;
+use super::status::CACHE_STATUS;
 
 /// An entry of the response cache: a stored response, or the note that a URI's responses
 /// vary by request headers (each variant then has an entry of its own).
@@ -40,8 +41,9 @@ struct Stored {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
-    /// The body's length, ready to be sent.
-    content_length: HeaderValue,
+    /// The headers a client is sent: `headers`, `Content-Length`, and `Age` and
+    /// `Cache-Status` to be replaced (cloned and filled in, the map never grows or rehashes).
+    served_headers: HeaderMap,
     stored_at_ms: u64,
     fresh_ms: u64,
     id: u64,
@@ -88,9 +90,24 @@ const NOT_STORED: [HeaderName; 12] = [
     http::header::PROXY_AUTHENTICATE,
     http::header::CONTENT_LENGTH,
     http::header::AGE,
-    HeaderName::from_static("cache-status"),
+    CACHE_STATUS,
     policy::CACHE_TAG,
 ];
+
+/// `headers` as served: with `Content-Length` (`body_len`), and `Age` and `Cache-Status`
+/// holding places for the values of each answer.
+fn served_headers(headers: &HeaderMap, body_len: usize) -> HeaderMap {
+    let mut served = HeaderMap::with_capacity(headers.len() + 3);
+    served.extend(
+        headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
+    served.insert(CONTENT_LENGTH, body_len.into());
+    served.insert(AGE, HeaderValue::from_static("0"));
+    served.insert(CACHE_STATUS, HeaderValue::from_static(""));
+    served
+}
 
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn now_ms() -> u64 {
@@ -137,8 +154,8 @@ impl StoredResponse {
         }
         Some(Self(Arc::new(Stored {
             status,
+            served_headers: served_headers(&headers, body.len()),
             headers,
-            content_length: body.len().into(),
             body,
             stored_at_ms,
             fresh_ms: storage.fresh.as_millis() as u64,
@@ -202,21 +219,36 @@ impl StoredResponse {
     }
 
     /// The response as stored, with its `Content-Length`, and the body unless `with_body` is
-    /// false (a `HEAD`). Its header map has room for `more` headers without growing.
-    pub(crate) fn to_response(&self, with_body: bool, more: usize) -> Response<Body> {
-        let stored = &self.0;
-        let mut response = Response::new(if with_body {
-            Body::from(stored.body.clone())
+    /// false (a `HEAD`).
+    pub(crate) fn to_response(&self, with_body: bool) -> Response<Body> {
+        let mut headers = self.0.headers.clone();
+        headers.insert(CONTENT_LENGTH, self.0.body.len().into());
+        self.response_with(headers, with_body)
+    }
+
+    /// [`to_response`](Self::to_response) as a cache answers it, with `Age` and
+    /// `Cache-Status`.
+    pub(crate) fn to_served_response(
+        &self,
+        with_body: bool,
+        age: HeaderValue,
+        cache_status: HeaderValue,
+    ) -> Response<Body> {
+        let mut headers = self.0.served_headers.clone();
+        headers.insert(AGE, age);
+        headers.insert(CACHE_STATUS, cache_status);
+        self.response_with(headers, with_body)
+    }
+
+    fn response_with(&self, headers: HeaderMap, with_body: bool) -> Response<Body> {
+        let body = if with_body {
+            Body::from(self.0.body.clone())
         } else {
             Body::empty()
-        });
-        *response.status_mut() = stored.status;
-        let headers = response.headers_mut();
-        headers.reserve(stored.headers.len() + 1 + more);
-        for (name, value) in &stored.headers {
-            headers.append(name.clone(), value.clone());
-        }
-        headers.insert(http::header::CONTENT_LENGTH, stored.content_length.clone());
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.0.status;
+        *response.headers_mut() = headers;
         response
     }
 
@@ -256,8 +288,8 @@ impl StoredResponse {
         let vary = policy::vary_names(&headers).ok_or("a stored response with Vary: *")?;
         Ok(Self(Arc::new(Stored {
             status,
+            served_headers: served_headers(&headers, layout.body.len()),
             headers,
-            content_length: layout.body.len().into(),
             body: layout.body,
             stored_at_ms: layout.stored_at_ms,
             fresh_ms: layout.fresh_ms,
