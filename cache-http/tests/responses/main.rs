@@ -1,9 +1,10 @@
 //! The response cache through a real server on a loopback port and a real HTTP client: each
 //! storing and answering rule, concurrency, the failure paths, and (with a real Redis) two
-//! processes sharing responses.
+//! processes sharing responses and their handler calls.
 
 mod concurrency;
 mod failures;
+mod fleet;
 mod processes;
 mod rules;
 mod support;
