@@ -5,6 +5,8 @@
 mod concurrency;
 mod failures;
 mod fleet;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod processes;
 mod rules;
 mod support;

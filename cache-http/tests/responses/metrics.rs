@@ -1,16 +1,14 @@
 //! Feature `metrics`: the response cache's counters reach the recorder labelled by axum's
 //! matched route, never by the URI a client sent (their number stays that of the routes).
 
-#![cfg(feature = "metrics")]
-
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
 use cache_core::Cache;
 use cache_http::ResponseCacheLayer;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+use crate::support::{TEST_LIMIT, client, get as fetch, serve};
 
 /// The counter `name` whose labels are exactly `labels` (in any order).
 fn counter(
@@ -43,7 +41,7 @@ fn requests_are_counted_by_matched_route() {
         .unwrap();
     metrics::with_local_recorder(&recorder, || {
         runtime.block_on(async {
-            tokio::time::timeout(Duration::from_secs(60), async {
+            tokio::time::timeout(TEST_LIMIT, async {
                 let cache = Cache::builder().namespace("shop").build().unwrap();
                 let app = Router::new()
                     .route(
@@ -51,31 +49,21 @@ fn requests_are_counted_by_matched_route() {
                         get(|Path(id): Path<u64>| async move { format!("user {id}") }),
                     )
                     .route_layer(ResponseCacheLayer::new(cache));
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let address = listener.local_addr().unwrap();
-                tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-                let client = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .build()
-                    .unwrap();
+                let base = serve(app).await;
                 for id in [1, 2, 1, 1] {
-                    let response = client
-                        .get(format!("http://{address}/users/{id}"))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(response.text().await.unwrap(), format!("user {id}"));
+                    let answer = fetch(&format!("{base}/users/{id}")).await;
+                    assert_eq!(answer.body, format!("user {id}"));
                 }
-                let response = client
-                    .get(format!("http://{address}/users/1"))
+                let not_modified = client()
+                    .get(format!("{base}/users/1"))
                     .header("if-none-match", "*")
                     .send()
                     .await
                     .unwrap();
-                assert_eq!(response.status(), 304);
+                assert_eq!(not_modified.status(), 304);
             })
             .await
-            .expect("the requests finished within a minute");
+            .expect("the requests finished within the test limit");
         });
     });
 
