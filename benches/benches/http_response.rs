@@ -179,12 +179,6 @@ fn main() {
         for round in 0..ROUNDS {
             for turn in 0..Contender::ALL.len() {
                 let index = (round + turn) % Contender::ALL.len();
-                if let Ok(only) = std::env::var("ONLY") {
-                    if only.parse::<usize>().unwrap() != index {
-                        rates[index].push(1.0);
-                        continue;
-                    }
-                }
                 rates[index].push(measure(&bases[index], round).await);
             }
         }
