@@ -1,9 +1,11 @@
-//! A small axum service over the cache: `GET /users/{id}` (cached), `PUT /users/{id}` with
-//! `{"name": ".."}` (invalidates), Prometheus at `/metrics`, the admin API under `/admin`.
+//! A small axum service over the cache: `GET /users/{id}` (the function and its whole response
+//! cached, tagged `user:{id}`), `PUT /users/{id}` with `{"name": ".."}` (invalidates the tag),
+//! Prometheus at `/metrics`, the admin API under `/admin`.
 //!
 //! Run with `cargo run -p examples --example service`, then e.g.
-//! `curl localhost:3000/users/42`, `curl -X PUT -H 'content-type: application/json'
-//! -d '{"name":"Ada"}' localhost:3000/users/42`, `curl localhost:3000/admin/stats`.
+//! `curl -i localhost:3000/users/42` (twice: see `Cache-Status` and `Age`),
+//! `curl -X PUT -H 'content-type: application/json' -d '{"name":"Ada"}' localhost:3000/users/42`,
+//! `curl localhost:3000/admin/stats`.
 //! With `REDIS_URL` set it uses that Redis; otherwise it starts a throwaway `redis-server` if
 //! one is installed, and runs L1-only (embedded) if not. `ADDR` sets the listening address.
 
