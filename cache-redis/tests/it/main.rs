@@ -4,6 +4,7 @@
 mod common;
 
 mod attach;
+mod batch;
 mod cluster;
 mod coherence;
 mod durability;
