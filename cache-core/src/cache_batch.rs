@@ -43,6 +43,20 @@ impl Cache {
     /// Stores several values with the same options: one write-through to L2 (awaited) for
     /// all of them, one message that tells every other process to drop its copies, then L1.
     /// A key given twice keeps its last value.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cache_core::{Cache, EntryOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let cache = Cache::builder().build().unwrap();
+    /// let options = EntryOptions::new().ttl(Duration::from_secs(60)).tags(["prices"]);
+    /// cache.set_many(&[("price:1", 1999u64), ("price:2", 2499), ("price:1", 1899)], &options).await;
+    /// assert_eq!(cache.get::<u64>("price:1").await, Some(1899)); // the last value given
+    /// cache.invalidate_tags(&["prices"]).await; // batch entries are ordinary entries
+    /// assert_eq!(cache.get::<u64>("price:2").await, None);
+    /// # }
+    /// ```
     pub async fn set_many<V: CacheValue>(&self, entries: &[(&str, V)], options: &EntryOptions) {
         let options = self.inner.resolve(options);
         let serde = || Some(SerdeFns::new());
@@ -114,6 +128,15 @@ impl Cache {
     }
 
     /// Blocking twin of [`get_many`](Self::get_many).
+    ///
+    /// ```
+    /// use cache_core::{Cache, EntryOptions};
+    ///
+    /// let cache = Cache::builder().build().unwrap();
+    /// cache.set_many_blocking(&[("user:1", "Ada".to_string())], &EntryOptions::new());
+    /// let names = cache.get_many_blocking::<String>(&["user:1", "user:2"]);
+    /// assert_eq!(names.len(), 1);
+    /// ```
     pub fn get_many_blocking<V: CacheValue>(&self, keys: &[&str]) -> HashMap<String, V> {
         let options = self.inner.resolve(&EntryOptions::new());
         let serde = || Some(SerdeFns::new());
@@ -135,6 +158,22 @@ impl Cache {
 
     /// Blocking twin of [`get_or_load_many`](Self::get_or_load_many); the loader runs on the
     /// calling thread.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use cache_core::{Cache, EntryOptions};
+    ///
+    /// let cache = Cache::builder().build().unwrap();
+    /// let mut queries = 0;
+    /// let mut load = |keys: Vec<String>| {
+    ///     queries += 1;
+    ///     Ok::<_, std::io::Error>(keys.into_iter().map(|key| (key.clone(), key.len())).collect::<HashMap<_, _>>())
+    /// };
+    /// let lengths = cache.get_or_load_many_blocking(&["a", "bb"], &EntryOptions::new(), &mut load).unwrap();
+    /// assert_eq!(lengths["bb"], 2);
+    /// let again = cache.get_or_load_many_blocking(&["a", "bb"], &EntryOptions::new(), &mut load).unwrap();
+    /// assert_eq!((again.len(), queries), (2, 1)); // the second call found both in L1
+    /// ```
     pub fn get_or_load_many_blocking<V, E, F>(
         &self,
         keys: &[&str],
