@@ -361,6 +361,11 @@ impl L2Read {
     }
 }
 
+/// What a batch operation ([`L2::read_many`], [`L2::set_many`]) answered for each of its keys,
+/// in the order of the keys: an error here is that key's alone (e.g. a key of another Redis
+/// type); the batch's own failure (unreachable, timeout) is the outer `Err`.
+pub type PerKey<T> = Vec<Result<T, L2Error>>;
+
 /// A boxed error, as an [`IntoL2`] reports a failure to attach.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -447,6 +452,55 @@ pub trait L2: Send + Sync + 'static {
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<L2Read, L2Error>> {
         self.read(key, expected_tags)
+    }
+
+    /// Reads several keys, like [`read`](Self::read) each, in as few round trips as the L2
+    /// can (the batch API: `Cache::get_many`). The default calls `read` for each key in turn.
+    fn read_many<'a>(
+        &'a self,
+        keys: &'a [&'a str],
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<PerKey<L2Read>, L2Error>> {
+        Box::pin(async move {
+            let mut reads = Vec::with_capacity(keys.len());
+            for key in keys {
+                reads.push(self.read(key, expected_tags).await);
+            }
+            Ok(reads)
+        })
+    }
+
+    /// Reads several keys for the load that follows, like [`read_for_load`](Self::read_for_load)
+    /// each (taking the lease of each key found nowhere), in as few round trips as the L2 can
+    /// (`Cache::get_or_load_many`). The default calls `read_for_load` for each key in turn.
+    fn read_many_for_load<'a>(
+        &'a self,
+        keys: &'a [&'a str],
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<PerKey<L2Read>, L2Error>> {
+        Box::pin(async move {
+            let mut reads = Vec::with_capacity(keys.len());
+            for key in keys {
+                reads.push(self.read_for_load(key, expected_tags).await);
+            }
+            Ok(reads)
+        })
+    }
+
+    /// Writes several keys, like [`set`](Self::set) each, in as few round trips as the L2 can,
+    /// and tells other processes once for the whole batch (`Cache::set_many`, the write-through
+    /// of a batch load). The default calls `set` for each key in turn.
+    fn set_many<'a>(
+        &'a self,
+        writes: &'a [(&'a str, L2Write<'a>)],
+    ) -> BoxFuture<'a, Result<PerKey<()>, L2Error>> {
+        Box::pin(async move {
+            let mut written = Vec::with_capacity(writes.len());
+            for (key, write) in writes {
+                written.push(self.set(key, *write).await);
+            }
+            Ok(written)
+        })
     }
 
     /// Takes the key's lease without reading, for a refresh-ahead reload: `Some(mark)` holding
@@ -542,6 +596,26 @@ impl<T: L2 + ?Sized> L2 for Arc<T> {
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<L2Read, L2Error>> {
         (**self).read_for_load(key, expected_tags)
+    }
+    fn read_many<'a>(
+        &'a self,
+        keys: &'a [&'a str],
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<PerKey<L2Read>, L2Error>> {
+        (**self).read_many(keys, expected_tags)
+    }
+    fn read_many_for_load<'a>(
+        &'a self,
+        keys: &'a [&'a str],
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<PerKey<L2Read>, L2Error>> {
+        (**self).read_many_for_load(keys, expected_tags)
+    }
+    fn set_many<'a>(
+        &'a self,
+        writes: &'a [(&'a str, L2Write<'a>)],
+    ) -> BoxFuture<'a, Result<PerKey<()>, L2Error>> {
+        (**self).set_many(writes)
     }
     fn take_lease<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ReadMark>, L2Error>> {
         (**self).take_lease(key)

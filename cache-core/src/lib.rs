@@ -76,6 +76,7 @@
 mod blocking;
 mod builder;
 mod cache;
+mod cache_batch;
 mod clock;
 mod codec;
 mod engine;
@@ -106,6 +107,7 @@ pub use cache::{Cache, CacheValue};
 pub use codec::{
     Codec, CodecError, DEFAULT_COMPRESS_ABOVE, FORMAT_BINCODE, FORMAT_JSON, FORMAT_LZ4,
 };
+pub use engine::MAX_BATCH_LOAD;
 pub use error::Error;
 pub use glob::{glob_matches, glob_matches_bytes};
 pub use global::{global, install};

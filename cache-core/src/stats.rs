@@ -30,6 +30,9 @@ use crate::thread_slot::{self, ThreadSlot};
 ///   `lease_stale`: misses answered at once with a stale value while another process reloaded
 ///   the key; `refreshes_skipped`: refresh-ahead reloads left to the process refreshing the
 ///   key for the fleet.
+///
+/// A batch (`get_many`, `get_or_load_many`) counts each of its keys as one call, and each key
+/// its loader was called with as one load.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Calls answered from L1.
@@ -194,6 +197,12 @@ const INVALIDATION_KINDS: [&str; 4] = ["key", "pattern", "tags", "all"];
 #[inline]
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Adds `n` to a plain counter (a batch counts each of its keys).
+#[inline]
+pub(crate) fn bump_by(counter: &AtomicU64, n: usize) {
+    counter.fetch_add(n as u64, Ordering::Relaxed);
 }
 
 impl Counters {

@@ -7,15 +7,18 @@
 //! publishes it after the change, in the same script where it can, so a process that drops its
 //! L1 copy on the message reads the new state from Redis.
 
+mod batch;
 mod entry;
 mod invalidate;
 mod lease;
 mod read;
+mod read_many;
 mod read_mark;
 mod scan;
 mod scripts;
 mod tags;
 mod write;
+mod write_many;
 
 use std::time::Duration;
 
@@ -28,8 +31,10 @@ use crate::layout::Layout;
 pub(crate) use invalidate::{flush, invalidate};
 pub(crate) use lease::{Taken, release as release_lease, renew as renew_lease, take as take_lease};
 pub(crate) use read::{LeaseAsk, read};
+pub(crate) use read_many::read_many;
 pub(crate) use scan::list_keys;
 pub(crate) use write::write;
+pub(crate) use write_many::write_many;
 
 /// Where the commands of one namespace go: the data connection and the namespace's key
 /// layout, plus how a scan walks the keyspace.

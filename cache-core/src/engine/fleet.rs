@@ -78,7 +78,7 @@ impl Fleet {
 }
 
 /// One registered waiter; unregisters on drop.
-struct Waiter<'a> {
+pub(super) struct Waiter<'a> {
     fleet: &'a Fleet,
     key: Arc<str>,
     notify: Arc<Notify>,
@@ -86,7 +86,7 @@ struct Waiter<'a> {
 
 impl Waiter<'_> {
     /// A wake-up to wait for, enabled now (a wake from here on is not lost).
-    fn armed(&self) -> Pin<Box<Notified<'_>>> {
+    pub(super) fn armed(&self) -> Pin<Box<Notified<'_>>> {
         let mut notified = Box::pin(self.notify.notified());
         notified.as_mut().enable();
         notified
@@ -127,6 +127,15 @@ pub(crate) fn spread(ttl: Duration) -> Duration {
     ttl.mul_f64(1.0 - 0.1 * ((noise % 1024) as f64 / 1024.0))
 }
 
+/// The first read before a load, taken by the caller (one key's, or a batch's read of many
+/// keys): what it found, the wake-up armed before it (so a wake-up after the read is not lost),
+/// and the bound of a wait it starts (`None`: from when the wait starts).
+pub(crate) struct FirstRead<'w, V> {
+    pub(crate) lookup: L2Lookup<V>,
+    pub(crate) woken: Option<Pin<Box<Notified<'w>>>>,
+    pub(crate) deadline: Option<Instant>,
+}
+
 impl Inner {
     /// Reads L2 before a load, as the key's local leader (`guard`): the value, or the lease to
     /// load it with, or, while another process holds the lease, its value once it lands
@@ -138,24 +147,51 @@ impl Inner {
         store: &Store<K, V>,
         key: &EntryKey<K>,
         options: &ResolvedOptions,
-        (guard, start): (&LeaderGuard<'_, V>, &mut ReadStart),
+        reading: (&LeaderGuard<'_, V>, &mut ReadStart),
     ) -> BeforeLoad<V> {
-        let waiter = self.l2.leasing().map(|_| self.fleet.waiter(&key.text));
-        let mut deadline = None;
+        let waiter = self.fleet_waiter(&key.text);
+        let woken = waiter.as_ref().map(Waiter::armed);
+        let lookup = self
+            .l2
+            .read::<M, K, V>(store, &key.text, options, ReadFor::Load)
+            .await;
+        let first = FirstRead {
+            lookup,
+            woken,
+            deadline: None,
+        };
+        self.after_first_read::<M, K, V>(store, key, options, reading, (waiter.as_ref(), first))
+            .await
+    }
+
+    /// A waiter for another process's load of `key`, registered now (before the read that may
+    /// find its lease held, so no wake-up after that read is missed); `None` when the L2 takes
+    /// no leases.
+    pub(super) fn fleet_waiter(&self, key: &Arc<str>) -> Option<Waiter<'_>> {
+        self.l2.leasing().map(|_| self.fleet.waiter(key))
+    }
+
+    /// [`read_before_load`](Self::read_before_load) from its first read on: waits while
+    /// another process holds the lease (woken through `waiter`), reading again after each
+    /// wake-up.
+    pub(super) async fn after_first_read<M: CallMode, K, V: Clone>(
+        &self,
+        store: &Store<K, V>,
+        key: &EntryKey<K>,
+        options: &ResolvedOptions,
+        (guard, start): (&LeaderGuard<'_, V>, &mut ReadStart),
+        (waiter, first): (Option<&Waiter<'_>>, FirstRead<'_, V>),
+    ) -> BeforeLoad<V> {
+        let FirstRead {
+            mut lookup,
+            mut woken,
+            mut deadline,
+        } = first;
+        let mut waited = false;
         loop {
-            if deadline.is_some() {
-                // Awake before reading: an invalidation from here on detaches the flight.
-                guard.sleep(false);
-                *start = self.l1.read_start();
-            }
-            let woken = waiter.as_ref().map(Waiter::armed);
-            let (mark, wait_at_most, stale) = match self
-                .l2
-                .read::<M, K, V>(store, &key.text, options, ReadFor::Load)
-                .await
-            {
+            let (mark, wait_at_most, stale) = match lookup {
                 L2Lookup::Hit(hit) => {
-                    if deadline.is_some() {
+                    if waited {
                         bump(&store.counters.lease_waits);
                     }
                     return BeforeLoad::Hit(hit);
@@ -178,16 +214,25 @@ impl Inner {
             }
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + wait_at_most);
             let left = deadline.saturating_duration_since(Instant::now());
-            let Some(woken) = woken.filter(|_| !left.is_zero()) else {
+            let Some(notified) = woken.take().filter(|_| !left.is_zero()) else {
                 bump(&store.counters.lease_timeouts);
                 return BeforeLoad::Load(mark);
             };
             let pause = jittered(POLL).min(left);
             guard.sleep(true);
             M::l2(Box::pin(async move {
-                let _ = tokio::time::timeout(pause, woken).await;
+                let _ = tokio::time::timeout(pause, notified).await;
             }))
             .await;
+            waited = true;
+            // Awake before reading: an invalidation from here on detaches the flight.
+            guard.sleep(false);
+            *start = self.l1.read_start();
+            woken = waiter.map(Waiter::armed);
+            lookup = self
+                .l2
+                .read::<M, K, V>(store, &key.text, options, ReadFor::Load)
+                .await;
         }
     }
 }

@@ -12,7 +12,8 @@ use tracing::Instrument;
 
 use crate::codec::Codec;
 use crate::l2::{
-    Invalidation, L2, L2Entry, L2Error, L2Read, L2Status, L2Write, ReadMark, WriteCondition,
+    Invalidation, L2, L2Entry, L2Error, L2ErrorKind, L2Read, L2Status, L2Write, ReadMark,
+    StoredValue, WriteCondition,
 };
 use crate::options::Level;
 use crate::stats::{Counters, bump};
@@ -129,10 +130,8 @@ impl L2Access {
         options: &ResolvedOptions,
         purpose: ReadFor,
     ) -> L2Lookup<V> {
-        let counters = &store.counters;
-        let miss = || L2Lookup::Miss(ReadMark::default());
         let Some((l2, serde)) = self.for_entry(store, options) else {
-            return miss();
+            return L2Lookup::Miss(ReadMark::default());
         };
         let timing = Timing::start();
         let read = match purpose {
@@ -141,6 +140,73 @@ impl L2Access {
         };
         let read = M::l2(read).instrument(self.span("get", store.name())).await;
         self.observe("get", timing, &read);
+        self.lookup::<M, K, V>(store, serde, key, read).await
+    }
+
+    /// Reads and decodes several keys in one call of the L2 (for a load, also taking the lease
+    /// of each key found nowhere): one lookup per key, in order, as [`read`](Self::read) reads
+    /// one. A failure of the whole batch is counted once and read as a miss of every key.
+    pub(crate) async fn read_many<M: CallMode, K, V>(
+        &self,
+        store: &Store<K, V>,
+        keys: &[&str],
+        options: &ResolvedOptions,
+        purpose: ReadFor,
+    ) -> Vec<L2Lookup<V>> {
+        let misses = || {
+            keys.iter()
+                .map(|_| L2Lookup::Miss(ReadMark::default()))
+                .collect()
+        };
+        let Some((l2, serde)) = self.for_entry(store, options) else {
+            return misses();
+        };
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        let timing = Timing::start();
+        let read = match purpose {
+            ReadFor::Get => l2.read_many(keys, &options.tags),
+            ReadFor::Load => l2.read_many_for_load(keys, &options.tags),
+        };
+        let read = M::l2(read).instrument(self.span("get", store.name())).await;
+        let read = read.and_then(|reads| match reads.len() == keys.len() {
+            true => Ok(reads),
+            false => Err(L2Error::new(
+                L2ErrorKind::Protocol,
+                format!(
+                    "{} answers to a batch read of {} keys",
+                    reads.len(),
+                    keys.len()
+                ),
+            )),
+        });
+        self.observe("get", timing, &read);
+        let reads = match read {
+            Ok(reads) => reads,
+            Err(error) => {
+                if !count_failure(&store.counters, &error) {
+                    tracing::warn!(function = store.name(), keys = keys.len(), %error, "L2 batch read failed; falling back to the loader");
+                }
+                return misses();
+            }
+        };
+        let mut lookups = Vec::with_capacity(keys.len());
+        for (key, read) in keys.iter().zip(reads) {
+            lookups.push(self.lookup::<M, K, V>(store, serde, key, read).await);
+        }
+        lookups
+    }
+
+    /// What one key's read found, decoded. A failure is counted and read as a miss.
+    async fn lookup<M: CallMode, K, V>(
+        &self,
+        store: &Store<K, V>,
+        serde: &SerdeFns<V>,
+        key: &str,
+        read: Result<L2Read, L2Error>,
+    ) -> L2Lookup<V> {
+        let miss = || L2Lookup::Miss(ReadMark::default());
         match read {
             Ok(L2Read::Found(entry)) => {
                 match self.decode::<M, K, V>(store, serde, key, entry).await {
@@ -165,7 +231,7 @@ impl L2Access {
                 }
             }
             Err(error) => {
-                if !count_failure(counters, &error) {
+                if !count_failure(&store.counters, &error) {
                     tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 read failed; falling back to the loader");
                 }
                 miss()
@@ -240,34 +306,108 @@ impl L2Access {
         options: &ResolvedOptions,
         condition: WriteCondition<'_>,
     ) -> bool {
-        let counters = &store.counters;
         let Some((l2, serde)) = self.for_entry(store, options) else {
             return false;
         };
-        let stored = match (serde.encode)(&self.codec, value) {
-            Ok(stored) => stored,
-            Err(error) => {
-                bump(&counters.l2_errors);
-                tracing::warn!(function = store.name(), key = self.loggable(key), %error, "value could not be encoded for L2");
-                return false;
-            }
+        let Some(stored) = self.encode(store, serde, key, value) else {
+            return false;
         };
-        let write = L2Write {
-            value: &stored,
-            ttl: options.ttl,
-            stale_for: options.stale_if_error.unwrap_or_default(),
-            tags: &options.tags,
-            condition,
-        };
+        let write = l2_write(&stored, options, condition);
         let timing = Timing::start();
         let written = M::l2(l2.set(key, write))
             .instrument(self.span("set", store.name()))
             .await;
         self.observe("set", timing, &written);
+        self.reached(store, key, written)
+    }
+
+    /// Encodes values and writes them through in one call of the L2, which tells other
+    /// processes once for the batch; each entry is written if its condition holds. Failures
+    /// are counted and logged (a failure of the whole batch once). Per entry, in order: true
+    /// when L2 answered for it (whether it wrote or refused).
+    pub(crate) async fn write_many<M: CallMode, K, V>(
+        &self,
+        store: &Store<K, V>,
+        entries: &[(&str, &V, WriteCondition<'_>)],
+        options: &ResolvedOptions,
+    ) -> Vec<bool> {
+        let mut reached = vec![false; entries.len()];
+        let Some((l2, serde)) = self.for_entry(store, options) else {
+            return reached;
+        };
+        // The entries that could be encoded, by their index in `entries`.
+        let encoded: Vec<(usize, StoredValue)> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, (key, value, _))| {
+                Some((index, self.encode(store, serde, key, value)?))
+            })
+            .collect();
+        if encoded.is_empty() {
+            return reached;
+        }
+        let writes: Vec<(&str, L2Write<'_>)> = encoded
+            .iter()
+            .map(|(index, stored)| {
+                let (key, _, condition) = entries[*index];
+                (key, l2_write(stored, options, condition))
+            })
+            .collect();
+        let timing = Timing::start();
+        let written = M::l2(l2.set_many(&writes))
+            .instrument(self.span("set", store.name()))
+            .await;
+        let written = written.and_then(|each| match each.len() == writes.len() {
+            true => Ok(each),
+            false => Err(L2Error::new(
+                L2ErrorKind::Protocol,
+                format!(
+                    "{} answers to a batch write of {} keys",
+                    each.len(),
+                    writes.len()
+                ),
+            )),
+        });
+        self.observe("set", timing, &written);
+        match written {
+            Ok(each) => {
+                for ((index, _), written) in encoded.iter().zip(each) {
+                    reached[*index] = self.reached(store, entries[*index].0, written);
+                }
+            }
+            Err(error) => {
+                if !count_failure(&store.counters, &error) {
+                    tracing::warn!(function = store.name(), keys = writes.len(), %error, "L2 batch write failed");
+                }
+            }
+        }
+        reached
+    }
+
+    /// A value encoded for L2; `None` (counted and logged) when it cannot be.
+    fn encode<K, V>(
+        &self,
+        store: &Store<K, V>,
+        serde: &SerdeFns<V>,
+        key: &str,
+        value: &V,
+    ) -> Option<StoredValue> {
+        match (serde.encode)(&self.codec, value) {
+            Ok(stored) => Some(stored),
+            Err(error) => {
+                bump(&store.counters.l2_errors);
+                tracing::warn!(function = store.name(), key = self.loggable(key), %error, "value could not be encoded for L2");
+                None
+            }
+        }
+    }
+
+    /// Whether a write of `key` reached L2; a failure is counted and logged.
+    fn reached<K, V>(&self, store: &Store<K, V>, key: &str, written: Result<(), L2Error>) -> bool {
         match written {
             Ok(()) => true,
             Err(error) => {
-                if !count_failure(counters, &error) {
+                if !count_failure(&store.counters, &error) {
                     tracing::warn!(function = store.name(), key = self.loggable(key), %error, "L2 write failed");
                 }
                 false
@@ -358,5 +498,20 @@ fn count_failure(counters: &Counters, error: &L2Error) -> bool {
     } else {
         bump(&counters.l2_errors);
         false
+    }
+}
+
+/// The write of an encoded value with an entry's options.
+fn l2_write<'a>(
+    stored: &'a StoredValue,
+    options: &'a ResolvedOptions,
+    condition: WriteCondition<'a>,
+) -> L2Write<'a> {
+    L2Write {
+        value: stored,
+        ttl: options.ttl,
+        stale_for: options.stale_if_error.unwrap_or_default(),
+        tags: &options.tags,
+        condition,
     }
 }

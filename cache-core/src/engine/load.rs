@@ -28,11 +28,13 @@ use super::{EntryKey, Inner, ResolvedOptions};
 
 /// Why the loader runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reason {
+pub(super) enum Reason {
     /// Nothing usable in L1 or L2.
     Miss,
     /// Refresh-ahead: the entry is still fresh.
     Refresh,
+    /// Keys of a batch found nowhere (`batch.rs`).
+    Batch,
 }
 
 /// How a load runs: as the key's leader (or not), why, the mark of the L2 read before it, and
@@ -130,26 +132,7 @@ impl Inner {
         // Another leader may have filled the key between our probe and our flight, or its
         // value was written by key (`set`, `#[cache_put]`: taken as is, kept in this store).
         if let Some(found) = self.l1.find(store, &key) {
-            bump(&store.counters.coalesced);
-            let value = match found {
-                Found::Entry(value) => value,
-                Found::Put(value) => {
-                    if let Some(guard) = &leader {
-                        let fill = Fill {
-                            value: value.clone(),
-                            ttl: options.ttl,
-                            stamps: self.l1.stamps(&options.tags),
-                        };
-                        self.l1
-                            .fill(store, key, fill, options, || guard.is_invalidated());
-                    }
-                    value
-                }
-            };
-            if let Some(guard) = leader {
-                guard.complete(&value, || self.l1.unchanged_since(start));
-            }
-            return Ok(value);
+            return Ok(self.take_found(store, key, found, options, leader, start));
         }
         let Some(guard) = leader else {
             // Not leading (a blocking caller that may not wait): its value is stored nowhere,
@@ -182,11 +165,7 @@ impl Inner {
                 return Ok(self.take_l2_hit(store, key, hit, options, start, guard));
             }
             BeforeLoad::Stale(value) => {
-                // Another process reloads the key for the fleet: this value is served, not
-                // stored.
-                bump(&store.counters.stale_served);
-                guard.complete(&value, || self.l1.unchanged_since(start));
-                return Ok(value);
+                return Ok(self.serve_stale(store, value, start, guard));
             }
         };
         let leader = Some(guard);
@@ -199,6 +178,55 @@ impl Inner {
         };
         self.run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
             .await
+    }
+
+    /// A value a key's leader (`None`: a caller loading without leading) found in L1 after
+    /// joining the key's flight: another leader filled the key since the probe, or its value
+    /// was written by key (`set`, `#[cache_put]`: taken as is, kept in this store). Counted as
+    /// coalesced and handed to the flight's waiters.
+    pub(super) fn take_found<K, V: Clone>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        found: Found<V>,
+        options: &ResolvedOptions,
+        leader: Option<LeaderGuard<'_, V>>,
+        start: ReadStart,
+    ) -> V {
+        bump(&store.counters.coalesced);
+        let value = match found {
+            Found::Entry(value) => value,
+            Found::Put(value) => {
+                if let Some(guard) = &leader {
+                    let fill = Fill {
+                        value: value.clone(),
+                        ttl: options.ttl,
+                        stamps: self.l1.stamps(&options.tags),
+                    };
+                    self.l1
+                        .fill(store, key, fill, options, || guard.is_invalidated());
+                }
+                value
+            }
+        };
+        if let Some(guard) = leader {
+            guard.complete(&value, || self.l1.unchanged_since(start));
+        }
+        value
+    }
+
+    /// A stale value served while another process reloads the key for the fleet: counted,
+    /// handed to the flight's waiters, stored nowhere.
+    pub(super) fn serve_stale<K, V: Clone>(
+        &self,
+        store: &Store<K, V>,
+        value: V,
+        start: ReadStart,
+        guard: LeaderGuard<'_, V>,
+    ) -> V {
+        bump(&store.counters.stale_served);
+        guard.complete(&value, || self.l1.unchanged_since(start));
+        value
     }
 
     /// Reloads a fresh entry whose refresh point passed (refresh-ahead), through its
@@ -299,21 +327,7 @@ impl Inner {
         // Taken before the loader runs: an invalidation from here on hides its result.
         let stamps = self.l1.stamps(&options.tags);
         bump(&store.counters.loads);
-        let started = std::time::Instant::now();
-        let span = tracing::debug_span!(
-            "cache.load",
-            cache = self.metrics_label(),
-            function = store.name(),
-            reason = ?reason,
-            outcome = tracing::field::Empty,
-            duration_ms = tracing::field::Empty,
-        );
-        let loaded = loader().instrument(span.clone()).await;
-        let elapsed = started.elapsed();
-        span.record("outcome", if loaded.is_ok() { "ok" } else { "error" });
-        span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
-        #[cfg(feature = "metrics")]
-        super::metrics::record_load(self.metrics_label(), store.name(), elapsed);
+        let loaded = self.traced_load(store, reason, 1, loader()).await;
         match loaded {
             Ok(Loaded { value, storage }) => {
                 let Some(guard) = leader else {
@@ -370,6 +384,34 @@ impl Inner {
         }
     }
 
+    /// Runs a loader call (for `keys` keys) in a `cache.load` span that records its outcome
+    /// and duration, and records its duration in metrics.
+    pub(super) async fn traced_load<K, V, T, E>(
+        &self,
+        store: &Store<K, V>,
+        reason: Reason,
+        keys: usize,
+        load: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let started = std::time::Instant::now();
+        let span = tracing::debug_span!(
+            "cache.load",
+            cache = self.metrics_label(),
+            function = store.name(),
+            reason = ?reason,
+            keys,
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let loaded = load.instrument(span.clone()).await;
+        let elapsed = started.elapsed();
+        span.record("outcome", if loaded.is_ok() { "ok" } else { "error" });
+        span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
+        #[cfg(feature = "metrics")]
+        super::metrics::record_load(self.metrics_label(), store.name(), elapsed);
+        loaded
+    }
+
     /// Stores a loaded value: writes it through (unless an invalidation covered its load) and
     /// fills L1, then hands it to the callers waiting for it.
     async fn store_loaded<M: CallMode, K, V: Clone + 'static>(
@@ -386,11 +428,7 @@ impl Inner {
             guard.complete(value, || true);
             return;
         }
-        // A load that holds the key's lease writes even when a local invalidation detached
-        // its flight: L2 itself refuses a value read before an invalidation (a marker, a voided
-        // lease, a newer tag generation), and the invalidation's message may have reached this
-        // process after the read. Without a lease, the detached flight keeps it out of L2.
-        if !guard.is_invalidated() || stamped.mark.lease().is_some() {
+        if writes_through(&guard, stamped.mark) {
             let condition = WriteCondition::UnchangedSince(stamped.mark);
             let reached = self
                 .l2
@@ -400,7 +438,23 @@ impl Inner {
                 lease.written();
             }
         }
-        if let Some(stamps) = stamped.stamps {
+        let start = stamped.start;
+        self.fill_and_share(store, key, value, options, stamped.stamps, (guard, start));
+    }
+
+    /// The end of storing a loaded value, once it was written through: puts it in L1 with
+    /// `stamps` (`None`: not put in L1) unless an invalidation covered its load, then hands it
+    /// to the callers waiting for it on the flight `guard` leads (started at `start`).
+    pub(super) fn fill_and_share<K, V: Clone>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        value: &V,
+        options: &ResolvedOptions,
+        stamps: Option<Stamps>,
+        (guard, start): (LeaderGuard<'_, V>, ReadStart),
+    ) {
+        if let Some(stamps) = stamps {
             let fill = Fill {
                 value: value.clone(),
                 ttl: options.ttl,
@@ -411,7 +465,6 @@ impl Inner {
         }
         // A value carrying only the flight's tags: an invalidation of any detached it.
         let known_tags = guard.knows_tags(&options.tags);
-        let start = stamped.start;
         guard.complete(value, || known_tags || self.l1.unchanged_since(start));
     }
 
@@ -427,7 +480,7 @@ impl Inner {
 
     /// A value found in L2 by the key's leader: counted, put in L1 (unless an invalidation
     /// ran meanwhile), handed to the waiting callers.
-    fn take_l2_hit<K, V: Clone>(
+    pub(super) fn take_l2_hit<K, V: Clone>(
         &self,
         store: &Store<K, V>,
         key: EntryKey<K>,
@@ -504,4 +557,13 @@ impl Inner {
         };
         self.l1.fill(store, key, fill, options, || false);
     }
+}
+
+/// Whether a loaded value is written through: unless an invalidation detached its flight. A
+/// load that holds the key's lease writes even then: L2 itself refuses a value read before an
+/// invalidation (a marker, a voided lease, a newer tag generation), and the invalidation's
+/// message may have reached this process after the read. Without a lease, the detached flight
+/// keeps it out of L2.
+pub(super) fn writes_through<V: Clone>(guard: &LeaderGuard<'_, V>, mark: &ReadMark) -> bool {
+    !guard.is_invalidated() || mark.lease().is_some()
 }

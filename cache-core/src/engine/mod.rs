@@ -9,6 +9,7 @@
 //! | `l2_access.rs` | L2 reads, decoding, write-through, invalidation fan-out, error counting |
 //! | `fleet.rs` | fleet-wide single-flight: waiting for another process's load, holding a lease |
 //! | `load.rs` | the load algorithm: `load` after a miss, `reload` for refresh-ahead, `get`, `set` |
+//! | `batch.rs` | the same for many keys at once: `get_many`, `set_many`, `get_or_load_many` |
 //! | `invalidation.rs` | invalidation, and how "no stale resurrection" is enforced |
 //! | `coherence.rs` | what the backplane reports: other processes' invalidations, L1 on/off |
 //! | `mode.rs` | how a call waits: async, or blocking (`crate::blocking`) |
@@ -17,6 +18,7 @@
 //! ([`Config`]) and the two values every stage passes along: an entry's resolved options and
 //! its key.
 
+mod batch;
 mod coherence;
 mod fleet;
 mod invalidation;
@@ -35,6 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use batch::MAX_BATCH_LOAD;
 pub(crate) use coherence::BackplaneSink;
 pub(crate) use l1::Hit;
 pub(crate) use mode::{Async, CallMode};

@@ -175,3 +175,34 @@ async fn blocking_l2_calls_in_a_multi_thread_runtime() {
 async fn blocking_l2_calls_in_a_current_thread_runtime() {
     blocking_with_down_l2();
 }
+
+/// Batches go through the L2's batch methods, here the trait's defaults (one call per key).
+#[tokio::test]
+async fn a_batch_against_an_unreachable_l2_loads_and_counts_each_key() {
+    let l2 = FaultyL2::new(Fault::Down);
+    let cache = Cache::builder().l2(l2.clone()).build().unwrap();
+    let found = cache
+        .get_or_load_many(
+            &["a", "b"],
+            &EntryOptions::new(),
+            |keys: Vec<String>| async {
+                Ok::<_, DbError>(keys.into_iter().map(|key| (key, 1u32)).collect())
+            },
+        )
+        .await;
+    assert_eq!(found.map(|found| found.len()), Ok(2));
+    assert_eq!(cache.get_many::<u32>(&["a", "b"]).await.len(), 2, "from L1");
+    let stats = cache.stats();
+    // Per key: the read before the load and the write-through.
+    assert_eq!((stats.l2_errors, stats.loads), (4, 2));
+}
+
+#[tokio::test]
+async fn garbage_read_by_a_batch_is_a_counted_miss_and_is_removed() {
+    let l2 = FaultyL2::new(Fault::Garbage);
+    let cache = Cache::builder().l2(l2.clone()).build().unwrap();
+    assert_eq!(cache.get_many::<u32>(&["a", "b"]).await.len(), 0);
+    let stats = cache.stats();
+    assert_eq!((stats.l2_errors, stats.misses), (2, 2));
+    assert_eq!(*l2.removed.lock(), ["a", "b"]);
+}

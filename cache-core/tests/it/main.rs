@@ -5,6 +5,7 @@
 
 mod common;
 
+mod batch;
 mod blocking;
 mod builder;
 mod invalidation;

@@ -90,6 +90,43 @@ pub(crate) async fn read(
         (fetch().await?, None)
     };
     let (answer, taken) = split_lease(answer, lease.is_some() || checked_by_script)?;
+    let answered = Answered {
+        answer,
+        taken,
+        cluster_generation,
+        checked_by_script,
+    };
+    resolve(keyspace, key, answered, flushes, lease).await
+}
+
+/// What Redis answered for one key, with the lease's outcome split off.
+pub(super) struct Answered {
+    /// `[v, m, t]`, or `[v, m, t, gen]` from a script that read the generation.
+    pub(super) answer: Value,
+    /// What taking the lease answered (`None`: not taken, or not asked).
+    pub(super) taken: Option<Taken>,
+    /// The namespace generation read next to the value (a tagged read on a cluster).
+    pub(super) cluster_generation: Option<String>,
+    /// Whether the script already checked the entry's tags.
+    pub(super) checked_by_script: bool,
+}
+
+/// The read's outcome from Redis's answer for one key: the entry if visible, else the mark of
+/// the miss, with the lease taken (in a second round trip when the script saw a fresh entry
+/// the client finds hidden or expired).
+pub(super) async fn resolve(
+    keyspace: &Keyspace,
+    key: &str,
+    answered: Answered,
+    flushes: &Status,
+    lease: Option<LeaseAsk<'_>>,
+) -> Result<L2Read, L2Error> {
+    let Answered {
+        answer,
+        taken,
+        cluster_generation,
+        checked_by_script,
+    } = answered;
     let (mark, stale) = match entry::parse(answer)? {
         Parsed::Entry(fetched) => {
             let found = visible(keyspace, fetched, flushes, checked_by_script).await?;
@@ -143,7 +180,10 @@ fn leased(
 }
 
 /// Splits the lease's outcome off the end of a script's answer (`''`: no lease taken).
-fn split_lease(answer: Value, has_lease: bool) -> Result<(Value, Option<Taken>), L2Error> {
+pub(super) fn split_lease(
+    answer: Value,
+    has_lease: bool,
+) -> Result<(Value, Option<Taken>), L2Error> {
     if !has_lease {
         return Ok((answer, None));
     }

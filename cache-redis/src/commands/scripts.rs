@@ -78,7 +78,8 @@ end
 /// invalidation does not land after it. `lease` (`''`: none) is the token of the key's lease
 /// the load holds: the write happens only if the key still holds it, so an invalidation that
 /// removed the key (by key, pattern or `clear`) while the load ran refuses it too. The write
-/// replaces the hash, which ends the lease. Returns 1 when written, 0 when refused.
+/// replaces the hash, which ends the lease. `channel` `''`: publish nothing (a batch
+/// publishes once for all its keys). Returns 1 when written, 0 when refused.
 const WRITE_FN: &str = r"
 local function write(key, payload, f, t, ttl, stale, w, tags, channel, message, expect, lease)
   if expect ~= '*' and redis.call('TYPE', key).ok == 'hash' then
@@ -97,14 +98,15 @@ local function write(key, payload, f, t, ttl, stale, w, tags, channel, message, 
   if tags ~= '' then m = m .. ' ' .. tags end
   redis.call('HSET', key, 'v', payload, 'm', m)
   redis.call('PEXPIRE', key, tonumber(ttl) + tonumber(stale))
-  redis.call('PUBLISH', channel, message)
+  if channel ~= '' then redis.call('PUBLISH', channel, message) end
   return 1
 end
 ";
 
-/// Reads a tagged entry and checks its tags in the same round trip (standalone servers).
-/// KEYS[1]: value key, KEYS[2]: gen key. ARGV[1]: the tag key prefix; ARGV[2], ARGV[3]: a
-/// lease token and its lifetime in ms (`''`: take no lease).
+/// `read_checked(key, gen, tag_prefix, token, lease_ms, now)`: reads a value hash and checks
+/// its tags in the same script (standalone servers, where the tag keys are on the same server).
+/// `gen` is the namespace generation read by the script (`0` before any), `now` the server
+/// clock in ms, or nil to read it when needed.
 ///
 /// Returns `{v, m, t, gen, lease}`: the fields as `HMGET key v m t` would, with `v` and `m`
 /// false when a tag invalidated after the write hides the entry; the namespace generation at
@@ -113,29 +115,103 @@ end
 /// no fresh entry is visible, the outcome of taking the key's lease (`LEASE_FN`; `''`
 /// otherwise). A malformed `m` is returned as is (the client reports it); a key of another
 /// type is a `WRONGTYPE` error.
-const GET: &str = r"
-local h = redis.call('HMGET', KEYS[1], 'v', 'm', 't')
-local gen = redis.call('HGET', KEYS[2], 'gen') or '0'
-if h[1] and h[2] then
-  local w, tags = string.match(h[2], '^%d+ %x+ %d+ (%d+) (.*)$')
-  if w then
-    local ok, list = pcall(cjson.decode, tags)
-    local hidden = not ok or type(list) ~= 'table'
-    if not hidden then
-      for _, tag in ipairs(list) do
-        local g = redis.call('GET', ARGV[1] .. tostring(tag))
-        if g and (tonumber(g) or math.huge) > tonumber(w) then hidden = true end
+const READ_CHECKED_FN: &str = r"
+local function read_checked(key, gen, tag_prefix, token, lease_ms, now)
+  local h = redis.call('HMGET', key, 'v', 'm', 't')
+  if h[1] and h[2] then
+    local w, tags = string.match(h[2], '^%d+ %x+ %d+ (%d+) (.*)$')
+    if w then
+      local ok, list = pcall(cjson.decode, tags)
+      local hidden = not ok or type(list) ~= 'table'
+      if not hidden then
+        for _, tag in ipairs(list) do
+          local g = redis.call('GET', tag_prefix .. tostring(tag))
+          if g and (tonumber(g) or math.huge) > tonumber(w) then hidden = true end
+        end
       end
+      if hidden then h = {false, false, h[3]} end
     end
-    if hidden then h = {false, false, h[3]} end
   end
+  local taken = ''
+  if token ~= '' then
+    now = now or now_ms()
+    if not (h[1] and fresh(h[2], now)) then taken = lease(key, token, lease_ms, now) end
+  end
+  return {h[1], h[2], h[3], gen, taken}
 end
-local taken = ''
-if ARGV[2] ~= '' then
-  local now = now_ms()
-  if not (h[1] and fresh(h[2], now)) then taken = lease(KEYS[1], ARGV[2], ARGV[3], now) end
+";
+
+/// `read_plain(key, token, lease_ms, now)`: reads a value hash and, when a token is given and
+/// no fresh entry is there, takes its lease (`now` as in `READ_CHECKED_FN`). Returns `{v, m, t, lease}` (`lease` as in
+/// `READ_CHECKED_FN`).
+const READ_PLAIN_FN: &str = r"
+local function read_plain(key, token, lease_ms, now)
+  local h = redis.call('HMGET', key, 'v', 'm', 't')
+  local taken = ''
+  if token ~= '' then
+    now = now or now_ms()
+    if not (h[1] and fresh(h[2], now)) then taken = lease(key, token, lease_ms, now) end
+  end
+  return {h[1], h[2], h[3], taken}
 end
-return {h[1], h[2], h[3], gen, taken}
+";
+
+/// `each(keys, first, shared, step, f)`: the answers of `f(i, a)` for `keys[i]`, `i` from
+/// `first`, where `a` is the index in `ARGV` of the key's first argument (`shared` arguments
+/// for the whole batch, then `step` per key), for the batch scripts. A key whose call fails (e.g. a key of another type)
+/// answers `'!' .. error` instead: the others still answer. Also returns whether a call
+/// answered 1 or failed (a batch write then publishes).
+const EACH_FN: &str = r"
+local function each(keys, first, shared, step, f)
+  local out, changed = {}, false
+  for i = first, #keys do
+    local ok, r = pcall(f, i, shared + (i - first) * step + 1)
+    if ok then
+      if r == 1 then changed = true end
+    else
+      changed = true
+      if type(r) == 'table' then r = r.err end
+      r = '!' .. tostring(r)
+    end
+    out[#out + 1] = r
+  end
+  return out, changed
+end
+";
+
+/// Reads a tagged entry and checks its tags in the same round trip (standalone servers).
+/// KEYS[1]: value key, KEYS[2]: gen key. ARGV[1]: the tag key prefix; ARGV[2], ARGV[3]: a
+/// lease token and its lifetime in ms (`''`: take no lease). Returns `READ_CHECKED_FN`'s
+/// answer.
+const GET: &str = r"
+local gen = redis.call('HGET', KEYS[2], 'gen') or '0'
+return read_checked(KEYS[1], gen, ARGV[1], ARGV[2], ARGV[3], nil)
+";
+
+/// Reads a batch of entries in one round trip on a standalone server, as `GET` reads one.
+/// KEYS[1]: gen key, then the value keys. ARGV: tag key prefix, lease token (`''`: take no
+/// lease), its lifetime in ms. Returns one `READ_CHECKED_FN` answer per value key (or `'!'`
+/// and the error, `EACH_FN`).
+const GET_MANY: &str = r"
+local gen = redis.call('HGET', KEYS[1], 'gen') or '0'
+local now = nil
+if ARGV[2] ~= '' then now = now_ms() end
+local out = each(KEYS, 2, 3, 0, function(i)
+  return read_checked(KEYS[i], gen, ARGV[1], ARGV[2], ARGV[3], now)
+end)
+return out
+";
+
+/// Reads a batch of entries of one hash slot (a cluster), taking the lease of each key with
+/// no fresh entry when a token is given. KEYS: value keys. ARGV: lease token (`''`: none), its
+/// lifetime in ms. Returns one `READ_PLAIN_FN` answer per key (or `'!'` and the error).
+const READ_MANY: &str = r"
+local now = nil
+if ARGV[1] ~= '' then now = now_ms() end
+local out = each(KEYS, 1, 2, 0, function(i)
+  return read_plain(KEYS[i], ARGV[1], ARGV[2], now)
+end)
+return out
 ";
 
 /// Reads an entry and, when no fresh one is there, takes its lease, in one round trip: the
@@ -143,11 +219,7 @@ return {h[1], h[2], h[3], gen, taken}
 /// KEYS[1]: value key. ARGV[1], ARGV[2]: lease token and lifetime in ms. Returns
 /// `{v, m, t, lease}` (`lease` as in `GET`).
 const LEASE_READ: &str = r"
-local h = redis.call('HMGET', KEYS[1], 'v', 'm', 't')
-local now = now_ms()
-local taken = ''
-if not (h[1] and fresh(h[2], now)) then taken = lease(KEYS[1], ARGV[1], ARGV[2], now) end
-return {h[1], h[2], h[3], taken}
+return read_plain(KEYS[1], ARGV[1], ARGV[2], nil)
 ";
 
 /// Takes the key's lease whatever it holds (a refresh-ahead reload, or an entry the client
@@ -191,6 +263,28 @@ if ARGV[9] ~= '' then w = ARGV[9] end
 return write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[10], w, ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[11])
 ";
 
+/// Standalone write of a batch in one round trip, one backplane message for all of it.
+/// KEYS[1]: gen key, then the value keys. ARGV[1], ARGV[2]: channel, message; then nine per
+/// value key: payload, format, fingerprint, ttl ms, tags JSON, expect, read generation, stale
+/// window ms, lease token (as `SET_STANDALONE`'s). The generation is read once, raising
+/// `maxttl` to the longest TTL of the tagged entries. Returns 1 (written), 0 (refused) or
+/// `'!'` and the error per value key; publishes once if any was written or failed.
+const SET_MANY_STANDALONE: &str = r"
+local tag_ttl = 0
+for a = 3, #ARGV, 9 do
+  if ARGV[a + 4] ~= '' then tag_ttl = math.max(tag_ttl, tonumber(ARGV[a + 3])) end
+end
+local current = generation(KEYS[1], string.format('%.0f', tag_ttl))
+local out, changed = each(KEYS, 2, 2, 9, function(i, a)
+  local w = current
+  if ARGV[a + 6] ~= '' then w = ARGV[a + 6] end
+  return write(KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 7], w, ARGV[a + 4],
+    '', '', ARGV[a + 5], ARGV[a + 8])
+end)
+if changed then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+return out
+";
+
 /// Cluster, step 1 of a tagged write (the metadata slot). KEYS: gen key. ARGV: ttl ms.
 const GENERATION: &str = r"
 return generation(KEYS[1], ARGV[1])
@@ -200,6 +294,17 @@ return generation(KEYS[1], ARGV[1])
 /// fingerprint, ttl ms, w, tags JSON, channel, message, expect, stale window ms, lease token.
 const WRITE: &str = r"
 return write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[10], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[11])
+";
+
+/// Cluster, step 2 of a batch write (one hash slot; the client publishes once afterwards).
+/// KEYS: value keys. ARGV: nine per key: payload, format, fingerprint, ttl ms, w, tags JSON,
+/// expect, stale window ms, lease token. Returns 1, 0 or `'!'` and the error per key.
+const WRITE_MANY: &str = r"
+local out = each(KEYS, 1, 0, 9, function(i, a)
+  return write(KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 7], ARGV[a + 4],
+    ARGV[a + 5], '', '', ARGV[a + 6], ARGV[a + 8])
+end)
+return out
 ";
 
 /// `bump(gen_key)`: raises the namespace generation to `max(gen + 1, server time in µs)` and
@@ -265,12 +370,32 @@ pub(crate) const TOMBSTONE_TTL_MS: u64 = 60_000;
 pub(crate) static REMOVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(REMOVE));
 
 /// See [`GET`].
-pub(crate) static GET_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{NOW_FN}{LEASE_FN}{FRESH_FN}{GET}")));
+pub(crate) static GET_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{NOW_FN}{LEASE_FN}{FRESH_FN}{READ_CHECKED_FN}{GET}"
+    ))
+});
+
+/// See [`GET_MANY`].
+pub(crate) static GET_MANY_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{NOW_FN}{LEASE_FN}{FRESH_FN}{READ_CHECKED_FN}{EACH_FN}{GET_MANY}"
+    ))
+});
 
 /// See [`LEASE_READ`].
-pub(crate) static LEASE_READ_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{NOW_FN}{LEASE_FN}{FRESH_FN}{LEASE_READ}")));
+pub(crate) static LEASE_READ_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{NOW_FN}{LEASE_FN}{FRESH_FN}{READ_PLAIN_FN}{LEASE_READ}"
+    ))
+});
+
+/// See [`READ_MANY`].
+pub(crate) static READ_MANY_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{NOW_FN}{LEASE_FN}{FRESH_FN}{READ_PLAIN_FN}{EACH_FN}{READ_MANY}"
+    ))
+});
 
 /// See [`TAKE_LEASE`].
 pub(crate) static TAKE_LEASE_SCRIPT: LazyLock<Script> =
@@ -288,6 +413,13 @@ pub(crate) static RELEASE_LEASE_SCRIPT: LazyLock<Script> =
 pub(crate) static SET_STANDALONE_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(&format!("{GENERATION_FN}{WRITE_FN}{SET_STANDALONE}")));
 
+/// See [`SET_MANY_STANDALONE`].
+pub(crate) static SET_MANY_STANDALONE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{GENERATION_FN}{WRITE_FN}{EACH_FN}{SET_MANY_STANDALONE}"
+    ))
+});
+
 /// See [`GENERATION`].
 pub(crate) static GENERATION_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(&format!("{GENERATION_FN}{GENERATION}")));
@@ -295,6 +427,10 @@ pub(crate) static GENERATION_SCRIPT: LazyLock<Script> =
 /// See [`WRITE`].
 pub(crate) static WRITE_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(&format!("{WRITE_FN}{WRITE}")));
+
+/// See [`WRITE_MANY`].
+pub(crate) static WRITE_MANY_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{WRITE_FN}{EACH_FN}{WRITE_MANY}")));
 
 /// See [`INVALIDATE_TAGS`].
 pub(crate) static INVALIDATE_TAGS_SCRIPT: LazyLock<Script> =

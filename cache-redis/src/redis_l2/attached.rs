@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cache_core::l2::{
     BoxError, BoxFuture, Invalidation, L2, L2Context, L2Entry, L2Error, L2Read, L2Status, L2Write,
-    ReadMark,
+    PerKey, ReadMark,
 };
 
 use super::policy::{Kind, Limit, Operation, Policy};
@@ -120,6 +120,24 @@ impl Attached {
         let command = commands::read(self.keyspace(), key, expected_tags, status, ask);
         self.policy.run(operation, command).await
     }
+
+    /// A batch read (one script per `KEYS_PER_SCRIPT` keys or, on a cluster, per hash slot),
+    /// taking the lease of each key with no fresh entry when `ask` says so.
+    async fn read_many_leasing(
+        &self,
+        keys: &[&str],
+        expected_tags: &[String],
+        ask: Option<LeaseAsk<'_>>,
+    ) -> Result<PerKey<L2Read>, L2Error> {
+        let operation = Operation {
+            what: "L2 batch read",
+            limit: Limit::RoundTrip,
+            kind: Kind::Read,
+        };
+        let status = &self.inner.status;
+        let command = commands::read_many(self.keyspace(), keys, expected_tags, status, ask);
+        self.policy.run(operation, command).await
+    }
 }
 
 /// Taking, renewing or giving up a lease.
@@ -156,6 +174,34 @@ impl L2 for Attached {
             let ask = self.lease_ask(token.as_deref());
             self.read_leasing(key, expected_tags, ask).await
         })
+    }
+
+    fn read_many<'a>(
+        &'a self,
+        keys: &'a [&'a str],
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<PerKey<L2Read>, L2Error>> {
+        Box::pin(self.read_many_leasing(keys, expected_tags, None))
+    }
+
+    fn read_many_for_load<'a>(
+        &'a self,
+        keys: &'a [&'a str],
+        expected_tags: &'a [String],
+    ) -> BoxFuture<'a, Result<PerKey<L2Read>, L2Error>> {
+        Box::pin(async move {
+            // One token for the batch: each lease it wins is ended or given up key by key.
+            let token = self.fleet().map(|_| backplane::random_id());
+            let ask = self.lease_ask(token.as_deref());
+            self.read_many_leasing(keys, expected_tags, ask).await
+        })
+    }
+
+    fn set_many<'a>(
+        &'a self,
+        writes: &'a [(&'a str, L2Write<'a>)],
+    ) -> BoxFuture<'a, Result<PerKey<()>, L2Error>> {
+        Box::pin(self.policy.write_many(writes))
     }
 
     fn take_lease<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ReadMark>, L2Error>> {

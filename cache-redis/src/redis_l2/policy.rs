@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cache_core::l2::{BoxFuture, Invalidation, L2Error, L2ErrorKind, L2Write};
+use cache_core::l2::{BoxFuture, Invalidation, L2Error, L2ErrorKind, L2Write, PerKey};
 
 use super::Inner;
 use crate::backplane::{self, Op};
@@ -218,6 +218,47 @@ impl Policy {
             self.pending.written(key, mark);
         }
         Ok(())
+    }
+
+    /// Writes a batch of entries and tells other processes in one message, as
+    /// [`write`](Self::write) writes one: if Redis does not confirm the batch, the removal of
+    /// every key is queued; a key Redis refused alone has its removal queued (the message
+    /// went out for it). Per entry, in order: `Ok` when Redis wrote or refused it.
+    pub(super) async fn write_many(
+        &self,
+        writes: &[(&str, L2Write<'_>)],
+    ) -> Result<PerKey<()>, L2Error> {
+        let keys = writes.iter().map(|(key, _)| (*key).to_owned()).collect();
+        let removal = Invalidation::Keys(keys);
+        let message = self.message(Op::from(&removal));
+        let operation = Operation {
+            what: "L2 batch write",
+            limit: Limit::RoundTrip,
+            kind: Kind::Write(&removal),
+        };
+        let mark = self.pending.mark();
+        let command = commands::write_many(&self.keyspace, writes, &message);
+        let written = self.run(operation, command).await?;
+        let mut failed = Vec::new();
+        let answers = writes
+            .iter()
+            .zip(written)
+            .map(|((key, _), written)| match written {
+                Ok(true) => {
+                    self.pending.written(key, mark);
+                    Ok(())
+                }
+                Ok(false) => Ok(()),
+                Err(error) => {
+                    failed.push((*key).to_owned());
+                    Err(error)
+                }
+            })
+            .collect();
+        if !failed.is_empty() {
+            self.pending.push(&Invalidation::Keys(failed));
+        }
+        Ok(answers)
     }
 
     fn message(&self, op: Op) -> String {

@@ -6,6 +6,7 @@ mod common;
 
 mod acl;
 mod attach;
+mod batch;
 mod cluster;
 mod coherence;
 mod durability;
