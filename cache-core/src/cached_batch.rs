@@ -11,7 +11,7 @@ use std::hash::Hash;
 use crate::__private::{CachedValue, ValueSerde};
 use crate::blocking::{Blocking, run_here};
 use crate::cache::Cache;
-use crate::engine::{Async, KEYED_L1_SITE, KEYED_SITE};
+use crate::engine::{Async, CallMode, KEYED_L1_SITE, KEYED_SITE};
 use crate::options::EntryOptions;
 
 /// The distinct keys of one `#[cached_batch]` call, each with its rendered text: what maps the
@@ -94,8 +94,30 @@ fn keyed_site<V>(serde: fn() -> ValueSerde<V>) -> (usize, Option<crate::store::S
     }
 }
 
-/// The one engine call of an async `#[cached_batch]` function: `Cache::get_or_load_many` on
-/// the function's keyed store (L1-only for `level = "l1"`).
+/// `Cache::get_or_load_many` in mode `M` on the function's keyed store (L1-only for
+/// `level = "l1"`).
+async fn load_many_in<M, V, E, F, Fut>(
+    cache: &Cache,
+    keys: &[&str],
+    options: EntryOptions,
+    serde: fn() -> ValueSerde<V>,
+    loader: &mut F,
+) -> Result<HashMap<String, V>, E>
+where
+    M: CallMode,
+    V: CachedValue,
+    F: FnMut(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<HashMap<String, V>, E>>,
+{
+    let options = cache.inner.resolve(&options);
+    let (site, fns) = keyed_site(serde);
+    cache
+        .inner
+        .get_or_load_many::<M, V, E, F, Fut>(site, || fns, keys, &options, loader)
+        .await
+}
+
+/// The one engine call of an async `#[cached_batch]` function.
 pub async fn load_many<V, E, F, Fut>(
     cache: &Cache,
     keys: &[&str],
@@ -108,34 +130,23 @@ where
     F: FnMut(Vec<String>) -> Fut,
     Fut: Future<Output = Result<HashMap<String, V>, E>>,
 {
-    let options = cache.inner.resolve(&options);
-    let (site, fns) = keyed_site(serde);
-    cache
-        .inner
-        .get_or_load_many::<Async, V, E, F, Fut>(site, || fns, keys, &options, &mut loader)
-        .await
+    load_many_in::<Async, V, E, F, Fut>(cache, keys, options, serde, &mut loader).await
 }
 
 /// Blocking form of [`load_many`]: the body runs on the calling thread.
-pub fn load_many_blocking<V, E, F>(
+pub fn load_many_blocking<V: CachedValue, E>(
     cache: &Cache,
     keys: &[&str],
     options: EntryOptions,
     serde: fn() -> ValueSerde<V>,
-    mut loader: F,
-) -> Result<HashMap<String, V>, E>
-where
-    V: CachedValue,
-    F: FnMut(Vec<String>) -> Result<HashMap<String, V>, E>,
-{
-    let options = cache.inner.resolve(&options);
-    let (site, fns) = keyed_site(serde);
+    mut loader: impl FnMut(Vec<String>) -> Result<HashMap<String, V>, E>,
+) -> Result<HashMap<String, V>, E> {
     let mut loader = |keys| std::future::ready(loader(keys));
-    run_here(cache.inner.get_or_load_many::<Blocking, V, E, _, _>(
-        site,
-        || fns,
+    run_here(load_many_in::<Blocking, V, E, _, _>(
+        cache,
         keys,
-        &options,
+        options,
+        serde,
         &mut loader,
     ))
 }

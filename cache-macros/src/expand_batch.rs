@@ -111,7 +111,7 @@ fn emit(model: &BatchModel, function: &LightFn) -> TokenStream {
         let load = private_fn_at(krate, &model.value, "load_many", 3);
         quote!(#load(#cache, &#keys.texts(), #options, #serde, #loader).await)
     } else {
-        let load = private_fn_at(krate, &model.value, "load_many_blocking", 2);
+        let load = private_fn_at(krate, &model.value, "load_many_blocking", 1);
         quote!(#load(#cache, &#keys.texts(), #options, #serde, #loader))
     };
     let finish = if model.is_result {

@@ -243,3 +243,25 @@ async fn entries_are_shared_with_cached_functions_and_the_keyed_api() {
     assert_eq!(SINGLE.taken(), [vec![id("c*3")]]);
     assert_eq!(BATCH.taken(), [vec![id("a:1"), id("b 2")], vec![id("d")]]);
 }
+
+#[test]
+fn generic_functions_render_each_key_type_as_cached_does() {
+    use std::fmt::Display;
+    use std::hash::Hash;
+    static CACHE: LazyLock<Cache> = LazyLock::new(new_cache);
+
+    #[cached_batch(cache = CACHE, key_prefix = "shown", level = "l1")]
+    fn shown<K: Display + Hash + Eq + Clone + Send + Sync + 'static>(
+        keys: &[K],
+    ) -> HashMap<K, String> {
+        keys.iter()
+            .map(|key| (key.clone(), format!("<{key}>")))
+            .collect()
+    }
+
+    assert_eq!(shown(&[1u8])[&1], "<1>");
+    assert_eq!(shown(&["a b"])[&"a b"], "<a b>");
+    // One entry per rendered key, whatever the key type: "shown:1" is shared by `1u8` and `"1"`.
+    assert_eq!(shown(&["1"])[&"1"], "<1>");
+    assert_eq!(CACHE.stats().loads, 2);
+}
