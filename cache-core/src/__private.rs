@@ -10,6 +10,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
+pub use crate::cached_batch::{
+    BatchArgument, BatchKeys, batch_argument, load_many, load_many_blocking,
+};
 pub use crate::key_parts::{KeyParts, KeyTemplate, Part, Piece, RenderParts};
 pub use crate::options::{EntryOptions, Level};
 pub use std::time::Duration;

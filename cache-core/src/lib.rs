@@ -2,8 +2,9 @@
 //! (Redis, in `cache-redis`), with single-flight loads, refresh-ahead, stale-if-error,
 //! write-through, and invalidation by key, Redis glob pattern or tag, across processes.
 //!
-//! Most users annotate functions with `#[cached]`, `#[cache_put]` and `#[invalidate]` (feature
-//! `macros`, on by default):
+//! Most users annotate functions with `#[cached]`, `#[cached_batch]` (a list of keys, one body
+//! call for those found nowhere), `#[cache_put]` and `#[invalidate]` (feature `macros`, on by
+//! default):
 //!
 //! ```
 //! use cache_core::{cached, invalidate};
@@ -77,6 +78,7 @@ mod blocking;
 mod builder;
 mod cache;
 mod cache_batch;
+mod cached_batch;
 mod clock;
 mod codec;
 mod engine;
@@ -118,4 +120,4 @@ pub use options::{EntryOptions, Level};
 pub use stats::Stats;
 
 #[cfg(feature = "macros")]
-pub use cache_macros::{cache_put, cached, invalidate};
+pub use cache_macros::{cache_put, cached, cached_batch, invalidate};

@@ -13,6 +13,7 @@
 //! handle per entry and asks the store to sweep (read and reset an entry's access bits) and to
 //! evict by handle. The store keeps the cache's [`Occupancy`] (entries and weight) exact.
 
+use std::any::Any;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -325,6 +326,18 @@ impl<K, V> Store<K, V> {
         self.read(hash, |key| self.text_of(key) == text, f)
     }
 
+    /// Runs `f` on the entry whose key text is `text`, found through the text index (in a
+    /// store of typed keys as well).
+    pub(crate) fn read_by_text<R>(
+        &self,
+        text: &str,
+        f: impl Fn(&Entry<V>) -> Option<R>,
+    ) -> Option<R> {
+        self.hashes_of(self.hash_str(text))
+            .into_iter()
+            .find_map(|hash| self.read_text(hash, text, &f))
+    }
+
     /// Inserts or replaces the entry for `text`, unless `abort` says the load was invalidated.
     /// A replaced entry keeps its id and access history.
     ///
@@ -521,9 +534,13 @@ pub(crate) trait ErasedStore: Send + Sync {
     fn describe(&self, text: &str) -> Option<(u64, u32, usize)>;
     /// This store's counters.
     fn counters(&self) -> &Counters;
+    /// When `out` is an `&mut Option<V>` of this store's value type `V`: sets it to a clone of
+    /// the value of `text` if its entry is fresh at `now` and `epoch`. Other stores do nothing
+    /// (no lock taken).
+    fn fresh_by_text(&self, text: &str, now: u64, epoch: u64, out: &mut dyn Any);
 }
 
-impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
+impl<K: Send + Sync, V: Clone + Send + Sync + 'static> ErasedStore for Store<K, V> {
     fn invalidate_key(&self, text: &str) {
         self.flights.detach_key(text);
         self.remove_key(text);
@@ -573,6 +590,14 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
 
     fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    fn fresh_by_text(&self, text: &str, now: u64, epoch: u64, out: &mut dyn Any) {
+        if let Some(out) = out.downcast_mut::<Option<V>>() {
+            *out = self.read_by_text(text, |entry| {
+                entry.is_fresh(now, epoch).then(|| entry.value.clone())
+            });
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The arguments of `#[cached(...)]` and `#[invalidate(...)]`, parsed with darling.
+//! The arguments of `#[cached(...)]`, `#[cache_put(...)]`, `#[cached_batch(...)]` and
+//! `#[invalidate(...)]`, parsed with darling.
 
 use darling::FromMeta;
 use darling::ast::NestedMeta;
@@ -33,9 +34,10 @@ pub(crate) struct CachedArgs {
     pub(crate) krate: Option<syn::Path>,
 }
 
-/// Arguments of `#[cache_put(...)]`: the key arguments of `#[cached]`.
+/// The key arguments of `#[cached]`: the arguments of `#[cache_put(...)]` and
+/// `#[cached_batch(...)]`.
 #[derive(Debug, FromMeta)]
-pub(crate) struct PutArgs {
+pub(crate) struct KeyArgs {
     pub(crate) ttl: Option<Ttl>,
     pub(crate) key_prefix: Option<Str>,
     pub(crate) key: Option<Str>,
@@ -105,7 +107,7 @@ impl Arguments for CachedArgs {
     ];
 }
 
-impl Arguments for PutArgs {
+impl Arguments for KeyArgs {
     const NAMES: &'static [&'static str] = &[
         "key_prefix",
         "key",

@@ -53,6 +53,33 @@ pub(crate) enum Prefix {
     Default(String),
 }
 
+impl Prefix {
+    /// The `key_prefix` argument (an empty one is an error), or the default for `function`.
+    pub(crate) fn of(key_prefix: Option<Str>, function: &LightFn, errors: &mut Errors) -> Self {
+        match key_prefix {
+            Some(Str(prefix)) => {
+                if prefix.value().is_empty() {
+                    errors.push(syn::Error::new(
+                        prefix.span(),
+                        "`key_prefix` must not be empty (leave it out for the default: module \
+                         path and function name)",
+                    ));
+                }
+                Prefix::Literal(prefix)
+            }
+            None => Prefix::Default(format!("::{}", function.sig.ident.unraw())),
+        }
+    }
+
+    /// The prefix as a `&'static str` expression.
+    pub(crate) fn tokens(&self) -> TokenStream {
+        match self {
+            Prefix::Literal(prefix) => quote!(#prefix),
+            Prefix::Default(name) => quote!(::core::concat!(::core::module_path!(), #name)),
+        }
+    }
+}
+
 /// The key (from `key = "..."`, or every argument) and the tag templates, checked against
 /// the function's arguments; `None` for a key with errors (collected in `errors`).
 pub(crate) fn key_and_tags(
@@ -92,22 +119,10 @@ impl CachedModel {
                 "#[cached] cannot cache a value of an `impl Trait` type: return a concrete type",
             ));
         }
-        if let Some(Str(prefix)) = &args.key_prefix
-            && prefix.value().is_empty()
-        {
-            errors.push(syn::Error::new(
-                prefix.span(),
-                "`key_prefix` must not be empty (leave it out for the default: module path and \
-                 function name)",
-            ));
-        }
+        let prefix = Prefix::of(args.key_prefix, function, &mut errors);
         let (key, tags) = key_and_tags(args.key.as_ref(), &args.tags, &params, &krate, &mut errors);
         errors.finish()?;
 
-        let prefix = match args.key_prefix {
-            Some(Str(prefix)) => Prefix::Literal(prefix),
-            None => Prefix::Default(format!("::{}", function.sig.ident.unraw())),
-        };
         let companions = match args.companions {
             Some(false) => None,
             _ => Companions::of(function),
@@ -133,9 +148,6 @@ impl CachedModel {
 
     /// The prefix as a `&'static str` expression.
     pub(crate) fn prefix_tokens(&self) -> TokenStream {
-        match &self.prefix {
-            Prefix::Literal(prefix) => quote!(#prefix),
-            Prefix::Default(name) => quote!(::core::concat!(::core::module_path!(), #name)),
-        }
+        self.prefix.tokens()
     }
 }

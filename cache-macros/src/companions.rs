@@ -52,7 +52,8 @@ pub(crate) struct Companions {
     turbofish: TokenStream,
 }
 
-fn receiver_kind(receiver: &Receiver) -> Recv {
+/// How a method takes `self`.
+pub(crate) fn receiver_kind(receiver: &Receiver) -> Recv {
     let span = receiver.span();
     if receiver.reference.is_some() {
         return if receiver.mutability.is_some() {

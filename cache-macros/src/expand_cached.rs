@@ -401,8 +401,16 @@ pub(crate) fn entry_options(
 /// argument, spelled at the return type: an unfit value type is blamed there, where `lookup`
 /// reports it, so rustc reports that bound once.
 fn value_fn(model: &CachedModel, name: &str, inferred: usize) -> TokenStream {
-    let krate = &model.krate;
-    let value_ty = &model.ret.value;
+    private_fn_at(&model.krate, &model.ret.value, name, inferred)
+}
+
+/// `cache_core::__private::{name}::<V, _, ..>` (`inferred` placeholders), spelled at `value_ty`.
+pub(crate) fn private_fn_at(
+    krate: &TokenStream,
+    value_ty: &syn::Type,
+    name: &str,
+    inferred: usize,
+) -> TokenStream {
     let span = value_ty.span();
     let name = Ident::new(name, span);
     let inferred = (0..inferred).map(|_| quote!(_));
@@ -450,18 +458,24 @@ fn unless(model: &CachedModel, names: &Names) -> Option<TokenStream> {
 fn value_fns(model: &CachedModel) -> TokenStream {
     let krate = &model.krate;
     let value_ty = &model.ret.value;
-    let serde = match model.level {
-        LevelArg::L1 => quote_spanned!(value_ty.span()=> #krate::__private::l1_value::<#value_ty>),
-        LevelArg::Both => {
-            quote_spanned!(value_ty.span()=> #krate::__private::serde_value_of::<#value_ty>)
-        }
-    };
+    let serde = serde_fn(krate, model.level, value_ty);
     match &model.weight {
         Some(weigher) => {
             let weigher = quote_spanned!(weigher.span()=> #weigher);
             quote!(|| #krate::__private::weighed::<#value_ty>(#serde(), #weigher))
         }
         None => serde,
+    }
+}
+
+/// The function giving the serde functions of `value_ty` (none for `level = "l1"`), spelled at
+/// `value_ty`.
+pub(crate) fn serde_fn(krate: &TokenStream, level: LevelArg, value_ty: &syn::Type) -> TokenStream {
+    match level {
+        LevelArg::L1 => quote_spanned!(value_ty.span()=> #krate::__private::l1_value::<#value_ty>),
+        LevelArg::Both => {
+            quote_spanned!(value_ty.span()=> #krate::__private::serde_value_of::<#value_ty>)
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! Attribute macros for `cache-core`: [`macro@cached`] caches a function's results,
+//! [`macro@cached_batch`] caches a batch function's results key by key,
 //! [`macro@cache_put`] stores what a function returns as the value a `#[cached]` function reads
 //! next, and [`macro@invalidate`] drops entries when a function runs.
 //!
 //! Use them through `cache_core` (feature `macros`, on by default):
-//! `use cache_core::{cache_put, cached, invalidate};`. The generated code calls the engine
+//! `use cache_core::{cache_put, cached, cached_batch, invalidate};`. The generated code calls the engine
 //! through absolute `::cache_core::` paths; a crate that re-exports `cache_core` under another
 //! path passes `crate = "path::to::cache_core"`.
 #![forbid(unsafe_code)]
@@ -12,11 +13,13 @@ use proc_macro::TokenStream;
 use quote::quote;
 
 mod args;
+mod batch_model;
 mod body;
 mod cache_expr;
 mod cached_model;
 mod companions;
 mod errors;
+mod expand_batch;
 mod expand_cached;
 mod expand_invalidate;
 mod expand_put;
@@ -338,6 +341,128 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, "cached", expand_cached::expand)
 }
 
+/// Caches a batch function's results key by key: each key of its batch argument is an entry
+/// of its own, and the body receives only the keys found nowhere (one `WHERE id IN (..)`
+/// instead of one query per key).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use cache_core::{cached, cached_batch};
+/// # #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # pub struct User { pub name: String }
+/// # #[derive(Debug)]
+/// # pub struct DbError;
+/// # mod db {
+/// #     use super::{DbError, User};
+/// #     pub async fn users_by_id(ids: &[u64]) -> Result<Vec<(u64, User)>, DbError> {
+/// #         Ok(ids.iter().filter(|&&id| id != 404).map(|&id| (id, User { name: format!("user {id}") })).collect())
+/// #     }
+/// # }
+///
+/// #[cached_batch(ttl = "10m", key_prefix = "user")]
+/// async fn users(ids: &[u64]) -> Result<HashMap<u64, User>, DbError> {
+///     // runs with the ids found nowhere: `SELECT .. WHERE id IN (..)`
+///     Ok(db::users_by_id(ids).await?.into_iter().collect())
+/// }
+///
+/// // The same entries, one at a time: "user:7" is one key for both functions.
+/// #[cached(ttl = "10m", key_prefix = "user")]
+/// async fn user(id: u64) -> Result<User, DbError> {
+/// #   unreachable!("every user this example reads was loaded by the batch");
+///     // ..
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), DbError> {
+/// let found = users(&[7, 8, 404]).await?; // one call of the body, for the three ids
+/// assert_eq!(found[&7].name, "user 7");
+/// assert!(!found.contains_key(&404)); // left out by the body: not cached, not returned
+/// assert_eq!(user(8).await?.name, "user 8"); // the batch's entry
+/// users(&[7, 9]).await?; // the body runs with [9] only
+/// assert_eq!(cache_core::global().stats().loads, 4);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// The function takes exactly one **batch argument**, `Vec<K>` or `&[K]`, and returns
+/// `HashMap<K, V>` or `Result<HashMap<K, V>, E>` (a `BTreeMap` works too). A call looks every
+/// key up (L1 in one pass, then the L2 in one round trip), then runs the body once with the
+/// keys found nowhere, in the batch argument's form, through `Cache::get_or_load_many`:
+/// - the body returns the values it found; each is cached under its key. A key it leaves out
+///   is neither cached nor in the result (and is asked for again next time); a key it was not
+///   asked for is ignored;
+/// - an `Err` is returned as is and nothing is cached;
+/// - the result holds every requested key the cache or the body had, once (a key given twice
+///   is looked up once);
+/// - a key another caller is loading (a single-key `#[cached]` call, another batch, or with a
+///   Redis L2 another process) is awaited, not loaded again.
+///
+/// The body runs once per [`MAX_BATCH_LOAD`](https://docs.rs/cache-core) keys to load, and
+/// again for keys whose load by another caller failed, so it may run more than once per call:
+/// each run gets a clone of every other argument (a reference is just copied), and methods
+/// take `&self`.
+///
+/// # Arguments
+///
+/// The key arguments of `#[cached]`, every one optional:
+///
+/// | argument | meaning | default |
+/// | --- | --- | --- |
+/// | `ttl` | `"90s"`, `"10m"`, `"1h30m"` or an integer number of seconds; checked at compile time | the cache's default TTL |
+/// | `key_prefix` | literal prefix of every key of this function | module path + `::` + function name |
+/// | `key` | template of one key's parts, in which the batch argument's name stands for one key: `"{tenant}:{ids}"` | every argument, in order |
+/// | `tags` | list of templates over the other arguments; the same tags for every key of a call | none |
+/// | `level` | `"l1"` (in process only, no serde bounds) or `"both"` (L1 and the L2) | `"both"` |
+/// | `cache` | expression giving the cache, evaluated on each call inside the function | `cache_core::global()` |
+/// | `crate` | path of `cache_core`, for crates that re-export it | `::cache_core` |
+///
+/// # Keys
+///
+/// Each key `k` is rendered exactly as `#[cached]` renders an argument: `"{key_prefix}:{k}"`,
+/// escaped, hashed when over-long. So a batch's entries are ordinary entries:
+/// `cache.get::<V>("user:7")` returns what `users(&[7])` stored, and a `#[cached]` function
+/// with the same prefix, key and value type shares them both ways. Keys must implement
+/// `Display`, `Hash`, `Eq` and `Clone`; the generated code keeps each key next to its text,
+/// and never parses a text back.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use cache_core::{Cache, cached_batch};
+///
+/// struct Directory {
+///     cache: Cache,
+/// }
+///
+/// impl Directory {
+///     // A method, a key that names another argument, tags, a plain `fn` (the blocking engine).
+///     #[cached_batch(
+///         cache = self.cache,
+///         key_prefix = "member",
+///         key = "{tenant}:{ids}",
+///         tags = ["tenant:{tenant}"],
+///         level = "l1",
+///     )]
+///     fn members(&self, tenant: &str, ids: Vec<u64>) -> HashMap<u64, String> {
+///         ids.into_iter().map(|id| (id, format!("{tenant}/{id}"))).collect()
+///     }
+/// }
+///
+/// let directory = Directory { cache: Cache::builder().build().unwrap() };
+/// assert_eq!(directory.members("acme", vec![1, 2])[&2], "acme/2"); // keys "member:acme:2", ..
+/// directory.cache.invalidate_tags_blocking(&["tenant:acme"]);
+/// ```
+///
+/// # Errors at compile time
+///
+/// No batch argument, two of them, a return type that is not a map, a key type that cannot be
+/// rendered, a `key` that does not name the batch argument, a tag that does, an unknown
+/// argument, a zero or unparsable `ttl`, `&mut self` or a `&mut` argument: each is a compile
+/// error pointing at the token at fault.
+#[proc_macro_attribute]
+pub fn cached_batch(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args, item, "cached_batch", expand_batch::expand)
+}
+
 /// Stores what a function returns under the key of a `#[cached]` function, so that its next
 /// read (on every process) returns it without running its body: the write-side twin of
 /// `#[cached]` (Spring's `@CachePut`).
@@ -543,7 +668,7 @@ fn expand(
 fn check_args(args: TokenStream, name: &str) -> syn::Result<()> {
     match name {
         "cached" => args::parse::<args::CachedArgs>(args.into()).map(drop),
-        "cache_put" => args::parse::<args::PutArgs>(args.into()).map(drop),
+        "cache_put" | "cached_batch" => args::parse::<args::KeyArgs>(args.into()).map(drop),
         _ => args::parse::<args::InvalidateArgs>(args.into()).map(drop),
     }
 }

@@ -6,7 +6,7 @@ use syn::Expr;
 use syn::LitStr;
 use syn::spanned::Spanned;
 
-use crate::args::{self, LevelArg, PutArgs, Str};
+use crate::args::{self, KeyArgs, LevelArg, Str};
 use crate::cached_model::key_and_tags;
 use crate::errors::Errors;
 use crate::item::LightFn;
@@ -31,7 +31,7 @@ pub(crate) struct PutModel {
 impl PutModel {
     /// Parses and checks the attribute's arguments against `function`.
     pub(crate) fn parse(args: TokenStream, function: &LightFn) -> syn::Result<Self> {
-        let args: PutArgs = args::parse(args)?;
+        let args: KeyArgs = args::parse(args)?;
         let krate = args::crate_path(args.krate.as_ref());
         let params = Params::of(&function.sig);
         let ret = Ret::of(&function.sig.output, false);

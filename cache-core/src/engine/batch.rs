@@ -8,8 +8,8 @@
 //! 1. one pass over L1;
 //! 2. the flight of each key L1 did not have is joined: led by this batch, or awaited (another
 //!    caller here, single-key or batch, is loading it);
-//! 3. the led keys: L1 again (another leader may have just filled one), then one L2 read for
-//!    the rest, which also takes the fleet-wide lease of each key found nowhere;
+//! 3. the led keys: L1 again (another leader may have just filled one, or a `#[cached]`
+//!    function's store holds the key), then one L2 read for the rest, which also takes the fleet-wide lease of each key found nowhere;
 //! 4. one loader call with the led keys found nowhere (one per [`MAX_BATCH_LOAD`] keys); what
 //!    it returns is written through in one L2 call (one backplane message), put in L1 and
 //!    handed to each key's waiters. A key it leaves out is stored nowhere and left out of the
@@ -40,7 +40,7 @@ use crate::stats::{bump, bump_by};
 use crate::store::SerdeFns;
 
 use super::fleet::{BeforeLoad, FirstRead, LeaseHold, Waiter};
-use super::l1::{Fill, ReadStart};
+use super::l1::{Fill, Found, ReadStart};
 use super::l2_access::{L2Lookup, ReadFor};
 use super::load::{Reason, writes_through};
 use super::mode::CallMode;
@@ -296,7 +296,13 @@ impl Inner {
         let start = self.l1.read_start();
         let mut unfound = Vec::with_capacity(led.len());
         for Led { key, guard } in led {
-            match self.l1.find(store, &key) {
+            // A `#[cached]` function's entry of the key is served, not copied (a copy would
+            // outlive the tag invalidations of the function's tags).
+            let in_l1 = self
+                .l1
+                .find(store, &key)
+                .or_else(|| self.l1.fresh_anywhere::<V>(&key.text).map(Found::Entry));
+            match in_l1 {
                 Some(value) => {
                     let text = key.text.to_string();
                     let value = self.take_found(store, key, value, options, Some(guard), start);

@@ -28,8 +28,9 @@ pub(crate) struct Hit<V> {
     pub(crate) refresh: bool,
 }
 
-/// What a miss found in L1 after all: a fresh entry of the store itself, or a value written
-/// under the key by `set` or `#[cache_put]` (kept in the keyed stores).
+/// What a miss found in L1 after all: a fresh entry of the store itself (for a batch, also
+/// of a `#[cached]` function's store: served, not copied), or a value written under the key by
+/// `set` or `#[cache_put]` (kept in the keyed stores).
 pub(crate) enum Found<V> {
     Entry(V),
     Put(V),
@@ -303,6 +304,23 @@ impl L1 {
                 .flatten()
             })
             .map(Found::Put)
+    }
+
+    /// A fresh value of type `V` under the key text `text` in any store: how a batch, which
+    /// works on the keyed stores, reads what a `#[cached]` function (whose keys are typed)
+    /// holds under the same key. Stores of other value types are passed over without a lock.
+    pub(crate) fn fresh_anywhere<V: Clone + 'static>(&self, text: &str) -> Option<V> {
+        if !self.readable() {
+            return None;
+        }
+        let (now, epoch) = (now_ms(), self.epoch.load(Ordering::Acquire));
+        let mut found: Option<V> = None;
+        self.registry.for_each(|store| {
+            if found.is_none() {
+                store.fresh_by_text(text, now, epoch, &mut found);
+            }
+        });
+        found
     }
 
     /// A still-valid entry within its `stale_if_error` window.

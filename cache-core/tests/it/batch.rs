@@ -351,3 +351,31 @@ fn the_blocking_twins_on_a_plain_thread() {
     assert_eq!(found, HashMap::from([("a".into(), 1), ("b".into(), 2)]));
     assert_eq!(cache.get_many_blocking::<u64>(&["a", "b", "c"]).len(), 2);
 }
+
+#[tokio::test]
+async fn a_batch_serves_what_a_cached_function_holds_and_follows_its_tags() {
+    static CACHE: std::sync::LazyLock<Cache> =
+        std::sync::LazyLock::new(|| Cache::builder().build().unwrap());
+
+    #[cache_core::cached(cache = CACHE, key_prefix = "user", tags = ["users"])]
+    async fn user(id: u64) -> String {
+        value_of(&format!("user:{id}"))
+    }
+
+    within(user(1)).await;
+    let calls = Calls::default();
+    let options = EntryOptions::new();
+    let found =
+        within(CACHE.get_or_load_many(&["user:1", "user:2"], &options, loader(&calls, &[])))
+            .await
+            .unwrap();
+    assert_eq!(found["user:1"], value_of("user:1"));
+    assert_eq!(calls.taken(), [names(&["user:2"])]);
+
+    // Served, not copied: the function's tags still cover what the batch returned.
+    CACHE.invalidate_tags(&["users"]).await;
+    within(CACHE.get_or_load_many(&["user:1"], &options, loader(&calls, &[])))
+        .await
+        .unwrap();
+    assert_eq!(calls.taken(), [names(&["user:2"]), names(&["user:1"])]);
+}

@@ -13,6 +13,7 @@ mod invalidation_races;
 mod l1_policy;
 mod l2_errors;
 mod loader_options;
+mod macros_batch;
 mod macros_cached;
 mod macros_companions;
 mod macros_invalidate;
