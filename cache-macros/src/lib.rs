@@ -68,7 +68,7 @@ mod ttl;
 ///
 /// | argument | meaning | default |
 /// | --- | --- | --- |
-/// | `ttl` | `"90s"`, `"10m"`, `"1h30m"` or an integer number of seconds; checked at compile time | the cache's default TTL |
+/// | `ttl` | `"90s"`, `"10m"`, `"1h30m"` or an integer number of seconds, at most 30 days; checked at compile time (`M` for months and years are refused: `"10M"` is not ten minutes) | the cache's default TTL |
 /// | `key_prefix` | literal prefix of every key of this function | module path + `::` + function name |
 /// | `key` | template naming the key parts, such as `"{id}:{page}"` or `"{query.user_id}"` | every argument, in order |
 /// | `tags` | list of templates, such as `["users", "user:{id}"]` | none |
