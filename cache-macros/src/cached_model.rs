@@ -15,7 +15,7 @@ use crate::item::LightFn;
 use crate::keys::Key;
 use crate::params::Params;
 use crate::refresh::{self, Refresh};
-use crate::ret::{Ret, has_impl_trait};
+use crate::ret::{Ret, borrowed_error, borrowed_part, has_impl_trait};
 use crate::template::Template;
 use crate::ttl::Ttl;
 
@@ -91,6 +91,9 @@ impl CachedModel {
                 ret.ty.span(),
                 "#[cached] cannot cache a value of an `impl Trait` type: return a concrete type",
             ));
+        }
+        if let Some(span) = borrowed_part(&ret.value) {
+            errors.push(borrowed_error(span, "cached"));
         }
         if let Some(Str(prefix)) = &args.key_prefix
             && prefix.value().is_empty()

@@ -327,12 +327,12 @@ mod ttl;
 ///
 /// # Errors at compile time
 ///
-/// An unknown argument, an unknown name or a bad field path in a template, a zero or
-/// unparsable `ttl`, a `refresh_ahead` outside (0, 1), an unknown `level`, an argument that
-/// cannot be part of the default key, a value type that cannot go to L2 without
-/// `level = "l1"`, a receiver or argument a background refresh cannot own, a `condition` that
-/// is not a `bool`, an `unless` that does not take `&V`: each is a compile error pointing at
-/// the token at fault.
+/// An unknown argument, an unknown name or a bad field path in a template, a zero,
+/// unparsable or over-long `ttl` (or one in months or years), a `refresh_ahead` outside
+/// (0, 1), an unknown `level`, an argument that cannot be part of the default key, a value
+/// type that cannot go to L2 without `level = "l1"`, a borrowed return type, a receiver or
+/// argument a background refresh cannot own, a `condition` that is not a `bool`, an `unless`
+/// that does not take `&V`: each is a compile error pointing at the token at fault.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, "cached", expand_cached::expand)

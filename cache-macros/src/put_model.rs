@@ -12,7 +12,7 @@ use crate::errors::Errors;
 use crate::item::LightFn;
 use crate::keys::Key;
 use crate::params::Params;
-use crate::ret::{Ret, Shape, has_impl_trait};
+use crate::ret::{Ret, Shape, borrowed_error, borrowed_part, has_impl_trait};
 use crate::template::Template;
 use crate::ttl::Ttl;
 
@@ -58,6 +58,9 @@ impl PutModel {
                 ret.ty.span(),
                 "#[cache_put] cannot store a value of an `impl Trait` type: return a concrete type",
             ));
+        }
+        if let Some(span) = borrowed_part(&ret.value) {
+            errors.push(borrowed_error(span, "cache_put"));
         }
         let prefix = match &args.key_prefix {
             Some(Str(prefix)) if prefix.value().is_empty() => {
