@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use crate::key_parts::{KeyParts, KeyTemplate, Part, Piece, RenderParts};
+pub use crate::engine::LoadError;
 pub use crate::options::{EntryOptions, Level};
 pub use std::time::Duration;
 
@@ -19,6 +20,7 @@ use crate::cache::Cache;
 use crate::engine::{
     Async, CallMode, EntryKey, KEYED_L1_SITE, KEYED_SITE, ResolvedOptions, Site, StoreRef,
 };
+use crate::loaded::Loaded;
 use crate::refresh;
 use crate::store::{SerdeFns, ValueFns};
 
@@ -52,9 +54,6 @@ pub fn weighed<V>(mut fns: ValueSerde<V>, weigher: fn(&V) -> usize) -> ValueSerd
 pub struct CachedFn {
     site: Site,
     key: KeyTemplate,
-    /// Whether a loader error counts as a failure (counted, may be answered with a stale
-    /// value), or is just "nothing to cache" (the `None` of an `Option` function).
-    errors_are_failures: bool,
     /// Whether a hit past the refresh point hands the reload to the caller as
     /// [`Lookup::Refresh`] (the function can reload in the background), or reloads inline.
     background_refresh: bool,
@@ -62,15 +61,10 @@ pub struct CachedFn {
 
 impl CachedFn {
     /// The function's static description.
-    pub const fn new(
-        key: KeyTemplate,
-        errors_are_failures: bool,
-        background_refresh: bool,
-    ) -> Self {
+    pub const fn new(key: KeyTemplate, background_refresh: bool) -> Self {
         Self {
             site: Site::new(),
             key,
-            errors_are_failures,
             background_refresh,
         }
     }
@@ -171,8 +165,7 @@ impl CachedFn {
         options: impl FnOnce() -> EntryOptions,
         refresh: bool,
     ) -> LoadGuard<'c, P::Owned, V> {
-        let mut options = cache.inner.resolve(&options());
-        options.errors_are_failures = self.errors_are_failures;
+        let options = cache.inner.resolve(&options());
         let key = EntryKey {
             hash,
             text: self.key.render(parts).into(),
@@ -334,8 +327,9 @@ impl<K: 'static, V: Clone> LoadGuard<'_, K, V> {
     /// The engine's load (or, for an inline refresh, reload) of this key in `mode` `M`.
     async fn run_in<M: CallMode, E, Fut>(self, loader: impl FnOnce() -> Fut) -> Result<V, E>
     where
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Result<V, LoadError<E>>>,
     {
+        let loader = || async { loader().await.map(Loaded::new) };
         let LoadGuard {
             cache,
             store,
@@ -346,24 +340,25 @@ impl<K: 'static, V: Clone> LoadGuard<'_, K, V> {
         if refresh {
             cache
                 .inner
-                .reload::<M, K, V, E, Fut>(&store, key, &options, loader)
+                .reload_classified::<M, K, V, E, _>(&store, key, &options, loader)
                 .await
         } else {
             cache
                 .inner
-                .load::<M, K, V, E, Fut>(&store, key, &options, loader)
+                .load_classified::<M, K, V, E, _>(&store, key, &options, loader)
                 .await
         }
     }
 }
 
-/// Runs the load (or inline refresh) through single-flight, L2 and `loader`.
+/// Runs the load (or inline refresh) through single-flight, L2 and `loader`, whose errors say
+/// whether they are failures ([`LoadError`]).
 pub async fn run<V: CachedValue, K: 'static, E, Fut>(
     load: LoadGuard<'_, K, V>,
     loader: impl FnOnce() -> Fut,
 ) -> Result<V, E>
 where
-    Fut: Future<Output = Result<V, E>>,
+    Fut: Future<Output = Result<V, LoadError<E>>>,
 {
     load.run_in::<Async, E, Fut>(loader).await
 }
@@ -374,7 +369,7 @@ where
 #[inline(never)]
 pub fn run_blocking<V: CachedValue, K: 'static, E>(
     load: LoadGuard<'_, K, V>,
-    loader: impl FnOnce() -> Result<V, E>,
+    loader: impl FnOnce() -> Result<V, LoadError<E>>,
 ) -> Result<V, E> {
     run_here(load.run_in::<Blocking, E, _>(|| async move { loader() }))
 }
@@ -386,21 +381,21 @@ pub fn spawn<V: CachedValue, K: Send + Sync + 'static, E, Fut>(
     load: LoadGuard<'_, K, V>,
     loader: impl FnOnce() -> Fut + Send + 'static,
 ) where
-    Fut: Future<Output = Result<V, E>> + Send + 'static,
+    Fut: Future<Output = Result<V, LoadError<E>>> + Send + 'static,
 {
     let inner = Arc::clone(&load.cache.inner);
-    let loader = move || async move { loader().await.map_err(drop) };
-    refresh::spawn(inner, load.store, load.key, load.options, loader);
+    let loader = move || async move { loader().await.map(Loaded::new).map_err(LoadError::dropped) };
+    refresh::spawn_classified(inner, load.store, load.key, load.options, loader);
 }
 
 /// Blocking form of [`spawn`]: the loader runs on a helper thread.
 pub fn spawn_blocking<V: CachedValue, K: Send + Sync + 'static, E>(
     load: LoadGuard<'_, K, V>,
-    loader: impl FnOnce() -> Result<V, E> + Send + 'static,
+    loader: impl FnOnce() -> Result<V, LoadError<E>> + Send + 'static,
 ) {
     let inner = Arc::clone(&load.cache.inner);
-    let loader = move || loader().map_err(drop);
-    refresh::spawn_blocking(inner, load.store, load.key, load.options, loader);
+    let loader = move || loader().map(Loaded::new).map_err(LoadError::dropped);
+    refresh::spawn_blocking_classified(inner, load.store, load.key, load.options, loader);
 }
 
 /// Renders a full key from its template (`#[invalidate(keys)]`), exactly as `#[cached]`

@@ -64,6 +64,11 @@ fn generate(model: &PutModel, function: &LightFn) -> TokenStream {
         Shape::Result => quote! {
             if let ::core::result::Result::Ok(#value) = &#ret { #put_call; }
         },
+        Shape::ResultOption => quote! {
+            if let ::core::result::Result::Ok(::core::option::Option::Some(#value)) = &#ret {
+                #put_call;
+            }
+        },
         Shape::Option => quote! {
             if let ::core::option::Option::Some(#value) = &#ret { #put_call; }
         },

@@ -239,15 +239,22 @@ mod ttl;
 ///
 /// # Return types
 ///
-/// Recognised by the last segment of the return type's path:
-/// - `Result<T, E>` caches only `Ok(T)`; an `Err` is returned to the caller untouched and not
-///   cached (`E` need not be `Clone`).
-/// - `Option<T>` caches only `Some(T)`, unless `cache_none` (then `Option<T>` is the value).
-/// - anything else is cached as is.
+/// Recognised by the last segment of the return type's path (`Result`, `std::io::Result`,
+/// `Option`; a type alias with another name is a plain value):
+///
+/// | return type | cached | a hit returns | not cached |
+/// | --- | --- | --- | --- |
+/// | `Result<T, E>` | the `T` of `Ok` | `Ok(T)` | `Err(E)`: returned untouched (`E` need not be `Clone`), counted as a failed load, answered with an expired value within the `stale_if_error` window |
+/// | `Result<Option<T>, E>` | the `T` of `Ok(Some(T))` | `Ok(Some(T))` | `Ok(None)`, as `None` below (with `cache_none`, `Option<T>` is the value and `Ok(None)` is cached); `Err(E)` as above |
+/// | `Option<T>` | the `T` of `Some` | `Some(T)` | `None`: returned, not cached, not a failure (with `cache_none`, `Option<T>` is the value and `None` is cached) |
+/// | any other `T` | `T` | `T` | |
 ///
 /// The cached value must be `Clone + Send + Sync + 'static` (a hit returns a clone: wrap big
 /// values in an `Arc`) and, unless `level = "l1"`, implement serde's `Serialize` and
-/// `DeserializeOwned`.
+/// `DeserializeOwned`. A value that borrows (`&T`, `&str`, `Cow<'a, str>`) is a compile error
+/// at the return type: the cache keeps the value past the call, so return an owned one
+/// (`T`, `String`, or `Arc<T>` to share one cheaply); `&'static T` is accepted. An
+/// `impl Trait` return type is a compile error too.
 ///
 /// # Keys
 ///

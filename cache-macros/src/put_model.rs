@@ -38,11 +38,14 @@ impl PutModel {
         let mut errors = Errors::default();
 
         let nothing = matches!(&ret.ty, syn::Type::Tuple(tuple) if tuple.elems.is_empty())
-            || matches!(ret.shape, Shape::Result | Shape::Option)
+            || matches!(ret.shape, Shape::Result | Shape::ResultOption | Shape::Option)
                 && matches!(&ret.value, syn::Type::Tuple(tuple) if tuple.elems.is_empty());
         if nothing {
             let span = match (&function.sig.output, &ret.shape) {
-                (syn::ReturnType::Type(..), Shape::Result | Shape::Option) => ret.value.span(),
+                (
+                    syn::ReturnType::Type(..),
+                    Shape::Result | Shape::ResultOption | Shape::Option,
+                ) => ret.value.span(),
                 (syn::ReturnType::Type(_, ty), Shape::Plain) => ty.span(),
                 (syn::ReturnType::Default, _) => function.sig.ident.span(),
             };

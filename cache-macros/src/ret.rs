@@ -8,6 +8,9 @@ use syn::{GenericArgument, PathArguments, ReturnType, Type};
 pub(crate) enum Shape {
     /// `Result<T, E>`: only `Ok(T)` is cached.
     Result,
+    /// `Result<Option<T>, E>` without `cache_none`: only `Ok(Some(T))` is cached; `Ok(None)`
+    /// follows the `Option` rule (returned, not cached, not a failure).
+    ResultOption,
     /// `Option<T>` without `cache_none`: only `Some(T)` is cached.
     Option,
     /// Anything else (or `Option<T>` with `cache_none`): the whole value is cached.
@@ -20,7 +23,8 @@ pub(crate) struct Ret {
     /// The declared return type (`()` when there is none).
     pub(crate) ty: Type,
     pub(crate) shape: Shape,
-    /// The cached value type: `T` of `Result<T, E>` / `Option<T>`, else the whole type.
+    /// The cached value type: `T` of `Result<T, E>`, `Result<Option<T>, E>` and `Option<T>`,
+    /// else the whole type.
     pub(crate) value: Type,
 }
 
@@ -58,6 +62,13 @@ impl Ret {
             ReturnType::Type(_, ty) => (**ty).clone(),
         };
         if let Some(ok) = first_arg(&ty, "Result") {
+            if !cache_none && let Some(some) = first_arg(ok, "Option") {
+                return Self {
+                    value: some.clone(),
+                    shape: Shape::ResultOption,
+                    ty,
+                };
+            }
             return Self {
                 value: ok.clone(),
                 shape: Shape::Result,
@@ -146,6 +157,7 @@ mod tests {
         let ret = Ret::of(&ret, cache_none);
         let shape = match ret.shape {
             Shape::Result => "result",
+            Shape::ResultOption => "result option",
             Shape::Option => "option",
             Shape::Plain => "plain",
         };
@@ -166,6 +178,14 @@ mod tests {
         assert_eq!(
             shape(syn::parse_quote!(-> Option<u8>), false),
             s("option", "u8")
+        );
+        assert_eq!(
+            shape(syn::parse_quote!(-> Result<Option<User>, E>), false),
+            s("result option", "User")
+        );
+        assert_eq!(
+            shape(syn::parse_quote!(-> Result<Option<User>, E>), true),
+            s("result", "Option < User >")
         );
         assert_eq!(
             shape(syn::parse_quote!(-> Option<u8>), true),

@@ -37,6 +37,7 @@ use std::time::Duration;
 
 pub(crate) use coherence::BackplaneSink;
 pub(crate) use l1::Hit;
+pub use load::LoadError;
 pub(crate) use mode::{Async, CallMode};
 pub(crate) use put::{KEYED_L1_SITE, KEYED_SITE, KeyedStore};
 pub(crate) use registry::{Site, StoreRef};
@@ -88,9 +89,6 @@ pub(crate) struct ResolvedOptions {
     pub(crate) stale_if_error: Option<Duration>,
     pub(crate) level: Level,
     pub(crate) tags: Vec<String>,
-    /// Whether a loader error counts as a failure (and may be answered with a stale value);
-    /// false for the `None` of an `Option` function, which is just "nothing to cache".
-    pub(crate) errors_are_failures: bool,
     /// Whether a loaded value may be stored (`#[cached(unless = ...)]`); `None`: always.
     pub(crate) store_if: Option<StoreIf>,
 }
@@ -268,7 +266,6 @@ impl Inner {
                 .filter(|window| !window.is_zero()),
             level: options.level,
             tags: options.tags.clone(),
-            errors_are_failures: true,
             store_if: None,
         }
     }
