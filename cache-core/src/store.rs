@@ -415,17 +415,24 @@ impl<K, V> Store<K, V> {
         total
     }
 
-    /// Up to `limit` key texts `matches` accepts, appended to `out`.
+    /// Up to `limit` key texts `matches` accepts, appended to `out`: those of entries a read
+    /// would return at clock `now` and `clear` epoch `epoch` (fresh: not expired, not cleared,
+    /// no tag invalidated since their load).
     pub(crate) fn texts_where(
         &self,
         matches: &dyn Fn(&str) -> bool,
         limit: usize,
+        at: (u64, u64),
         out: &mut Vec<String>,
     ) {
+        let (now, epoch) = at;
         for shard in 0..self.shards.len() {
             for slot in self.shards.read(shard).iter() {
                 if out.len() >= limit {
                     return;
+                }
+                if !slot.entry.is_fresh(now, epoch) {
+                    continue;
                 }
                 let text = self.text_of(&slot.key);
                 if matches(&text) {
@@ -435,12 +442,16 @@ impl<K, V> Store<K, V> {
         }
     }
 
-    /// What L1 holds for `text`: (expiry, weight, tag count), if present.
-    pub(crate) fn describe(&self, text: &str) -> Option<(u64, u32, usize)> {
+    /// What L1 holds for `text`, if a read would return it at clock `now` and epoch `epoch`:
+    /// (expiry, weight, tag count).
+    pub(crate) fn describe(&self, text: &str, at: (u64, u64)) -> Option<(u64, u32, usize)> {
+        let (now, epoch) = at;
         let candidates = self.hashes_of(self.hash_str(text));
         candidates.into_iter().find_map(|hash| {
             self.read_text(hash, text, |entry| {
-                Some((entry.expires_at(), entry.weight, entry.tag_count()))
+                entry
+                    .is_fresh(now, epoch)
+                    .then(|| (entry.expires_at(), entry.weight, entry.tag_count()))
             })
         })
     }
@@ -516,9 +527,15 @@ pub(crate) trait ErasedStore: Send + Sync {
     /// The function's key prefix (or the keyed API's name).
     fn name(&self) -> &str;
     /// See [`Store::texts_where`].
-    fn texts_where(&self, matches: &dyn Fn(&str) -> bool, limit: usize, out: &mut Vec<String>);
+    fn texts_where(
+        &self,
+        matches: &dyn Fn(&str) -> bool,
+        limit: usize,
+        at: (u64, u64),
+        out: &mut Vec<String>,
+    );
     /// See [`Store::describe`].
-    fn describe(&self, text: &str) -> Option<(u64, u32, usize)>;
+    fn describe(&self, text: &str, at: (u64, u64)) -> Option<(u64, u32, usize)>;
     /// This store's counters.
     fn counters(&self) -> &Counters;
 }
@@ -563,12 +580,18 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
         &self.name
     }
 
-    fn texts_where(&self, matches: &dyn Fn(&str) -> bool, limit: usize, out: &mut Vec<String>) {
-        Store::texts_where(self, matches, limit, out);
+    fn texts_where(
+        &self,
+        matches: &dyn Fn(&str) -> bool,
+        limit: usize,
+        at: (u64, u64),
+        out: &mut Vec<String>,
+    ) {
+        Store::texts_where(self, matches, limit, at, out);
     }
 
-    fn describe(&self, text: &str) -> Option<(u64, u32, usize)> {
-        Store::describe(self, text)
+    fn describe(&self, text: &str, at: (u64, u64)) -> Option<(u64, u32, usize)> {
+        Store::describe(self, text, at)
     }
 
     fn counters(&self) -> &Counters {

@@ -238,6 +238,39 @@ impl L1 {
         })
     }
 
+    /// Up to `limit` keys matching `matches` that a read would return now (fresh and valid;
+    /// none while L1 may not be read), sorted.
+    pub(crate) fn keys(&self, matches: &dyn Fn(&str) -> bool, limit: usize) -> Vec<String> {
+        let mut keys = Vec::new();
+        if !self.readable() {
+            return keys;
+        }
+        let at = (now_ms(), self.epoch.load(Ordering::Acquire));
+        self.registry
+            .for_each(|store| store.texts_where(matches, limit, at, &mut keys));
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// The store name (function), expiry, weight and tag count of the entry of `text` a read
+    /// would return now, if any.
+    pub(crate) fn describe(&self, text: &str) -> Option<(String, u64, u32, usize)> {
+        if !self.readable() {
+            return None;
+        }
+        let at = (now_ms(), self.epoch.load(Ordering::Acquire));
+        let mut found = None;
+        self.registry.for_each(|store| {
+            if found.is_none()
+                && let Some((expires_at, weight, tags)) = store.describe(text, at)
+            {
+                found = Some((store.name().to_owned(), expires_at, weight, tags));
+            }
+        });
+        found
+    }
+
     /// Validity stamps as of now, for a load that starts.
     pub(crate) fn stamps(&self, tags: &[String]) -> Stamps {
         Stamps {

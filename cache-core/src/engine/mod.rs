@@ -168,9 +168,15 @@ impl Inner {
         self.l2.status()
     }
 
-    /// Runs `f` on every store.
-    pub(crate) fn for_each_store(&self, f: impl FnMut(&dyn crate::store::ErasedStore)) {
-        self.l1.for_each_store(f);
+    /// Up to `limit` keys of L1 matching `matches` that a read would return now, sorted.
+    pub(crate) fn l1_keys(&self, matches: &dyn Fn(&str) -> bool, limit: usize) -> Vec<String> {
+        self.l1.keys(matches, limit)
+    }
+
+    /// The L1 entry of `key` a read would return now: its function, expiry, weight and tag
+    /// count.
+    pub(crate) fn l1_describe(&self, key: &str) -> Option<(String, u64, u32, usize)> {
+        self.l1.describe(key)
     }
 
     /// Keys of the L2 matching a glob.
