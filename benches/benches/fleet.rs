@@ -85,7 +85,11 @@ fn unix_ms() -> u64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("worker") {
-        return worker(&args[1], Scenario::parse(&args[2]).expect("a scenario"), &args[3]);
+        return worker(
+            &args[1],
+            Scenario::parse(&args[2]).expect("a scenario"),
+            &args[3],
+        );
     }
     let fleet = !args.iter().any(|arg| arg == "--no-fleet");
     let server = RedisServer::start().expect("redis-server starts");
@@ -163,7 +167,9 @@ impl Worker {
 
     fn line(&mut self) -> String {
         let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("the worker answers");
+        self.stdout
+            .read_line(&mut line)
+            .expect("the worker answers");
         line.trim().to_owned()
     }
 
@@ -197,7 +203,10 @@ fn run(url: &str, scenario: Scenario, processes: usize, fleet: bool) -> Run {
     for worker in &mut workers {
         // `loads <unix ms> ...` then `latency <ms>:<calls> ...`.
         let loads = worker.line();
-        let times = loads.split_whitespace().skip(1).map(|t| t.parse::<u64>().unwrap());
+        let times = loads
+            .split_whitespace()
+            .skip(1)
+            .map(|t| t.parse::<u64>().unwrap());
         run.loads += match invalidated_at {
             Some(at) => times.filter(|&t| t >= at && t < at + 1_000).count() as u64,
             None => times.count() as u64,

@@ -25,12 +25,7 @@ pub(crate) fn spawn<S, K, V, E, Fut>(
     E: Send + 'static,
     Fut: Future<Output = Result<V, E>> + Send + 'static,
 {
-    let loader = || async {
-        loader()
-            .await
-            .map(Loaded::new)
-            .map_err(LoadError::Failed)
-    };
+    let loader = || async { loader().await.map(Loaded::new).map_err(LoadError::Failed) };
     spawn_classified(inner, store, key, options, loader);
 }
 

@@ -173,7 +173,11 @@ async fn keys_and_entry_never_show_what_an_invalidation_removed() {
     cache.invalidate_tags(&["users"]).await;
     assert_eq!(keys("user:*").await, json!([]));
     assert_eq!(l1_of("user:1").await, Value::Null);
-    assert_eq!(keys("order:*").await, json!(["order:1"]), "other entries stay");
+    assert_eq!(
+        keys("order:*").await,
+        json!(["order:1"]),
+        "other entries stay"
+    );
 
     // Expired entries are not listed either.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -117,12 +117,18 @@ async fn keys_and_entry_never_show_what_a_tag_invalidation_or_a_clear_removed_fr
         assert_eq!(listed["l1"], json!(["order:1"]), "{listed}");
         assert_eq!(listed["l2"], json!(["order:1"]), "{listed}");
         let (_, entry) = get(&format!("{base}/entry?key=user:1")).await;
-        assert_eq!((entry["l1"].clone(), entry["l2"].clone()), (json!(null), json!(null)));
+        assert_eq!(
+            (entry["l1"].clone(), entry["l2"].clone()),
+            (json!(null), json!(null))
+        );
 
         // A clear (a namespace flush in Redis) hides everything.
         cache.clear().await;
         let listed = keys("*").await;
-        assert_eq!((listed["l1"].clone(), listed["l2"].clone()), (json!([]), json!([])));
+        assert_eq!(
+            (listed["l1"].clone(), listed["l2"].clone()),
+            (json!([]), json!([]))
+        );
         let (_, entry) = get(&format!("{base}/entry?key=order:1")).await;
         assert_eq!(entry["l2"], json!(null), "{entry}");
     })

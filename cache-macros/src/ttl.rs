@@ -95,8 +95,9 @@ impl Ttl {
     /// Parses a humantime string, refusing the units of [`refused_unit`].
     fn parse_text(text: &str, lit: &Lit) -> darling::Result<Self> {
         if let Some(reason) = units(text).iter().find_map(|unit| refused_unit(unit)) {
-            return Err(darling::Error::custom(format!("invalid `ttl` {text:?}: {reason}"))
-                .with_span(lit));
+            return Err(
+                darling::Error::custom(format!("invalid `ttl` {text:?}: {reason}")).with_span(lit),
+            );
         }
         match humantime::parse_duration(text.trim()) {
             Ok(duration) => Self::checked(duration, lit),
@@ -165,8 +166,14 @@ mod tests {
     #[test]
     fn accepts_up_to_thirty_days_in_any_other_unit() {
         assert_eq!(parse(quote!("30d")).unwrap().0, MAX_TTL);
-        assert_eq!(parse(quote!("4w")).unwrap().0, Duration::from_secs(28 * 86_400));
-        assert_eq!(parse(quote!("2 days 3h")).unwrap().0.as_secs(), 2 * 86_400 + 3 * 3_600);
+        assert_eq!(
+            parse(quote!("4w")).unwrap().0,
+            Duration::from_secs(28 * 86_400)
+        );
+        assert_eq!(
+            parse(quote!("2 days 3h")).unwrap().0.as_secs(),
+            2 * 86_400 + 3 * 3_600
+        );
         assert_eq!(parse(quote!("10 min")).unwrap().0, Duration::from_secs(600));
         assert_eq!(parse(quote!(2_592_000)).unwrap().0, MAX_TTL);
     }
@@ -175,13 +182,19 @@ mod tests {
     fn refuses_months_years_and_what_is_too_long() {
         let message = |tokens| parse(tokens).unwrap_err().to_string();
         let minutes = message(quote!("10M"));
-        assert!(minutes.contains("months") && minutes.contains("\"10m\""), "{minutes}");
+        assert!(
+            minutes.contains("months") && minutes.contains("\"10m\""),
+            "{minutes}"
+        );
         for text in ["1month", "2 months", "1y", "1 year", "2yrs"] {
             let error = message(quote!(#text));
             assert!(error.contains("\"30d\""), "{text}: {error}");
         }
         let long = message(quote!("31d"));
-        assert!(long.contains("31 days") && long.contains("30 days"), "{long}");
+        assert!(
+            long.contains("31 days") && long.contains("30 days"),
+            "{long}"
+        );
         assert!(message(quote!(2_592_001)).contains("30 days"));
         assert!(message(quote!("5w")).contains("35 days"));
     }

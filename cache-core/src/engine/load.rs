@@ -121,12 +121,7 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
-        let loader = || async {
-            loader()
-                .await
-                .map(Loaded::new)
-                .map_err(LoadError::Failed)
-        };
+        let loader = || async { loader().await.map(Loaded::new).map_err(LoadError::Failed) };
         self.load_classified::<M, K, V, E, _>(store, key, options, loader)
             .await
     }

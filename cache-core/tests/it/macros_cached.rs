@@ -150,7 +150,10 @@ async fn result_option_caches_only_ok_some_without_cache_none() {
     tokio::time::sleep(Duration::from_millis(120)).await;
     DOWN.store(true, Ordering::SeqCst);
     assert_eq!(within(by_email("ada@example.com")).await, Ok(Some(7)));
-    assert_eq!(within(by_email("new@example.com")).await, Err(DbError("down".into())));
+    assert_eq!(
+        within(by_email("new@example.com")).await,
+        Err(DbError("down".into()))
+    );
     let stats = CACHE.stats();
     assert_eq!((stats.load_errors, stats.stale_served), (2, 1));
 }
