@@ -62,9 +62,9 @@ fn refused_unit(unit: &str) -> Option<String> {
 /// `duration` in the largest whole unit that writes it (for error messages).
 fn describe(duration: Duration) -> String {
     let secs = duration.as_secs();
-    if secs % 86_400 == 0 {
+    if secs.is_multiple_of(86_400) {
         format!("{} days", secs / 86_400)
-    } else if secs % 3_600 == 0 {
+    } else if secs.is_multiple_of(3_600) {
         format!("{} hours", secs / 3_600)
     } else if secs > 86_400 {
         format!("{secs} seconds (about {} days)", secs / 86_400)
