@@ -10,9 +10,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-pub use crate::key_parts::{KeyParts, KeyTemplate, Part, Piece, RenderParts};
 pub use crate::engine::LoadError;
+pub use crate::key_parts::{KeyParts, KeyTemplate, Part, Piece, RenderParts};
 pub use crate::options::{EntryOptions, Level};
+pub use crate::reader_put::{
+    AnyPlan, Both, Ch, L1Only, PlanFor, PutArg, PutPlan, PutReaderSupported, checked_plan, put_plan,
+};
 pub use std::time::Duration;
 
 use crate::blocking::{Blocking, run_here};

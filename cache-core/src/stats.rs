@@ -30,6 +30,9 @@ use crate::thread_slot::{self, ThreadSlot};
 ///   `lease_stale`: misses answered at once with a stale value while another process reloaded
 ///   the key; `refreshes_skipped`: refresh-ahead reloads left to the process refreshing the
 ///   key for the fleet.
+/// - `type_mismatches`: reads that found, under their key, only a value of another type than
+///   they return (written by `set`, a free-standing `#[cache_put]` or a `#[cached]` function
+///   of another type): a miss, logged once per function.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Calls answered from L1.
@@ -67,6 +70,8 @@ pub struct Stats {
     pub lease_stale: u64,
     /// Refresh-ahead reloads skipped because another process was refreshing the key.
     pub refreshes_skipped: u64,
+    /// Reads that found a value of another type under their key (a miss).
+    pub type_mismatches: u64,
 }
 
 impl Stats {
@@ -118,6 +123,7 @@ impl std::ops::Add for Stats {
             lease_timeouts: self.lease_timeouts + other.lease_timeouts,
             lease_stale: self.lease_stale + other.lease_stale,
             refreshes_skipped: self.refreshes_skipped + other.refreshes_skipped,
+            type_mismatches: self.type_mismatches + other.type_mismatches,
         }
     }
 }
@@ -183,6 +189,7 @@ pub(crate) struct Counters {
     pub(crate) lease_timeouts: AtomicU64,
     pub(crate) lease_stale: AtomicU64,
     pub(crate) refreshes_skipped: AtomicU64,
+    pub(crate) type_mismatches: AtomicU64,
     /// Invalidations by kind: keys, pattern, tags, all.
     invalidations_by_kind: [AtomicU64; 4],
 }
@@ -240,6 +247,7 @@ impl Counters {
             lease_timeouts: get(&self.lease_timeouts),
             lease_stale: get(&self.lease_stale),
             refreshes_skipped: get(&self.refreshes_skipped),
+            type_mismatches: get(&self.type_mismatches),
         }
     }
 }

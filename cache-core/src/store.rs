@@ -536,11 +536,19 @@ pub(crate) trait ErasedStore: Send + Sync {
     );
     /// See [`Store::describe`].
     fn describe(&self, text: &str, at: (u64, u64)) -> Option<(u64, u32, usize)>;
+    /// The name of the store's value type.
+    fn value_type(&self) -> &'static str;
+    /// The store's value type.
+    fn value_type_id(&self) -> std::any::TypeId;
+    /// A clone of the value of `text`, if a read would return it at `at` (clock, epoch).
+    fn fresh_value(&self, text: &str, at: (u64, u64)) -> Option<Box<dyn std::any::Any>>;
+    /// The store's index in its cache.
+    fn store_index(&self) -> u32;
     /// This store's counters.
     fn counters(&self) -> &Counters;
 }
 
-impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
+impl<K: Send + Sync + 'static, V: Clone + Send + Sync + 'static> ErasedStore for Store<K, V> {
     fn invalidate_key(&self, text: &str) {
         self.flights.detach_key(text);
         self.remove_key(text);
@@ -592,6 +600,30 @@ impl<K: Send + Sync, V: Clone + Send + Sync> ErasedStore for Store<K, V> {
 
     fn describe(&self, text: &str, at: (u64, u64)) -> Option<(u64, u32, usize)> {
         Store::describe(self, text, at)
+    }
+
+    fn value_type(&self) -> &'static str {
+        std::any::type_name::<V>()
+    }
+
+    fn value_type_id(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<V>()
+    }
+
+    fn fresh_value(&self, text: &str, at: (u64, u64)) -> Option<Box<dyn std::any::Any>> {
+        let (now, epoch) = at;
+        let candidates = self.hashes_of(self.hash_str(text));
+        candidates.into_iter().find_map(|hash| {
+            self.read_text(hash, text, |entry| {
+                entry
+                    .is_fresh(now, epoch)
+                    .then(|| Box::new(entry.value.clone()) as Box<dyn std::any::Any>)
+            })
+        })
+    }
+
+    fn store_index(&self) -> u32 {
+        self.index()
     }
 
     fn counters(&self) -> &Counters {

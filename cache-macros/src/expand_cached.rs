@@ -39,6 +39,7 @@ use crate::cache_expr;
 use crate::cached_model::CachedModel;
 use crate::companions::{self, Companions};
 use crate::item::LightFn;
+use crate::reader_put;
 use crate::refresh::{self, Refresh};
 use crate::render;
 use crate::ret::Shape;
@@ -78,6 +79,7 @@ fn emit(model: &CachedModel, function: &LightFn) -> TokenStream {
     let invalidate_item =
         companions.invalidate_item(function, &inherited, quote!(let _ = #invalidate;));
     let refresh_item = companions.refresh_item(function, &inherited, quote!(#refresh.value()));
+    let put_plan_item = reader_put::reader_companion(model, function, &inherited);
     quote! {
         #(#attrs)*
         #vis #sig {
@@ -88,6 +90,7 @@ fn emit(model: &CachedModel, function: &LightFn) -> TokenStream {
         #uncached_item
         #invalidate_item
         #refresh_item
+        #put_plan_item
     }
 }
 

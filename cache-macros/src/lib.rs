@@ -25,6 +25,7 @@ mod item;
 mod keys;
 mod params;
 mod put_model;
+mod reader_put;
 mod refresh;
 mod render;
 mod ret;
@@ -370,7 +371,9 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     db::load_user(id).await
 /// }
 ///
-/// #[cache_put(key_prefix = "user", key = "{id}")]
+/// // Names the function it feeds: its key, prefix, level, cache, tags and TTL are used, and
+/// // returning another value type than `user` caches is a compile error.
+/// #[cache_put(user)]
 /// async fn rename_user(id: u64, name: String) -> Result<User, DbError> {
 ///     db::rename(id, &name).await // returns the updated user
 /// }
@@ -390,16 +393,56 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// of the key, and this process keeps the value for its next read. An `Err` or `None` stores
 /// nothing. With `level = "l1"` (no L2) only this process sees the value.
 ///
-/// # Arguments
+/// # Naming the reader
+///
+/// `#[cache_put(reader)]`, where `reader` is the path of a `#[cached]` function (`user`,
+/// `repo::user`, `Self::user` for a method), takes from it the key prefix, the key template,
+/// the level, the `cache` expression, the tags and the TTL. The put's arguments must supply
+/// the names the reader's key and tags use (in any order, with any others); the key is
+/// rendered from them exactly as the reader renders it. `ttl`, `tags` and `cache` given next
+/// to the reader replace the reader's; `key_prefix`, `key` and `level` cannot be given.
+///
+/// A return type whose stored value differs from what the reader caches is a compile error at
+/// the return type (the reader would never return it). A missing argument name is a compile
+/// error naming the reader's bound. The reader must be reachable from the put (same crate,
+/// visible) and have its companion functions; a reader whose key or tags use a field path
+/// (`{query.id}`) or `self`, or whose `cache` is not a static or a field of `self`, cannot be
+/// named (a compile error says so): use the free-standing form below.
+///
+/// # Arguments of the free-standing form
 ///
 /// The key arguments of `#[cached]`, which must name the same key as the `#[cached]` function
 /// whose entries this one writes: `key_prefix` (required), `key`, `tags`, `ttl`, `level`,
 /// `cache`, `crate`. Templates are rendered before the body runs (it may take the arguments).
+/// Nothing checks that the value type is the reader's: a value of another type is never
+/// returned by the reader, which loads instead.
+///
+/// ```
+/// use cache_core::{cache_put, cached};
+/// # #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// # pub struct User { pub name: String }
+/// # #[derive(Debug)]
+/// # pub struct DbError;
+///
+/// #[cached(key_prefix = "user", key = "{id}")]
+/// async fn user(id: u64) -> Result<User, DbError> {
+///     // ..
+/// #   Ok(User { name: String::new() })
+/// }
+///
+/// #[cache_put(key_prefix = "user", key = "{id}")]
+/// async fn save_user(id: u64, user: User) -> Result<User, DbError> {
+///     // ..
+/// #   Ok(user)
+/// }
+/// # fn main() {}
+/// ```
 ///
 /// # Errors at compile time
 ///
-/// A missing `key_prefix`, a key or tag template naming a missing argument, or a function that
-/// returns nothing to store (`()`, `Result<(), E>`) is a compile error at the token at fault.
+/// A missing `key_prefix` (free-standing form), a key or tag template naming a missing
+/// argument, a value type other than the reader's, or a function that returns nothing to
+/// store (`()`, `Result<(), E>`) is a compile error at the token at fault.
 #[proc_macro_attribute]
 pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, "cache_put", expand_put::expand)
@@ -550,7 +593,7 @@ fn expand(
 fn check_args(args: TokenStream, name: &str) -> syn::Result<()> {
     match name {
         "cached" => args::parse::<args::CachedArgs>(args.into()).map(drop),
-        "cache_put" => args::parse::<args::PutArgs>(args.into()).map(drop),
+        "cache_put" => args::parse_put(args.into()).map(drop),
         _ => args::parse::<args::InvalidateArgs>(args.into()).map(drop),
     }
 }

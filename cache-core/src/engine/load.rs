@@ -474,12 +474,17 @@ impl Inner {
     }
 
     /// The keyed `get` after an L1 miss: L2 through single-flight; never runs a loader.
-    pub(crate) async fn get<M: CallMode, K, V: Clone>(
+    pub(crate) async fn get<M: CallMode, K, V: Clone + 'static>(
         &self,
         store: &Store<K, V>,
         key: EntryKey<K>,
         options: &ResolvedOptions,
     ) -> Option<V> {
+        // One keyspace: what a `#[cached]` function (or a put) stored under this key.
+        if let Some(Found::Entry(value) | Found::Put(value)) = self.l1.elsewhere(store, &key.text) {
+            store.counters.l1_hits.incr(crate::thread_slot::current());
+            return Some(value);
+        }
         // A flight that fails or is invalidated leaves its waiters with a miss.
         let found = match store.flights.join(&key.text, &options.tags) {
             Role::Waiter(flight) => match M::wait(&flight).await {
