@@ -116,10 +116,28 @@ where
         Some(hit) => Some(hit.value),
         None => None,
     };
+    if refresh.is_some() && !function.background_refresh {
+        count_inline_refresh(&store);
+    }
     let load = function.load(cache, store, hash, &parts, options, refresh.is_some());
     match refresh {
         Some(value) if function.background_refresh => Lookup::Refresh(value, load),
         _ => Lookup::Load(load),
+    }
+}
+
+/// Counts a refresh the caller runs itself (it waits for the reload), and logs the first of
+/// each function: the latency refresh-ahead exists to remove, made visible.
+#[cold]
+fn count_inline_refresh<K, V>(store: &crate::store::Store<K, V>) {
+    if store.counters.inline_refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+        tracing::info!(
+            function = store.name(),
+            "refresh-ahead reloads this function inline: the caller that claims a refresh \
+             waits for the reload; set `refresh_ahead` in its #[cached] attribute for a \
+             background reload (without `&mut` or `companions = false`; see the #[cached] \
+             docs, Refresh-ahead)"
+        );
     }
 }
 

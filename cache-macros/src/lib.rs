@@ -293,6 +293,11 @@ mod ttl;
 ///   to the bounds of a background reload; a copy of a `&mut` would not be the caller's; and
 ///   without companions there is no `f_uncached` for a task to call.
 ///
+/// Inline refreshes are counted in `Stats::inline_refreshes`, and the first of each function
+/// is logged (`info`) with what to change: a fraction set on the builder makes every caller
+/// that claims a refresh wait for a whole load, so set `refresh_ahead` in the attribute of
+/// the functions whose callers must not wait.
+///
 /// If the reload fails, the current value stays until it expires and a later hit may try
 /// again.
 ///
