@@ -310,7 +310,7 @@ pub fn unless<V: CachedValue, K: 'static>(
 
 /// The receiver of a method refreshed in the background: the task gets a clone of it.
 #[diagnostic::on_unimplemented(
-    message = "refresh-ahead reloads in the background with a clone of the receiver, and `{Self}` is not `Clone + Send + Sync + 'static`",
+    message = "refresh-ahead reloads in the background with a clone of the receiver, and `{Self}` is not `Clone + Send + Sync + 'static`: keep its state in an `Arc` and derive `Clone`, take `self: &Arc<Self>`, or leave `refresh_ahead` out of the attribute (the caller then reloads inline)",
     label = "this receiver is cloned for the background reload",
     note = "make the type cheap to clone (e.g. keep its state in an `Arc`) and derive `Clone`, or take `self: &Arc<Self>`"
 )]
