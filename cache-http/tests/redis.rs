@@ -1,5 +1,5 @@
 //! The admin API of a cache with a real Redis L2: `/keys` lists L2 keys by SCAN, `/entry`
-//! shows the L2 copy, `/health` turns 503 when Redis is gone.
+//! shows the L2 copy, `/stats` counts fleet leases, `/health` turns 503 when Redis is gone.
 
 use std::time::Duration;
 
@@ -64,6 +64,19 @@ async fn keys_entry_and_health_see_redis() {
         assert_eq!(health["backplane"], json!("connected"));
         assert_eq!(health["breaker"], json!("closed"));
         assert_eq!(health["pending_invalidations"], json!(0));
+
+        // A miss loaded here took the key's fleet lease: /stats shows the lease counters.
+        let loaded: u64 = cache
+            .get_or_load("order:2", &EntryOptions::new(), || async {
+                Ok::<_, std::convert::Infallible>(2)
+            })
+            .await
+            .unwrap();
+        assert_eq!(loaded, 2);
+        let (_, stats) = get(&format!("{base}/stats")).await;
+        assert_eq!(stats["cache"]["leases_won"], json!(1), "{stats}");
+        assert_eq!(stats["cache"]["lease_waits"], json!(0), "{stats}");
+        assert_eq!(stats["cache"]["lease_timeouts"], json!(0), "{stats}");
 
         server.kill();
         let (status, health) = get(&format!("{base}/health")).await;

@@ -38,6 +38,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use crate::liveness::Status;
+use crate::target::{Moved, Source};
 
 /// One backplane message.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -119,8 +120,8 @@ pub(crate) fn encode(origin: &str, op: Op) -> String {
 /// Settings of the subscriber task.
 #[derive(Clone)]
 pub(crate) struct SubscriberConfig {
-    /// Clients of the nodes to subscribe through, tried in turn (one for standalone).
-    pub(crate) clients: Vec<redis::Client>,
+    /// Where to subscribe: nodes tried in turn, or a Sentinel service's master.
+    pub(crate) source: Source,
     pub(crate) channel: String,
     pub(crate) origin: String,
     /// A PING is sent this often and must be answered within this time.
@@ -171,12 +172,17 @@ async fn supervise(
 ) {
     let spawn = || tokio::spawn(run(config.clone(), Arc::clone(&sink), Arc::clone(&status)));
     let mut subscriber = spawn();
+    // A Sentinel service's master is checked from here too (`sentinel/watch.rs`).
+    let watcher = config.source.watcher(config.heartbeat).map(tokio::spawn);
     let mut ticker = tokio::time::interval(config.heartbeat / 2);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = &mut stopped => {
                 subscriber.abort();
+                if let Some(watcher) = &watcher {
+                    watcher.abort();
+                }
                 return;
             }
             _ = ticker.tick() => {
@@ -195,7 +201,9 @@ async fn supervise(
 const MIN_BACKOFF: Duration = Duration::from_millis(25);
 
 /// The subscriber task: subscribe, apply others' messages, and on loss tell the engine at once,
-/// then resubscribe with backoff. Runs until aborted.
+/// then resubscribe with backoff. Runs until aborted. A Sentinel service's master moving ends
+/// the subscription like a loss: every resubscription goes through the degraded path, since
+/// messages may have been missed meanwhile.
 pub(crate) async fn run(
     config: SubscriberConfig,
     sink: Arc<dyn InvalidationSink>,
@@ -204,21 +212,28 @@ pub(crate) async fn run(
     let mut backoff = MIN_BACKOFF;
     let mut attempt = 0usize;
     loop {
-        let client = &config.clients[attempt % config.clients.len()];
+        let server = config.source.server(attempt).await;
         attempt += 1;
-        match subscribe(client, &config).await {
-            Ok(pubsub) => {
-                backoff = MIN_BACKOFF;
-                status.set_subscribed(true);
-                status.report(sink.as_ref());
-                tracing::debug!(channel = %config.channel, "backplane subscribed");
-                let reason = listen(pubsub, &config, sink.as_ref(), &status).await;
-                status.set_subscribed(false);
-                status.report(sink.as_ref());
-                tracing::warn!(channel = %config.channel, reason, "backplane lost; L1 degraded until resubscribed");
-            }
+        match server {
+            Ok(server) => match subscribe(&server.client, &config).await {
+                Ok(pubsub) => {
+                    backoff = MIN_BACKOFF;
+                    status.set_subscribed(true);
+                    status.report(sink.as_ref());
+                    tracing::debug!(channel = %config.channel, "backplane subscribed");
+                    let moved = server.moved;
+                    let reason = listen(pubsub, moved, &config, sink.as_ref(), &status).await;
+                    status.set_subscribed(false);
+                    status.report(sink.as_ref());
+                    tracing::warn!(channel = %config.channel, reason, "backplane lost; L1 degraded until resubscribed");
+                }
+                Err(error) => {
+                    config.source.failed(&server, &error);
+                    tracing::debug!(channel = %config.channel, %error, "backplane subscription failed");
+                }
+            },
             Err(error) => {
-                tracing::debug!(channel = %config.channel, %error, "backplane subscription failed");
+                tracing::debug!(channel = %config.channel, %error, "no server to subscribe on");
             }
         }
         tokio::time::sleep(backoff).await;
@@ -245,6 +260,7 @@ async fn subscribe(
 /// Applies messages until the subscription is lost; returns why.
 async fn listen(
     pubsub: redis::aio::PubSub,
+    mut moved: Moved,
     config: &SubscriberConfig,
     sink: &dyn InvalidationSink,
     status: &Status,
@@ -262,6 +278,7 @@ async fn listen(
                 }
                 None => return "connection closed",
             },
+            () = &mut moved => return "the master moved",
             _ = ticker.tick() => {
                 let ping = tokio::time::timeout(config.heartbeat, control.ping::<redis::Value>());
                 match ping.await {

@@ -1,19 +1,15 @@
-//! [`RedisL2Builder`]: where Redis is and how long to wait for it.
+//! [`RedisL2Builder`]: where Redis is, how to reach it safely, and how long to wait for it.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use redis::IntoConnectionInfo;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::{ClusterClientBuilder, ClusterConfig};
-use redis::io::tcp::TcpSettings;
-
 use crate::backplane::{Status, random_id};
 use crate::breaker::{Breaker, BreakerSettings};
-use crate::connection::Connection;
-use crate::error::{Error, from_redis, timed};
+use crate::error::Error;
 use crate::redis_l2::{FleetSettings, Inner, RedisL2, Settings};
+use crate::target::{MasterAuth, OpenSettings, Target};
+use crate::tls::{self, ClientCertificate, TlsOptions};
 
 /// Default limit of one Redis operation (a read, a write, one step of a scan): 250 ms.
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_millis(250);
@@ -43,12 +39,6 @@ pub const DEFAULT_FLEET_WAIT: Duration = Duration::from_secs(5);
 /// Default URL when neither [`url`](RedisL2Builder::url) nor
 /// [`cluster`](RedisL2Builder::cluster) is given.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
-
-#[derive(Debug, Clone)]
-enum Target {
-    Standalone(String),
-    Cluster(Vec<String>),
-}
 
 /// Builds a [`RedisL2`]. Every setting is optional.
 ///
@@ -89,6 +79,8 @@ pub struct RedisL2Builder {
     breaker_threshold: u32,
     breaker_cooldown: Duration,
     max_pending: usize,
+    tls: TlsOptions,
+    master: MasterAuth,
     fleet_single_flight: bool,
     lease_ttl: Duration,
     fleet_wait: Duration,
@@ -107,6 +99,8 @@ impl Default for RedisL2Builder {
             breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
             breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
             max_pending: DEFAULT_MAX_PENDING_INVALIDATIONS,
+            tls: TlsOptions::default(),
+            master: MasterAuth::default(),
             fleet_single_flight: true,
             lease_ttl: DEFAULT_LEASE_TTL,
             fleet_wait: DEFAULT_FLEET_WAIT,
@@ -115,8 +109,11 @@ impl Default for RedisL2Builder {
 }
 
 impl RedisL2Builder {
-    /// A standalone Redis server, e.g. `"redis://127.0.0.1:6379/"` (also `rediss://`,
-    /// `redis://:password@host/db`, as redis-rs accepts). Default [`DEFAULT_URL`].
+    /// A standalone Redis server, e.g. `"redis://127.0.0.1:6379/"`. Also `rediss://` for TLS
+    /// (the system's root certificates, or [`tls_ca_certificates`](Self::tls_ca_certificates);
+    /// `rediss://host/#insecure` skips certificate checks, for tests),
+    /// `redis://user:password@host/` for an ACL user, `redis://:password@host/db` for
+    /// `requirepass`. Default [`DEFAULT_URL`].
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.target = Target::Standalone(url.into());
         self
@@ -129,6 +126,94 @@ impl RedisL2Builder {
         S: Into<String>,
     {
         self.target = Target::Cluster(nodes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// A service behind Redis Sentinel: the sentinels' URLs (`redis://host:26379`, with
+    /// `rediss://` and `user:password@` for the sentinels' own TLS and ACL user) and the
+    /// service (master) name they monitor.
+    ///
+    /// The master is found through the sentinels on every (re)connect and checked with
+    /// `ROLE`; a failover is followed (a `READONLY`/`LOADING` reply, a lost connection, a
+    /// periodic check, or a sentinel's `+switch-master` make the next command find the master
+    /// again), and the backplane moves its subscription to the new master. The master is
+    /// reached with TLS when the sentinels are (same `#insecure`, same certificates), with
+    /// the credentials of [`sentinel_master_auth`](Self::sentinel_master_auth).
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), cache_redis::Error> {
+    /// let l2 = cache_redis::RedisL2::builder()
+    ///     .sentinel(
+    ///         ["redis://10.0.0.1:26379", "redis://10.0.0.2:26379", "redis://10.0.0.3:26379"],
+    ///         "cache",
+    ///     )
+    ///     .sentinel_master_auth("app", "secret")
+    ///     .build()
+    ///     .await?;
+    /// # drop(l2); Ok(()) }
+    /// ```
+    pub fn sentinel<I, S>(mut self, sentinels: I, service: impl Into<String>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.target = Target::Sentinel {
+            sentinels: sentinels.into_iter().map(Into::into).collect(),
+            service: service.into(),
+        };
+        self
+    }
+
+    /// The ACL user and password of a Sentinel service's master (and of its replicas, which
+    /// become masters): `""` as the user for the default user (`requirepass`). Credentials
+    /// in the sentinels' URLs are the sentinels' own. None by default.
+    pub fn sentinel_master_auth(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        let username = username.into();
+        self.master.username = (!username.is_empty()).then_some(username);
+        self.master.password = Some(password.into());
+        self
+    }
+
+    /// The database of a Sentinel service's master. Default 0.
+    pub fn sentinel_master_db(mut self, db: i64) -> Self {
+        self.master.db = db;
+        self
+    }
+
+    /// CA certificates (PEM) to trust for `rediss://` connections instead of the system's
+    /// root certificates, e.g. a private CA of a managed Redis. A bad PEM is an error from
+    /// [`build`](Self::build).
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::fs::read("/etc/redis/ca.pem")?;
+    /// let l2 = cache_redis::RedisL2::builder()
+    ///     .url("rediss://app:secret@redis.internal:6380/")
+    ///     .tls_ca_certificates(ca)
+    ///     .build()
+    ///     .await?;
+    /// # drop(l2); Ok(()) }
+    /// ```
+    pub fn tls_ca_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca = Some(Arc::from(pem.into()));
+        self
+    }
+
+    /// A client certificate chain and its private key (PEM) presented on `rediss://`
+    /// connections, for servers that require one (`tls-auth-clients yes`, mutual TLS).
+    pub fn tls_client_certificate(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client = Some(ClientCertificate {
+            chain: Arc::from(certificate_pem.into()),
+            key: Arc::from(key_pem.into()),
+        });
         self
     }
 
@@ -283,67 +368,27 @@ impl RedisL2Builder {
                 "must be at least 1",
             ));
         }
-        if matches!(&self.target, Target::Cluster(nodes) if nodes.is_empty()) {
-            return Err(Error::config("cluster", "needs at least one node URL"));
-        }
-        Ok(())
+        self.target.validate(&self.tls)
     }
 
     /// Builds the L2. Must run inside a tokio runtime, which drives its data connection (the
     /// backplane runs on a thread of its own, see the crate docs).
     ///
-    /// Only a bad setting (e.g. an unparsable URL) is an error. Redis being unreachable is
-    /// not: the service starts, the cache runs on L1 and loaders (counting `l2_errors`), and
+    /// A bad setting (e.g. an unparsable URL, an unreadable certificate) is an error, and so
+    /// is a Redis that answers but refuses the credentials ([`Error::Authentication`]) or the
+    /// TLS handshake ([`Error::TlsHandshake`]), found within the connect timeout. Redis being
+    /// unreachable is not: the service starts, the cache runs on L1 and loaders (counting `l2_errors`), and
     /// uses Redis as soon as it answers. To fail fast instead, call
     /// [`health`](cache_core::l2::L2::health) on the result before handing it to the cache.
     pub async fn build(self) -> Result<RedisL2, Error> {
         self.validate()?;
         tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
-        let tcp = TcpSettings::default().set_nodelay(true);
-        let open = |url: &str| {
-            let info = url
-                .into_connection_info()
-                .map_err(|source| Error::InvalidUrl {
-                    url: url.to_owned(),
-                    source,
-                })?
-                .set_tcp_settings(tcp.clone());
-            redis::Client::open(info).map_err(Error::Client)
-        };
-        let (connection, subscribers) = match &self.target {
-            Target::Standalone(url) => {
-                let client = open(url)?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.connect_timeout))
-                    .set_number_of_retries(1)
-                    .set_min_delay(Duration::from_millis(10))
-                    .set_max_delay(Duration::from_millis(100));
-                let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)
-                    .map_err(Error::Client)?;
-                (Connection::Single(manager), vec![client])
-            }
-            Target::Cluster(urls) => {
-                let clients = urls
-                    .iter()
-                    .map(|url| open(url))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let infos = clients.iter().map(|c| c.get_connection_info().clone());
-                let client = ClusterClientBuilder::new(infos)
-                    .tcp_settings(tcp.clone())
-                    .connection_timeout(self.connect_timeout)
-                    .response_timeout(self.operation_timeout)
-                    .retries(2)
-                    .min_retry_wait(10)
-                    .max_retry_wait(100)
-                    .build()
-                    .map_err(Error::Client)?;
-                let config = ClusterConfig::new()
-                    .set_connection_timeout(self.connect_timeout)
-                    .set_response_timeout(self.operation_timeout);
-                let connection = client.get_pending_async_connection_with_config(config);
-                (Connection::Cluster(connection), clients)
-            }
-        };
+        let (connection, source) = self.target.open(&OpenSettings {
+            connect_timeout: self.connect_timeout,
+            operation_timeout: self.operation_timeout,
+            tls: &self.tls,
+            master: &self.master,
+        })?;
         let l2 = RedisL2 {
             inner: Arc::new(Inner {
                 connection,
@@ -360,7 +405,7 @@ impl RedisL2Builder {
                         wait_at_most: self.fleet_wait,
                     }),
                 },
-                subscribers,
+                source,
                 origin: random_id(),
                 status: Arc::new(Status::new(self.heartbeat)),
                 breaker: Breaker::new(BreakerSettings {
@@ -370,17 +415,33 @@ impl RedisL2Builder {
                 attached: AtomicBool::new(false),
             }),
         };
-        // Connect now, so the first request does not pay for it; a failure is only logged.
+        // Connect now, so the first request does not pay for it. Credentials or a certificate
+        // Redis refuses are an error; Redis not answering only a warning.
         let mut connection = l2.inner.connection.clone();
-        let ping = timed(self.connect_timeout, "connecting", async {
-            redis::cmd("PING")
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(from_redis)
-        });
-        if let Err(error) = ping.await {
-            tracing::warn!(%error, "Redis is not reachable yet; the cache starts without L2 and retries");
+        let ping = redis::cmd("PING");
+        let ping = ping.query_async::<()>(&mut connection);
+        match tokio::time::timeout(self.connect_timeout, ping).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) if is_refused_credentials(&error) => {
+                return Err(Error::Authentication(error));
+            }
+            Ok(Err(error)) if tls::is_handshake_failure(&error) => {
+                return Err(Error::TlsHandshake(error));
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "Redis is not reachable yet; the cache starts without L2 and retries");
+            }
+            Err(_) => tracing::warn!(
+                connect_timeout = ?self.connect_timeout,
+                "Redis did not answer in time; the cache starts without L2 and retries"
+            ),
         }
         Ok(l2)
     }
+}
+
+/// Whether Redis refused the credentials (a wrong password, an unknown or disabled user).
+fn is_refused_credentials(error: &redis::RedisError) -> bool {
+    error.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(error.code(), Some("WRONGPASS" | "NOAUTH"))
 }

@@ -1,15 +1,21 @@
-//! The data connection: a `ConnectionManager` (standalone) or a cluster connection, behind one
-//! type that speaks `redis::aio::ConnectionLike`, plus the list of masters to scan.
+//! The data connection: a `ConnectionManager` (standalone), a cluster connection, or the master
+//! of a Sentinel service (`sentinel.rs`), behind one type that speaks
+//! `redis::aio::ConnectionLike`, plus the list of masters to scan.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, RedisFuture, RedisResult, Value};
 
+use crate::sentinel::MasterConnection;
+
 /// Where a command for "every master" goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Node {
-    /// The standalone server.
+    /// The standalone server (or the Sentinel service's master).
     Only,
     /// A cluster master at this address.
     Master {
@@ -25,20 +31,63 @@ pub(crate) enum Node {
 pub(crate) enum Connection {
     /// Standalone: one multiplexed connection, replaced on failure.
     Single(ConnectionManager),
-    /// Redis Cluster: one multiplexed connection per node, slots refreshed on `MOVED`.
-    Cluster(ClusterConnection),
+    /// Redis Cluster: one multiplexed connection per node, slots refreshed on `MOVED`; and
+    /// the cluster's configuration epoch, watched for failovers.
+    Cluster(ClusterConnection, Arc<Epochs>),
+    /// Redis Sentinel: the master the sentinels name, resolved again after a failover.
+    Sentinel(MasterConnection),
 }
 
 impl Connection {
     pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self, Self::Cluster(_))
+        matches!(self, Self::Cluster(..))
+    }
+
+    /// How many times a master moved to another server (a Sentinel failover, a Cluster
+    /// configuration epoch that grew) since the connection was made; the last writes the old
+    /// master acknowledged may be missing on the new one.
+    pub(crate) fn switches(&self) -> u64 {
+        match self {
+            Self::Sentinel(connection) => connection.sentinel().switches(),
+            Self::Cluster(_, epochs) => epochs.switches.load(Ordering::Acquire),
+            Self::Single(_) => 0,
+        }
+    }
+
+    /// Reads the cluster's configuration epoch (`CLUSTER INFO`, any node): a failover raises
+    /// it. Run on the backplane thread's periodic step; nothing for the other kinds.
+    pub(crate) async fn observe_failovers(&self) {
+        let Self::Cluster(connection, epochs) = self else {
+            return;
+        };
+        let mut connection = connection.clone();
+        let info = connection.route_command(
+            redis::cmd("CLUSTER").arg("INFO").clone(),
+            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+        );
+        let Ok(value) = info.await else { return };
+        let Ok(info) = redis::from_redis_value::<String>(value) else {
+            return;
+        };
+        if let Some(epoch) = info
+            .lines()
+            .find_map(|line| line.strip_prefix("cluster_current_epoch:"))
+            .and_then(|epoch| epoch.trim().parse().ok())
+        {
+            epochs.observe(epoch);
+        }
+    }
+
+    /// Whether the master can move to another server (Sentinel, Cluster).
+    pub(crate) fn fails_over(&self) -> bool {
+        !matches!(self, Self::Single(_))
     }
 
     /// Every master: the server itself, or the cluster's masters (from `CLUSTER NODES`).
     pub(crate) async fn masters(&self) -> RedisResult<Vec<Node>> {
         match self {
-            Self::Single(_) => Ok(vec![Node::Only]),
-            Self::Cluster(connection) => {
+            Self::Single(_) | Self::Sentinel(_) => Ok(vec![Node::Only]),
+            Self::Cluster(connection, _) => {
                 let mut connection = connection.clone();
                 let nodes: String = redis::from_redis_value(
                     connection
@@ -60,7 +109,7 @@ impl Connection {
         command: Cmd,
     ) -> RedisResult<T> {
         match (self, node) {
-            (Self::Cluster(connection), Node::Master { host, port }) => {
+            (Self::Cluster(connection, _), Node::Master { host, port }) => {
                 let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
                     host: host.clone(),
                     port: *port,
@@ -73,26 +122,66 @@ impl Connection {
     }
 }
 
-/// The masters listed by `CLUSTER NODES` (lines `id host:port@bus[,hostname] flags ...`),
-/// skipping failed ones.
-fn parse_masters(nodes: &str) -> Vec<Node> {
+/// A cluster's configuration epoch as seen, and how many times it grew.
+#[derive(Default)]
+pub(crate) struct Epochs {
+    seen: AtomicU64,
+    switches: AtomicU64,
+}
+
+impl Epochs {
+    /// Notes the epoch a node reported; a growth after the first reading counts as a switch.
+    fn observe(&self, epoch: u64) {
+        let before = self.seen.fetch_max(epoch, Ordering::AcqRel);
+        if before != 0 && epoch > before {
+            self.switches.fetch_add(1, Ordering::AcqRel);
+            tracing::warn!(
+                from = before,
+                to = epoch,
+                "the cluster's configuration epoch grew (a failover)"
+            );
+        }
+    }
+}
+
+/// One line of `CLUSTER NODES` (`id host:port@bus[,hostname] flags ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClusterNode {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) master: bool,
+    /// Flagged `fail` or `fail?`.
+    pub(crate) failed: bool,
+}
+
+/// The nodes listed by `CLUSTER NODES`.
+pub(crate) fn parse_cluster_nodes(nodes: &str) -> Vec<ClusterNode> {
     nodes
         .lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
             let _id = fields.next()?;
-            let address = fields.next()?;
-            let flags = fields.next()?;
-            let flags: Vec<&str> = flags.split(',').collect();
-            if !flags.contains(&"master") || flags.iter().any(|f| f.starts_with("fail")) {
-                return None;
-            }
-            let address = address.split(['@', ',']).next()?;
+            let address = fields.next()?.split(['@', ',']).next()?;
+            let flags: Vec<&str> = fields.next()?.split(',').collect();
             let (host, port) = address.rsplit_once(':')?;
-            Some(Node::Master {
+            Some(ClusterNode {
                 host: host.to_owned(),
                 port: port.parse().ok()?,
+                master: flags.contains(&"master"),
+                failed: flags.iter().any(|flag| flag.starts_with("fail")),
             })
+        })
+        .collect()
+}
+
+/// The masters listed by `CLUSTER NODES`, skipping failed ones.
+fn parse_masters(nodes: &str) -> Vec<Node> {
+    parse_cluster_nodes(nodes)
+        .into_iter()
+        .filter(|node| node.master && !node.failed)
+        .map(|node| Node::Master {
+            host: node.host,
+            port: node.port,
         })
         .collect()
 }
@@ -101,7 +190,8 @@ impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Single(connection) => connection.req_packed_command(cmd),
-            Self::Cluster(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection, _) => connection.req_packed_command(cmd),
+            Self::Sentinel(connection) => connection.req_packed_command(cmd),
         }
     }
 
@@ -113,14 +203,16 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection, _) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(connection) => connection.req_packed_commands(pipeline, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Self::Single(connection) => connection.get_db(),
-            Self::Cluster(connection) => connection.get_db(),
+            Self::Cluster(connection, _) => connection.get_db(),
+            Self::Sentinel(connection) => connection.get_db(),
         }
     }
 }
@@ -147,5 +239,16 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0
             })
             .collect();
         assert_eq!(ports, [30002, 30003, 30001]);
+    }
+
+    #[test]
+    fn a_growing_epoch_counts_as_a_switch() {
+        let epochs = Epochs::default();
+        epochs.observe(6);
+        epochs.observe(6);
+        assert_eq!(epochs.switches.load(Ordering::Relaxed), 0);
+        epochs.observe(7);
+        epochs.observe(5);
+        assert_eq!(epochs.switches.load(Ordering::Relaxed), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! Redis as the shared second level (L2) of a `cache_core::Cache`: write-through, tag and
 //! pattern invalidation, and a pub/sub backplane that keeps every process's L1 coherent, on a
-//! standalone Redis or a Redis Cluster.
+//! standalone Redis, a Redis Cluster or a service behind Redis Sentinel, over TLS (rustls) and
+//! with ACL users.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -48,6 +49,18 @@
 //!   type, a command the ACL user may not run) is still announced on the backplane, so no
 //!   other process keeps serving the older value from its L1.
 //!
+//! # Where Redis is
+//!
+//! [`url`](RedisL2Builder::url) (standalone; `rediss://` for TLS through rustls, with
+//! [`tls_ca_certificates`](RedisL2Builder::tls_ca_certificates) and
+//! [`tls_client_certificate`](RedisL2Builder::tls_client_certificate);
+//! `redis://user:password@host` for an ACL user), [`cluster`](RedisL2Builder::cluster) or
+//! [`sentinel`](RedisL2Builder::sentinel). Credentials or a certificate Redis refuses are an
+//! [`Error`] from [`build`](RedisL2Builder::build). Across a failover (a Sentinel master moving,
+//! a cluster replica promoted) the connection and the backplane follow the new master, what
+//! was queued is applied there, and so are the invalidations confirmed in the last 10 s, which
+//! asynchronous replication may have lost (the README's "Topologies" says more).
+//!
 //! Every operation runs through one policy (time limit, breaker, queue); the Redis commands
 //! themselves are plain functions apart from it. `health` alone passes the breaker: it reports
 //! what Redis does now.
@@ -65,7 +78,11 @@ mod error;
 mod layout;
 mod liveness;
 mod pending;
+mod recent;
 mod redis_l2;
+mod sentinel;
+mod target;
+mod tls;
 
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
@@ -73,8 +90,9 @@ pub mod test_util;
 
 pub use builder::{
     DEFAULT_BREAKER_COOLDOWN, DEFAULT_BREAKER_THRESHOLD, DEFAULT_BULK_TIMEOUT,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_MAX_PENDING_INVALIDATIONS,
-    DEFAULT_OPERATION_TIMEOUT, DEFAULT_SCAN_COUNT, DEFAULT_URL, RedisL2Builder,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_FLEET_WAIT, DEFAULT_HEARTBEAT, DEFAULT_LEASE_TTL,
+    DEFAULT_MAX_PENDING_INVALIDATIONS, DEFAULT_OPERATION_TIMEOUT, DEFAULT_SCAN_COUNT, DEFAULT_URL,
+    RedisL2Builder,
 };
 pub use error::Error;
 pub use redis_l2::RedisL2;

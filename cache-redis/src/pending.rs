@@ -123,6 +123,20 @@ impl Pending {
         self.len.store(queue.len(), Ordering::Release);
     }
 
+    /// Queues a namespace flush, which covers everything (what the master may have lost in a
+    /// failover when too much was invalidated lately to apply again one by one).
+    pub(crate) fn push_flush(&self) {
+        let mut queue = self.queue.lock();
+        queue.sequence += 1;
+        let sequence = queue.sequence;
+        *queue = Queue {
+            sequence,
+            flush: Some(sequence),
+            ..Queue::default()
+        };
+        self.len.store(queue.len(), Ordering::Release);
+    }
+
     /// The sequence number reached so far: taken before a write starts, for [`written`](Self::written).
     pub(crate) fn mark(&self) -> u64 {
         if self.is_empty() {

@@ -14,13 +14,14 @@ use crate::breaker::Breaker;
 use crate::builder::RedisL2Builder;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::target::Source;
 
 mod attached;
 mod policy;
 
 use attached::Attached;
 
-/// Redis (standalone or Cluster) as the shared second level of a `cache_core::Cache`.
+/// Redis (standalone, Cluster or Sentinel) as the shared second level of a `cache_core::Cache`.
 ///
 /// Build one with [`RedisL2::builder`] and hand it to
 /// [`CacheBuilder::l2`](cache_core::CacheBuilder::l2). One `RedisL2` serves one `Cache`
@@ -85,8 +86,8 @@ pub(crate) struct FleetSettings {
 pub(crate) struct Inner {
     pub(crate) connection: Connection,
     pub(crate) settings: Settings,
-    /// Clients to subscribe the backplane through.
-    pub(crate) subscribers: Vec<redis::Client>,
+    /// Where the backplane subscribes.
+    pub(crate) source: Source,
     /// This instance's id in backplane messages.
     pub(crate) origin: String,
     pub(crate) status: Arc<Status>,

@@ -40,7 +40,7 @@ impl Attached {
         status.report(sink.as_ref());
         let settings = &inner.settings;
         let config = SubscriberConfig {
-            clients: inner.subscribers.clone(),
+            source: inner.source.clone(),
             channel: layout.channel(),
             origin: inner.origin.clone(),
             heartbeat: settings.heartbeat,

@@ -22,6 +22,7 @@ use crate::backplane::{self, Op};
 use crate::commands::{self, Keyspace};
 use crate::error::timed;
 use crate::pending::{Done, Pending};
+use crate::recent::FailoverReplay;
 
 /// Keys per `UNLINK` when the queue is replayed.
 const REPLAY_KEYS_PER_CALL: usize = 256;
@@ -36,6 +37,8 @@ pub(super) struct Policy {
     replaying: tokio::sync::Mutex<()>,
     /// The backplane's `changes` when the flush generation was last read.
     flush_checked: AtomicU64,
+    /// What a failover may have lost, applied again on the new master (`recent.rs`).
+    failover: FailoverReplay,
 }
 
 /// How long an operation may take.
@@ -93,6 +96,7 @@ impl Policy {
     pub(super) fn new(keyspace: Keyspace, inner: Arc<Inner>) -> Self {
         Self {
             pending: Pending::new(inner.settings.max_pending),
+            failover: FailoverReplay::new(&keyspace.connection, inner.settings.max_pending),
             keyspace,
             inner,
             replaying: tokio::sync::Mutex::new(()),
@@ -179,7 +183,12 @@ impl Policy {
         };
         let message = self.message(Op::from(invalidation));
         let command = commands::invalidate(&self.keyspace, invalidation, &message);
-        self.run(Operation { what, limit, kind }, command).await
+        let connection = &self.keyspace.connection;
+        let switches = connection.switches();
+        self.run(Operation { what, limit, kind }, command).await?;
+        self.failover
+            .confirmed(connection, invalidation, switches, &self.pending);
+        Ok(())
     }
 
     /// Applies a queued invalidation.
@@ -258,6 +267,7 @@ impl Policy {
     fn unsettled(&self) -> bool {
         self.flush_checked.load(Ordering::Acquire) != self.inner.status.changes()
             || !self.pending.is_empty()
+            || self.failover.moved(&self.keyspace.connection)
     }
 
     /// Before a read trusts Redis: knows the namespace's flush generation (read again after
@@ -270,6 +280,10 @@ impl Policy {
     /// [`run`](Self::run), which calls this.
     fn settle(&self) -> BoxFuture<'_, Result<(), L2Error>> {
         Box::pin(async move {
+            if self.failover.moved(&self.keyspace.connection) {
+                self.failover
+                    .requeue(&self.keyspace.connection, &self.pending);
+            }
             if self.flush_checked.load(Ordering::Acquire) != self.inner.status.changes() {
                 self.learn_flush().await?;
             }
@@ -345,10 +359,15 @@ impl Policy {
             kind: Kind::Replay(&Invalidation::Clear),
         };
         let prefix = backplane::flush_message_prefix(&self.inner.origin);
+        let connection = &self.keyspace.connection;
+        let switches = connection.switches();
         let generation = self
             .run(operation, commands::flush(&self.keyspace, &prefix))
             .await?;
         self.inner.status.learn_flush(generation);
+        // Lost in a failover, it would be applied again as a clear.
+        self.failover
+            .confirmed(connection, &Invalidation::Clear, switches, &self.pending);
         Ok(())
     }
 
@@ -369,9 +388,11 @@ impl Policy {
         Ok(())
     }
 
-    /// The backplane thread's step: learn the namespace's flush generation (which also probes
-    /// a half-open breaker when no call does), then replay what waits.
+    /// The backplane thread's step: watch a cluster for failovers, learn the namespace's flush
+    /// generation (which also probes a half-open breaker when no call does), then replay what
+    /// waits.
     pub(super) async fn maintain(&self) {
+        self.keyspace.connection.observe_failovers().await;
         if let Err(error) = self.learn_flush().await {
             tracing::debug!(%error, "cannot read the flush generation");
         }

@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tempfile::TempDir;
+
 /// How long a server may take to answer its first `PING`.
 pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -48,6 +50,46 @@ pub(crate) fn spawn_server(port: u16, dir: &Path, extra: &[&str]) -> io::Result<
             ),
         )
     })
+}
+
+/// A process started by [`start_on_free_ports`], answering `PING`.
+pub(crate) struct Started {
+    pub(crate) dir: TempDir,
+    pub(crate) port: u16,
+    pub(crate) tls_port: Option<u16>,
+    pub(crate) child: Child,
+}
+
+/// Starts a server (`spawn(dir, port, tls port)`, logging to `redis.log` in `dir`) on free
+/// loopback ports in a fresh temporary directory, and waits until it answers `PING`. A port
+/// free when chosen may be taken before the server binds it, so a few ports are tried.
+pub(crate) fn start_on_free_ports(
+    prefix: &str,
+    tls: bool,
+    spawn: impl Fn(&Path, u16, Option<u16>) -> io::Result<Child>,
+) -> io::Result<Started> {
+    let mut last_error = None;
+    for _ in 0..5 {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+        let port = free_port()?;
+        let tls_port = if tls { Some(free_port()?) } else { None };
+        let mut child = spawn(dir.path(), port, tls_port)?;
+        match wait_ready(&mut child, port, dir.path()) {
+            Ok(()) => {
+                return Ok(Started {
+                    dir,
+                    port,
+                    tls_port,
+                    child,
+                });
+            }
+            Err(error) => {
+                stop(&mut child);
+                last_error = Some(error);
+            }
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::other("the server did not start")))
 }
 
 /// Sends one command over a fresh connection and returns the reply.

@@ -5,7 +5,7 @@ use std::process::Child;
 
 use tempfile::TempDir;
 
-use super::process::{free_port, signal, spawn_server, stop, wait_ready};
+use super::process::{query, signal, spawn_server, start_on_free_ports, stop, wait_ready};
 
 /// A `redis-server` started for a test on a free loopback port, stopped (SIGKILL) and its
 /// temporary directory removed on drop.
@@ -32,6 +32,7 @@ use super::process::{free_port, signal, spawn_server, stop, wait_ready};
 #[derive(Debug)]
 pub struct RedisServer {
     port: u16,
+    tls_port: Option<u16>,
     dir: TempDir,
     args: Vec<String>,
     child: Option<Child>,
@@ -47,31 +48,37 @@ impl RedisServer {
     /// Like [`start`](Self::start), with extra `redis-server` arguments
     /// (e.g. `["--maxmemory", "10mb"]`).
     pub fn start_with_args(args: &[&str]) -> io::Result<Self> {
-        let mut last_error = None;
-        // The port was free when chosen; another process may take it before redis-server
-        // binds it, so try a few ports.
-        for _ in 0..5 {
-            let dir = tempfile::Builder::new()
-                .prefix("cache-redis-test-")
-                .tempdir()?;
-            let port = free_port()?;
-            let mut child = spawn_server(port, dir.path(), args)?;
-            match wait_ready(&mut child, port, dir.path()) {
-                Ok(()) => {
-                    return Ok(Self {
-                        port,
-                        dir,
-                        args: args.iter().map(|a| (*a).to_owned()).collect(),
-                        child: Some(child),
-                    });
-                }
-                Err(error) => {
-                    stop(&mut child);
-                    last_error = Some(error);
-                }
+        Self::start_inner(args, false)
+    }
+
+    /// Like [`start_with_args`](Self::start_with_args), also listening for TLS on a second
+    /// free port ([`tls_url`](Self::tls_url)); `args` name the certificates, e.g.
+    /// `["--tls-cert-file", "server.pem", "--tls-key-file", "server.key", "--tls-ca-cert-file",
+    /// "ca.pem", "--tls-auth-clients", "no"]`. The plain port stays open, for test set-up.
+    pub fn start_tls(args: &[&str]) -> io::Result<Self> {
+        Self::start_inner(args, true)
+    }
+
+    fn start_inner(args: &[&str], tls: bool) -> io::Result<Self> {
+        let with_tls = |tls_port: Option<u16>| {
+            let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            if let Some(tls_port) = tls_port {
+                all.extend(["--tls-port".to_owned(), tls_port.to_string()]);
             }
-        }
-        Err(last_error.unwrap_or_else(|| io::Error::other("redis-server did not start")))
+            all
+        };
+        let started = start_on_free_ports("cache-redis-test-", tls, |dir, port, tls_port| {
+            let all = with_tls(tls_port);
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            spawn_server(port, dir, &all)
+        })?;
+        Ok(Self {
+            port: started.port,
+            tls_port: started.tls_port,
+            dir: started.dir,
+            args: with_tls(started.tls_port),
+            child: Some(started.child),
+        })
     }
 
     /// The port the server listens on (on 127.0.0.1).
@@ -82,6 +89,24 @@ impl RedisServer {
     /// The server's URL, `redis://127.0.0.1:{port}/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The TLS port, for a server started with [`start_tls`](Self::start_tls).
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
+    /// `rediss://127.0.0.1:{tls port}/` for a server started with
+    /// [`start_tls`](Self::start_tls) (the certificate must cover `127.0.0.1`).
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls_port
+            .map(|port| format!("rediss://127.0.0.1:{port}/"))
+    }
+
+    /// Runs one command on the server (over the plain port) and returns its reply: set-up
+    /// such as `ACL SETUSER` or `CONFIG SET`.
+    pub fn command<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> redis::RedisResult<T> {
+        query(self.port, command)
     }
 
     /// The process id, while the server runs.

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use cache_core::{Cache, Codec};
-use cache_redis::RedisL2;
+use cache_redis::{RedisL2, RedisL2Builder};
 
 /// Every test body runs within this.
 pub const TEST_LIMIT: Duration = Duration::from_secs(90);
@@ -50,14 +50,23 @@ pub async fn node(target: Target<'_>, namespace: &str) -> (Cache, RedisL2) {
 
 /// [`node`] with a codec.
 pub async fn node_with(target: Target<'_>, namespace: &str, codec: Codec) -> (Cache, RedisL2) {
-    let builder = RedisL2::builder()
+    let builder = match target {
+        Target::Url(url) => test_builder().url(url),
+        Target::Cluster(nodes) => test_builder().cluster(nodes.iter().cloned()),
+    };
+    node_from(builder, namespace, codec).await
+}
+
+/// The builder settings of every test node: short timeouts and heartbeat.
+pub fn test_builder() -> RedisL2Builder {
+    RedisL2::builder()
         .operation_timeout(Duration::from_millis(500))
         .heartbeat(Duration::from_millis(300))
-        .max_reconnect_backoff(Duration::from_millis(200));
-    let builder = match target {
-        Target::Url(url) => builder.url(url),
-        Target::Cluster(nodes) => builder.cluster(nodes.iter().cloned()),
-    };
+        .max_reconnect_backoff(Duration::from_millis(200))
+}
+
+/// A cache on the `RedisL2` this builder builds, backplane subscribed.
+pub async fn node_from(builder: RedisL2Builder, namespace: &str, codec: Codec) -> (Cache, RedisL2) {
     let l2 = builder.build().await.expect("RedisL2 builds");
     let cache = Cache::builder()
         .namespace(namespace)
@@ -117,4 +126,51 @@ pub async fn keys_per_node(urls: &[String], pattern: &str) -> Vec<usize> {
         counts.push(count);
     }
     counts
+}
+
+/// Two caches on one Redis share values through it, and a change by one reaches the other's
+/// L1 through the backplane. `key` is used for it.
+pub async fn assert_shared_and_coherent(a: &Cache, b: &Cache, key: &str) {
+    let options = cache_core::EntryOptions::new();
+    a.set(key, "first".to_owned(), &options).await;
+    let hits = b.stats().l2_hits;
+    assert_eq!(b.get::<String>(key).await.as_deref(), Some("first"));
+    assert_eq!(b.stats().l2_hits, hits + 1, "read from Redis");
+    assert_eq!(b.get::<String>(key).await.as_deref(), Some("first"));
+    a.set(key, "second".to_owned(), &options).await;
+    eventually("the change to reach the other L1", || async {
+        b.get::<String>(key).await.as_deref() == Some("second")
+    })
+    .await;
+    a.invalidate(key).await;
+    eventually("the invalidation to reach the other L1", || async {
+        b.get::<String>(key).await.is_none()
+    })
+    .await;
+}
+
+/// Two caches on the `RedisL2`s `builder` makes, checked with [`assert_shared_and_coherent`].
+pub async fn coherent_pair(
+    builder: impl Fn() -> RedisL2Builder,
+    namespace: &str,
+) -> (Cache, Cache) {
+    let (a, _la) = node_from(builder(), namespace, Codec::bincode()).await;
+    let (b, _lb) = node_from(builder(), namespace, Codec::bincode()).await;
+    assert_shared_and_coherent(&a, &b, "k").await;
+    (a, b)
+}
+
+/// Builds a `RedisL2` on `url` with `connect_timeout`; panics unless `build()` returns within
+/// twice that.
+pub async fn build_within(
+    url: &str,
+    connect_timeout: Duration,
+) -> Result<RedisL2, cache_redis::Error> {
+    let build = RedisL2::builder()
+        .url(url)
+        .connect_timeout(connect_timeout)
+        .build();
+    tokio::time::timeout(connect_timeout * 2, build)
+        .await
+        .expect("build returns within the connect timeout")
 }
