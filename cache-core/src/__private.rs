@@ -130,7 +130,12 @@ where
 /// each function: the latency refresh-ahead exists to remove, made visible.
 #[cold]
 fn count_inline_refresh<K, V>(store: &crate::store::Store<K, V>) {
-    if store.counters.inline_refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+    if store
+        .counters
+        .inline_refreshes
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
         tracing::info!(
             function = store.name(),
             "refresh-ahead reloads this function inline: the caller that claims a refresh \

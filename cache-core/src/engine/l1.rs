@@ -372,7 +372,12 @@ impl L1 {
     /// Counts (and the first time for `store`, logs) a read of `text` that found only a
     /// value of type `other`, which it can never return.
     fn count_type_mismatch<K, V>(store: &Store<K, V>, text: &str, other: &str) {
-        if store.counters.type_mismatches.fetch_add(1, Ordering::Relaxed) == 0 {
+        if store
+            .counters
+            .type_mismatches
+            .fetch_add(1, Ordering::Relaxed)
+            == 0
+        {
             tracing::warn!(
                 key = text,
                 function = store.name(),

@@ -28,14 +28,20 @@ async fn the_keyed_api_and_a_cached_function_share_their_entries_in_l1() {
             Ok::<_, ()>("from the loader".to_owned())
         })
         .await;
-    assert_eq!(loaded, Ok("user 3".to_owned()), "no load: the entry is there");
+    assert_eq!(
+        loaded,
+        Ok("user 3".to_owned()),
+        "no load: the entry is there"
+    );
 
     // Another value type under the key: a miss, counted.
     assert_eq!(CACHE.get::<u64>("u:3").await, None);
     assert_eq!(CACHE.stats().type_mismatches, 1);
 
     // `set` replaces what the function reads.
-    CACHE.set("u:3", "ada".to_owned(), &EntryOptions::new()).await;
+    CACHE
+        .set("u:3", "ada".to_owned(), &EntryOptions::new())
+        .await;
     assert_eq!(within(name(3)).await, "ada");
     assert_eq!(LOADS.load(Ordering::SeqCst), 1);
 
