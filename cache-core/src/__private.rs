@@ -13,8 +13,12 @@ use std::sync::Arc;
 pub use crate::cached_batch::{
     BatchArgument, BatchKeys, batch_argument, load_many, load_many_blocking,
 };
+pub use crate::engine::LoadError;
 pub use crate::key_parts::{KeyParts, KeyTemplate, Part, Piece, RenderParts};
 pub use crate::options::{EntryOptions, Level};
+pub use crate::reader_put::{
+    AnyPlan, Both, Ch, L1Only, PlanFor, PutArg, PutPlan, PutReaderSupported, checked_plan, put_plan,
+};
 pub use std::time::Duration;
 
 use crate::blocking::{Blocking, run_here};
@@ -22,6 +26,7 @@ use crate::cache::Cache;
 use crate::engine::{
     Async, CallMode, EntryKey, KEYED_L1_SITE, KEYED_SITE, ResolvedOptions, Site, StoreRef,
 };
+use crate::loaded::Loaded;
 use crate::refresh;
 use crate::store::{SerdeFns, ValueFns};
 
@@ -55,9 +60,6 @@ pub fn weighed<V>(mut fns: ValueSerde<V>, weigher: fn(&V) -> usize) -> ValueSerd
 pub struct CachedFn {
     site: Site,
     key: KeyTemplate,
-    /// Whether a loader error counts as a failure (counted, may be answered with a stale
-    /// value), or is just "nothing to cache" (the `None` of an `Option` function).
-    errors_are_failures: bool,
     /// Whether a hit past the refresh point hands the reload to the caller as
     /// [`Lookup::Refresh`] (the function can reload in the background), or reloads inline.
     background_refresh: bool,
@@ -65,15 +67,10 @@ pub struct CachedFn {
 
 impl CachedFn {
     /// The function's static description.
-    pub const fn new(
-        key: KeyTemplate,
-        errors_are_failures: bool,
-        background_refresh: bool,
-    ) -> Self {
+    pub const fn new(key: KeyTemplate, background_refresh: bool) -> Self {
         Self {
             site: Site::new(),
             key,
-            errors_are_failures,
             background_refresh,
         }
     }
@@ -122,10 +119,33 @@ where
         Some(hit) => Some(hit.value),
         None => None,
     };
+    if refresh.is_some() && !function.background_refresh {
+        count_inline_refresh(&store);
+    }
     let load = function.load(cache, store, hash, &parts, options, refresh.is_some());
     match refresh {
         Some(value) if function.background_refresh => Lookup::Refresh(value, load),
         _ => Lookup::Load(load),
+    }
+}
+
+/// Counts a refresh the caller runs itself (it waits for the reload), and logs the first of
+/// each function: the latency refresh-ahead exists to remove, made visible.
+#[cold]
+fn count_inline_refresh<K, V>(store: &crate::store::Store<K, V>) {
+    if store
+        .counters
+        .inline_refreshes
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
+        tracing::info!(
+            function = store.name(),
+            "refresh-ahead reloads this function inline: the caller that claims a refresh \
+             waits for the reload; set `refresh_ahead` in its #[cached] attribute for a \
+             background reload (without `&mut` or `companions = false`; see the #[cached] \
+             docs, Refresh-ahead)"
+        );
     }
 }
 
@@ -174,8 +194,7 @@ impl CachedFn {
         options: impl FnOnce() -> EntryOptions,
         refresh: bool,
     ) -> LoadGuard<'c, P::Owned, V> {
-        let mut options = cache.inner.resolve(&options());
-        options.errors_are_failures = self.errors_are_failures;
+        let options = cache.inner.resolve(&options());
         let key = EntryKey {
             hash,
             text: self.key.render(parts).into(),
@@ -299,7 +318,7 @@ pub fn unless<V: CachedValue, K: 'static>(
 
 /// The receiver of a method refreshed in the background: the task gets a clone of it.
 #[diagnostic::on_unimplemented(
-    message = "refresh-ahead reloads in the background with a clone of the receiver, and `{Self}` is not `Clone + Send + Sync + 'static`",
+    message = "refresh-ahead reloads in the background with a clone of the receiver, and `{Self}` is not `Clone + Send + Sync + 'static`: keep its state in an `Arc` and derive `Clone`, take `self: &Arc<Self>`, or leave `refresh_ahead` out of the attribute (the caller then reloads inline)",
     label = "this receiver is cloned for the background reload",
     note = "make the type cheap to clone (e.g. keep its state in an `Arc`) and derive `Clone`, or take `self: &Arc<Self>`"
 )]
@@ -337,8 +356,9 @@ impl<K: 'static, V: Clone> LoadGuard<'_, K, V> {
     /// The engine's load (or, for an inline refresh, reload) of this key in `mode` `M`.
     async fn run_in<M: CallMode, E, Fut>(self, loader: impl FnOnce() -> Fut) -> Result<V, E>
     where
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Result<V, LoadError<E>>>,
     {
+        let loader = || async { loader().await.map(Loaded::new) };
         let LoadGuard {
             cache,
             store,
@@ -349,24 +369,25 @@ impl<K: 'static, V: Clone> LoadGuard<'_, K, V> {
         if refresh {
             cache
                 .inner
-                .reload::<M, K, V, E, Fut>(&store, key, &options, loader)
+                .reload_classified::<M, K, V, E, _>(&store, key, &options, loader)
                 .await
         } else {
             cache
                 .inner
-                .load::<M, K, V, E, Fut>(&store, key, &options, loader)
+                .load_classified::<M, K, V, E, _>(&store, key, &options, loader)
                 .await
         }
     }
 }
 
-/// Runs the load (or inline refresh) through single-flight, L2 and `loader`.
+/// Runs the load (or inline refresh) through single-flight, L2 and `loader`, whose errors say
+/// whether they are failures ([`LoadError`]).
 pub async fn run<V: CachedValue, K: 'static, E, Fut>(
     load: LoadGuard<'_, K, V>,
     loader: impl FnOnce() -> Fut,
 ) -> Result<V, E>
 where
-    Fut: Future<Output = Result<V, E>>,
+    Fut: Future<Output = Result<V, LoadError<E>>>,
 {
     load.run_in::<Async, E, Fut>(loader).await
 }
@@ -377,7 +398,7 @@ where
 #[inline(never)]
 pub fn run_blocking<V: CachedValue, K: 'static, E>(
     load: LoadGuard<'_, K, V>,
-    loader: impl FnOnce() -> Result<V, E>,
+    loader: impl FnOnce() -> Result<V, LoadError<E>>,
 ) -> Result<V, E> {
     run_here(load.run_in::<Blocking, E, _>(|| async move { loader() }))
 }
@@ -389,21 +410,21 @@ pub fn spawn<V: CachedValue, K: Send + Sync + 'static, E, Fut>(
     load: LoadGuard<'_, K, V>,
     loader: impl FnOnce() -> Fut + Send + 'static,
 ) where
-    Fut: Future<Output = Result<V, E>> + Send + 'static,
+    Fut: Future<Output = Result<V, LoadError<E>>> + Send + 'static,
 {
     let inner = Arc::clone(&load.cache.inner);
-    let loader = move || async move { loader().await.map_err(drop) };
-    refresh::spawn(inner, load.store, load.key, load.options, loader);
+    let loader = move || async move { loader().await.map(Loaded::new).map_err(LoadError::dropped) };
+    refresh::spawn_classified(inner, load.store, load.key, load.options, loader);
 }
 
 /// Blocking form of [`spawn`]: the loader runs on a helper thread.
 pub fn spawn_blocking<V: CachedValue, K: Send + Sync + 'static, E>(
     load: LoadGuard<'_, K, V>,
-    loader: impl FnOnce() -> Result<V, E> + Send + 'static,
+    loader: impl FnOnce() -> Result<V, LoadError<E>> + Send + 'static,
 ) {
     let inner = Arc::clone(&load.cache.inner);
-    let loader = move || loader().map_err(drop);
-    refresh::spawn_blocking(inner, load.store, load.key, load.options, loader);
+    let loader = move || loader().map(Loaded::new).map_err(LoadError::dropped);
+    refresh::spawn_blocking_classified(inner, load.store, load.key, load.options, loader);
 }
 
 /// Renders a full key from its template (`#[invalidate(keys)]`), exactly as `#[cached]`

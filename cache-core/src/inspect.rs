@@ -24,7 +24,7 @@ pub struct EntryInfo {
 pub struct L1EntryInfo {
     /// The function (key prefix) whose entry it is, or `<keyed>`.
     pub function: String,
-    /// Milliseconds until it stops being fresh (0 once expired).
+    /// Milliseconds until it stops being fresh.
     pub ttl_ms: u64,
     /// Its weight against `l1_max_weight`.
     pub weight: u32,
@@ -44,7 +44,9 @@ pub struct L2EntryInfo {
 }
 
 impl Cache {
-    /// Up to `limit` keys of this process's L1 matching a Redis glob `pattern`.
+    /// Up to `limit` keys of this process's L1 matching a Redis glob `pattern`: those a read
+    /// would return now (not expired, not removed by an invalidation by key, pattern, tag or
+    /// `clear`).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -55,36 +57,29 @@ impl Cache {
     /// # }
     /// ```
     pub fn l1_keys(&self, pattern: &str, limit: usize) -> Vec<String> {
-        let mut keys = Vec::new();
         let matches = |key: &str| glob_matches(pattern, key);
-        self.inner
-            .for_each_store(|store| store.texts_where(&matches, limit, &mut keys));
-        keys.sort();
-        keys.dedup();
-        keys
+        self.inner.l1_keys(&matches, limit)
     }
 
-    /// Up to `limit` keys of the L2 matching a Redis glob `pattern` (none without an L2).
+    /// Up to `limit` keys of the L2 matching a Redis glob `pattern` (none without an L2): those
+    /// a read would find (an L2 checks them as it checks a read).
     pub async fn l2_keys(&self, pattern: &str, limit: usize) -> Result<Vec<String>, Error> {
         Ok(self.inner.l2_keys(pattern, limit).await?)
     }
 
-    /// What L1 and L2 hold for `key`, without the value.
+    /// What L1 and L2 hold for `key`, without the value: each copy a read would return now
+    /// (an entry removed or hidden by an invalidation, or expired, is not reported).
     pub async fn inspect(&self, key: &str) -> Result<EntryInfo, Error> {
         let now = now_ms();
-        let mut l1 = None;
-        self.inner.for_each_store(|store| {
-            if l1.is_none()
-                && let Some((expires_at, weight, tags)) = store.describe(key)
-            {
-                l1 = Some(L1EntryInfo {
-                    function: store.name().to_owned(),
-                    ttl_ms: expires_at.saturating_sub(now),
-                    weight,
-                    tags,
-                });
-            }
-        });
+        let l1 = self
+            .inner
+            .l1_describe(key)
+            .map(|(function, expires_at, weight, tags)| L1EntryInfo {
+                function,
+                ttl_ms: expires_at.saturating_sub(now),
+                weight,
+                tags,
+            });
         let l2 = self.inner.l2_entry(key).await?.map(|entry| L2EntryInfo {
             ttl_ms: u64::try_from(entry.ttl.as_millis()).unwrap_or(u64::MAX),
             tags: entry.tags,

@@ -93,6 +93,7 @@ mod key_parts;
 pub mod l2;
 mod loaded;
 mod options;
+mod reader_put;
 mod refresh;
 mod stats;
 mod store;

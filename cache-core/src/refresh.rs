@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::blocking::{Blocking, driver, run_here};
-use crate::engine::{Async, EntryKey, Inner, ResolvedOptions};
+use crate::engine::{Async, EntryKey, Inner, LoadError, ResolvedOptions};
 use crate::loaded::Loaded;
 use crate::store::Store;
 
@@ -25,8 +25,8 @@ pub(crate) fn spawn<S, K, V, E, Fut>(
     E: Send + 'static,
     Fut: Future<Output = Result<V, E>> + Send + 'static,
 {
-    let loader = || async { loader().await.map(Loaded::new) };
-    spawn_deciding(inner, store, key, options, loader);
+    let loader = || async { loader().await.map(Loaded::new).map_err(LoadError::Failed) };
+    spawn_classified(inner, store, key, options, loader);
 }
 
 /// [`spawn`] with a loader that decides how its value is cached.
@@ -43,10 +43,28 @@ pub(crate) fn spawn_deciding<S, K, V, E, Fut>(
     E: Send + 'static,
     Fut: Future<Output = Result<Loaded<V>, E>> + Send + 'static,
 {
+    let loader = || async { loader().await.map_err(LoadError::Failed) };
+    spawn_classified(inner, store, key, options, loader);
+}
+
+/// [`spawn_deciding`] with a loader that also says which of its errors are failures.
+pub(crate) fn spawn_classified<S, K, V, E, Fut>(
+    inner: Arc<Inner>,
+    store: S,
+    key: EntryKey<K>,
+    options: ResolvedOptions,
+    loader: impl FnOnce() -> Fut + Send + 'static,
+) where
+    S: Deref<Target = Store<K, V>> + Send + 'static,
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + 'static,
+    Fut: Future<Output = Result<Loaded<V>, LoadError<E>>> + Send + 'static,
+{
     let refresh = async move {
         // A failed refresh is counted in `load_errors`; the current value stays.
         let _ = inner
-            .reload_deciding::<Async, K, V, E, Fut>(&store, key, &options, loader)
+            .reload_classified::<Async, K, V, E, Fut>(&store, key, &options, loader)
             .await;
     };
     match tokio::runtime::Handle::try_current() {
@@ -68,8 +86,8 @@ pub(crate) fn spawn_blocking<S, K, V, E>(
     V: Clone + Send + Sync + 'static,
     E: Send + 'static,
 {
-    let loader = move || loader().map(Loaded::new);
-    spawn_blocking_deciding(inner, store, key, options, loader);
+    let loader = move || loader().map(Loaded::new).map_err(LoadError::Failed);
+    spawn_blocking_classified(inner, store, key, options, loader);
 }
 
 /// [`spawn_blocking`] with a loader that decides how its value is cached.
@@ -85,9 +103,26 @@ pub(crate) fn spawn_blocking_deciding<S, K, V, E>(
     V: Clone + Send + Sync + 'static,
     E: Send + 'static,
 {
+    let loader = move || loader().map_err(LoadError::Failed);
+    spawn_blocking_classified(inner, store, key, options, loader);
+}
+
+/// [`spawn_blocking_deciding`] with a loader that also says which of its errors are failures.
+pub(crate) fn spawn_blocking_classified<S, K, V, E>(
+    inner: Arc<Inner>,
+    store: S,
+    key: EntryKey<K>,
+    options: ResolvedOptions,
+    loader: impl FnOnce() -> Result<Loaded<V>, LoadError<E>> + Send + 'static,
+) where
+    S: Deref<Target = Store<K, V>> + Send + 'static,
+    K: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + 'static,
+{
     std::thread::spawn(move || {
         let loader = || async move { loader() };
-        let load = inner.reload_deciding::<Blocking, K, V, E, _>(&store, key, &options, loader);
+        let load = inner.reload_classified::<Blocking, K, V, E, _>(&store, key, &options, loader);
         let _ = run_here(load);
     });
 }

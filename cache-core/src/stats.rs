@@ -30,6 +30,12 @@ use crate::thread_slot::{self, ThreadSlot};
 ///   `lease_stale`: misses answered at once with a stale value while another process reloaded
 ///   the key; `refreshes_skipped`: refresh-ahead reloads left to the process refreshing the
 ///   key for the fleet.
+/// - `inline_refreshes`: refresh-ahead reloads a `#[cached]` caller ran itself (it waited
+///   for the reload): the fraction came only from the builder, or the function cannot reload
+///   in the background (`&mut`, `companions = false`); the first is logged per function.
+/// - `type_mismatches`: reads that found, under their key, only a value of another type than
+///   they return (written by `set`, a free-standing `#[cache_put]` or a `#[cached]` function
+///   of another type): a miss, logged once per function.
 ///
 /// A batch (`get_many`, `get_or_load_many`) counts each of its keys as one call, and each key
 /// its loader was called with as one load.
@@ -70,6 +76,10 @@ pub struct Stats {
     pub lease_stale: u64,
     /// Refresh-ahead reloads skipped because another process was refreshing the key.
     pub refreshes_skipped: u64,
+    /// Refresh-ahead reloads run by the caller that claimed them (it waited for the reload).
+    pub inline_refreshes: u64,
+    /// Reads that found a value of another type under their key (a miss).
+    pub type_mismatches: u64,
 }
 
 impl Stats {
@@ -121,6 +131,8 @@ impl std::ops::Add for Stats {
             lease_timeouts: self.lease_timeouts + other.lease_timeouts,
             lease_stale: self.lease_stale + other.lease_stale,
             refreshes_skipped: self.refreshes_skipped + other.refreshes_skipped,
+            inline_refreshes: self.inline_refreshes + other.inline_refreshes,
+            type_mismatches: self.type_mismatches + other.type_mismatches,
         }
     }
 }
@@ -186,6 +198,8 @@ pub(crate) struct Counters {
     pub(crate) lease_timeouts: AtomicU64,
     pub(crate) lease_stale: AtomicU64,
     pub(crate) refreshes_skipped: AtomicU64,
+    pub(crate) inline_refreshes: AtomicU64,
+    pub(crate) type_mismatches: AtomicU64,
     /// Invalidations by kind: keys, pattern, tags, all.
     invalidations_by_kind: [AtomicU64; 4],
 }
@@ -249,6 +263,8 @@ impl Counters {
             lease_timeouts: get(&self.lease_timeouts),
             lease_stale: get(&self.lease_stale),
             refreshes_skipped: get(&self.refreshes_skipped),
+            inline_refreshes: get(&self.inline_refreshes),
+            type_mismatches: get(&self.type_mismatches),
         }
     }
 }

@@ -428,17 +428,24 @@ impl<K, V> Store<K, V> {
         total
     }
 
-    /// Up to `limit` key texts `matches` accepts, appended to `out`.
+    /// Up to `limit` key texts `matches` accepts, appended to `out`: those of entries a read
+    /// would return at clock `now` and `clear` epoch `epoch` (fresh: not expired, not cleared,
+    /// no tag invalidated since their load).
     pub(crate) fn texts_where(
         &self,
         matches: &dyn Fn(&str) -> bool,
         limit: usize,
+        at: (u64, u64),
         out: &mut Vec<String>,
     ) {
+        let (now, epoch) = at;
         for shard in 0..self.shards.len() {
             for slot in self.shards.read(shard).iter() {
                 if out.len() >= limit {
                     return;
+                }
+                if !slot.entry.is_fresh(now, epoch) {
+                    continue;
                 }
                 let text = self.text_of(&slot.key);
                 if matches(&text) {
@@ -448,12 +455,16 @@ impl<K, V> Store<K, V> {
         }
     }
 
-    /// What L1 holds for `text`: (expiry, weight, tag count), if present.
-    pub(crate) fn describe(&self, text: &str) -> Option<(u64, u32, usize)> {
+    /// What L1 holds for `text`, if a read would return it at clock `now` and epoch `epoch`:
+    /// (expiry, weight, tag count).
+    pub(crate) fn describe(&self, text: &str, at: (u64, u64)) -> Option<(u64, u32, usize)> {
+        let (now, epoch) = at;
         let candidates = self.hashes_of(self.hash_str(text));
         candidates.into_iter().find_map(|hash| {
             self.read_text(hash, text, |entry| {
-                Some((entry.expires_at(), entry.weight, entry.tag_count()))
+                entry
+                    .is_fresh(now, epoch)
+                    .then(|| (entry.expires_at(), entry.weight, entry.tag_count()))
             })
         })
     }
@@ -529,18 +540,28 @@ pub(crate) trait ErasedStore: Send + Sync {
     /// The function's key prefix (or the keyed API's name).
     fn name(&self) -> &str;
     /// See [`Store::texts_where`].
-    fn texts_where(&self, matches: &dyn Fn(&str) -> bool, limit: usize, out: &mut Vec<String>);
+    fn texts_where(
+        &self,
+        matches: &dyn Fn(&str) -> bool,
+        limit: usize,
+        at: (u64, u64),
+        out: &mut Vec<String>,
+    );
     /// See [`Store::describe`].
-    fn describe(&self, text: &str) -> Option<(u64, u32, usize)>;
+    fn describe(&self, text: &str, at: (u64, u64)) -> Option<(u64, u32, usize)>;
+    /// The name of the store's value type.
+    fn value_type(&self) -> &'static str;
+    /// The store's value type.
+    fn value_type_id(&self) -> std::any::TypeId;
+    /// A clone of the value of `text`, if a read would return it at `at` (clock, epoch).
+    fn fresh_value(&self, text: &str, at: (u64, u64)) -> Option<Box<dyn Any>>;
+    /// The store's index in its cache.
+    fn store_index(&self) -> u32;
     /// This store's counters.
     fn counters(&self) -> &Counters;
-    /// When `out` is an `&mut Option<V>` of this store's value type `V`: sets it to a clone of
-    /// the value of `text` if its entry is fresh at `now` and `epoch`. Other stores do nothing
-    /// (no lock taken).
-    fn fresh_by_text(&self, text: &str, now: u64, epoch: u64, out: &mut dyn Any);
 }
 
-impl<K: Send + Sync, V: Clone + Send + Sync + 'static> ErasedStore for Store<K, V> {
+impl<K: Send + Sync + 'static, V: Clone + Send + Sync + 'static> ErasedStore for Store<K, V> {
     fn invalidate_key(&self, text: &str) {
         self.flights.detach_key(text);
         self.remove_key(text);
@@ -580,24 +601,43 @@ impl<K: Send + Sync, V: Clone + Send + Sync + 'static> ErasedStore for Store<K, 
         &self.name
     }
 
-    fn texts_where(&self, matches: &dyn Fn(&str) -> bool, limit: usize, out: &mut Vec<String>) {
-        Store::texts_where(self, matches, limit, out);
+    fn texts_where(
+        &self,
+        matches: &dyn Fn(&str) -> bool,
+        limit: usize,
+        at: (u64, u64),
+        out: &mut Vec<String>,
+    ) {
+        Store::texts_where(self, matches, limit, at, out);
     }
 
-    fn describe(&self, text: &str) -> Option<(u64, u32, usize)> {
-        Store::describe(self, text)
+    fn describe(&self, text: &str, at: (u64, u64)) -> Option<(u64, u32, usize)> {
+        Store::describe(self, text, at)
+    }
+
+    fn value_type(&self) -> &'static str {
+        std::any::type_name::<V>()
+    }
+
+    fn value_type_id(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<V>()
+    }
+
+    fn fresh_value(&self, text: &str, at: (u64, u64)) -> Option<Box<dyn Any>> {
+        let (now, epoch) = at;
+        self.read_by_text(text, |entry| {
+            entry
+                .is_fresh(now, epoch)
+                .then(|| Box::new(entry.value.clone()) as Box<dyn Any>)
+        })
+    }
+
+    fn store_index(&self) -> u32 {
+        self.index()
     }
 
     fn counters(&self) -> &Counters {
         &self.counters
-    }
-
-    fn fresh_by_text(&self, text: &str, now: u64, epoch: u64, out: &mut dyn Any) {
-        if let Some(out) = out.downcast_mut::<Option<V>>() {
-            *out = self.read_by_text(text, |entry| {
-                entry.is_fresh(now, epoch).then(|| entry.value.clone())
-            });
-        }
     }
 }
 

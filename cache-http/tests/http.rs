@@ -152,3 +152,49 @@ async fn keys_and_entry_describe_without_values() {
         (Value::Null, Value::Null)
     );
 }
+
+#[tokio::test]
+async fn keys_and_entry_never_show_what_an_invalidation_removed() {
+    let cache = filled().await;
+    let short = EntryOptions::new().ttl(std::time::Duration::from_millis(50));
+    cache.set("session:1", 1u64, &short).await;
+    cache.set("session:2", 2u64, &EntryOptions::new()).await;
+    let base = serve(cache.clone()).await;
+    let keys = |pattern: &str| get_keys(format!("{base}/keys?pattern={pattern}"));
+    let l1_of = |key: &str| {
+        let url = format!("{base}/entry?key={key}");
+        async move { get(&url).await.1["l1"].clone() }
+    };
+    assert_eq!(keys("user:*").await, json!(["user:1", "user:2"]));
+    assert!(l1_of("user:1").await.is_object());
+
+    // A tag invalidation hides its entries at once (they are removed lazily): not listed,
+    // not described.
+    cache.invalidate_tags(&["users"]).await;
+    assert_eq!(keys("user:*").await, json!([]));
+    assert_eq!(l1_of("user:1").await, Value::Null);
+    assert_eq!(
+        keys("order:*").await,
+        json!(["order:1"]),
+        "other entries stay"
+    );
+
+    // Expired entries are not listed either.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(keys("session:*").await, json!(["session:2"]));
+    assert_eq!(l1_of("session:1").await, Value::Null);
+
+    // A pattern invalidation and a clear.
+    cache.invalidate_pattern("session:*").await;
+    assert_eq!(keys("session:*").await, json!([]));
+    cache.clear().await;
+    assert_eq!(keys("*").await, json!([]));
+    assert_eq!(l1_of("order:1").await, Value::Null);
+}
+
+/// The L1 keys `/keys` lists at `url`.
+async fn get_keys(url: String) -> Value {
+    let (status, keys) = get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{keys}");
+    keys["l1"].clone()
+}

@@ -100,3 +100,51 @@ async fn keys_entry_and_health_see_redis() {
     .await
     .expect("the test finished within its limit");
 }
+
+#[tokio::test]
+async fn keys_and_entry_never_show_what_a_tag_invalidation_or_a_clear_removed_from_redis() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let server = RedisServer::start().unwrap();
+        let l2 = RedisL2::builder().url(server.url()).build().await.unwrap();
+        let cache = Cache::builder()
+            .namespace("hidden")
+            .l2(l2.clone())
+            .build()
+            .unwrap();
+        assert!(l2.wait_for_backplane(Duration::from_secs(10)).await);
+        let users = EntryOptions::new().tags(["users"]);
+        cache.set("user:1", "ada".to_owned(), &users).await;
+        cache.set("user:2", "bob".to_owned(), &users).await;
+        cache.set("order:1", 1u64, &EntryOptions::new()).await;
+        let base = serve(cache.clone()).await;
+        let keys = |pattern: &str| {
+            let url = format!("{base}/keys?pattern={pattern}");
+            async move { get(&url).await.1 }
+        };
+        assert_eq!(keys("user:*").await["l2"], json!(["user:1", "user:2"]));
+
+        // Redis still holds the tagged entries (tags are checked on read), but no read finds
+        // them: neither does the admin API.
+        cache.invalidate_tags(&["users"]).await;
+        let listed = keys("*").await;
+        assert_eq!(listed["l1"], json!(["order:1"]), "{listed}");
+        assert_eq!(listed["l2"], json!(["order:1"]), "{listed}");
+        let (_, entry) = get(&format!("{base}/entry?key=user:1")).await;
+        assert_eq!(
+            (entry["l1"].clone(), entry["l2"].clone()),
+            (json!(null), json!(null))
+        );
+
+        // A clear (a namespace flush in Redis) hides everything.
+        cache.clear().await;
+        let listed = keys("*").await;
+        assert_eq!(
+            (listed["l1"].clone(), listed["l2"].clone()),
+            (json!([]), json!([]))
+        );
+        let (_, entry) = get(&format!("{base}/entry?key=order:1")).await;
+        assert_eq!(entry["l2"], json!(null), "{entry}");
+    })
+    .await
+    .expect("the test finished within its limit");
+}

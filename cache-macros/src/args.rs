@@ -69,9 +69,26 @@ pub(crate) struct InvalidateArgs {
 
 /// Parses an attribute's arguments.
 pub(crate) fn parse<T: Arguments>(args: TokenStream) -> syn::Result<T> {
+    parse_items(&NestedMeta::parse_meta_list(args)?)
+}
+
+/// Parses `#[cache_put(...)]`: an optional leading path (the reader, a `#[cached]` function),
+/// then the named arguments.
+pub(crate) fn parse_put(args: TokenStream) -> syn::Result<(Option<syn::Path>, KeyArgs)> {
+    let mut items = NestedMeta::parse_meta_list(args)?;
+    let reader = match items.first() {
+        Some(NestedMeta::Meta(syn::Meta::Path(path))) => Some(path.clone()),
+        _ => None,
+    };
+    if reader.is_some() {
+        items.remove(0);
+    }
+    Ok((reader, parse_items(&items)?))
+}
+
+fn parse_items<T: Arguments>(items: &[NestedMeta]) -> syn::Result<T> {
     let known = T::NAMES;
-    let items = NestedMeta::parse_meta_list(args)?;
-    T::from_list(&items).map_err(|errors| {
+    T::from_list(items).map_err(|errors| {
         let mut combined: Option<syn::Error> = None;
         for error in errors {
             let error = with_known_arguments(error, known);

@@ -15,7 +15,7 @@ use crate::item::LightFn;
 use crate::keys::Key;
 use crate::params::Params;
 use crate::refresh::{self, Refresh};
-use crate::ret::{Ret, has_impl_trait};
+use crate::ret::{Ret, borrowed_error, borrowed_part, has_impl_trait};
 use crate::template::Template;
 use crate::ttl::Ttl;
 
@@ -118,6 +118,9 @@ impl CachedModel {
                 ret.ty.span(),
                 "#[cached] cannot cache a value of an `impl Trait` type: return a concrete type",
             ));
+        }
+        if let Some(span) = borrowed_part(&ret.value) {
+            errors.push(borrowed_error(span, "cached"));
         }
         let prefix = Prefix::of(args.key_prefix, function, &mut errors);
         let (key, tags) = key_and_tags(args.key.as_ref(), &args.tags, &params, &krate, &mut errors);

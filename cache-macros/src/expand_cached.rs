@@ -39,6 +39,7 @@ use crate::cache_expr;
 use crate::cached_model::CachedModel;
 use crate::companions::{self, Companions};
 use crate::item::LightFn;
+use crate::reader_put;
 use crate::refresh::{self, Refresh};
 use crate::render;
 use crate::ret::Shape;
@@ -78,6 +79,7 @@ fn emit(model: &CachedModel, function: &LightFn) -> TokenStream {
     let invalidate_item =
         companions.invalidate_item(function, &inherited, quote!(let _ = #invalidate;));
     let refresh_item = companions.refresh_item(function, &inherited, quote!(#refresh.value()));
+    let put_plan_item = reader_put::reader_companion(model, function, &inherited);
     quote! {
         #(#attrs)*
         #vis #sig {
@@ -88,6 +90,7 @@ fn emit(model: &CachedModel, function: &LightFn) -> TokenStream {
         #uncached_item
         #invalidate_item
         #refresh_item
+        #put_plan_item
     }
 }
 
@@ -190,12 +193,10 @@ fn engine(
     });
     let static_fn = {
         let (prefix, pieces) = (model.prefix_tokens(), model.key.pieces());
-        let errors_are_failures = shape.errors_are_failures;
         let background = model.refresh == Refresh::Background;
         quote! {
             static #function_static: #private::CachedFn = #private::CachedFn::new(
                 #private::KeyTemplate::new(#prefix, #pieces),
-                #errors_are_failures,
                 #background,
             );
         }
@@ -316,11 +317,12 @@ impl Names {
 struct ShapeTokens {
     /// A hit's return expression, from `value`.
     hit: TokenStream,
-    /// The body's return value `ret` as a `Result<V, E>` for the engine.
+    /// The body's return value `ret` as a `Result<V, LoadError<_>>` for the engine: what is
+    /// cached, or an error that is a failure (`Err` of a `Result`) or just nothing to cache
+    /// (`None`, `Ok(None)`).
     to_result: TokenStream,
     /// The function's return expression, from the engine's `result`.
     finish: TokenStream,
-    errors_are_failures: bool,
 }
 
 fn shape(model: &CachedModel, names: &Names) -> ShapeTokens {
@@ -331,29 +333,57 @@ fn shape(model: &CachedModel, names: &Names) -> ShapeTokens {
         never,
         ..
     } = names;
+    let load_error = {
+        let krate = &model.krate;
+        quote!(#krate::__private::LoadError)
+    };
+    let (ok, err) = (
+        quote!(::core::result::Result::Ok),
+        quote!(::core::result::Result::Err),
+    );
+    let (some, none) = (
+        quote!(::core::option::Option::Some),
+        quote!(::core::option::Option::None),
+    );
     match model.ret.shape {
         Shape::Result => ShapeTokens {
-            hit: quote!(::core::result::Result::Ok(#value)),
-            to_result: quote!(#ret),
+            hit: quote!(#ok(#value)),
+            to_result: quote!(::core::result::Result::map_err(#ret, #load_error::Failed)),
             finish: quote!(#result),
-            errors_are_failures: true,
+        },
+        Shape::ResultOption => ShapeTokens {
+            hit: quote!(#ok(#some(#value))),
+            to_result: quote! {
+                match #ret {
+                    #ok(#some(#value)) => #ok(#value),
+                    #ok(#none) => #err(#load_error::Nothing(#none)),
+                    #err(#never) => #err(#load_error::Failed(#some(#never))),
+                }
+            },
+            finish: quote! {
+                match #result {
+                    #ok(#value) => #ok(#some(#value)),
+                    #err(#none) => #ok(#none),
+                    #err(#some(#never)) => #err(#never),
+                }
+            },
         },
         Shape::Option => ShapeTokens {
-            hit: quote!(::core::option::Option::Some(#value)),
-            to_result: quote!(::core::option::Option::ok_or(#ret, ())),
+            hit: quote!(#some(#value)),
+            to_result: quote!(::core::option::Option::ok_or(#ret, #load_error::Nothing(()))),
             finish: quote!(::core::result::Result::ok(#result)),
-            errors_are_failures: false,
         },
         Shape::Plain => ShapeTokens {
             hit: quote!(#value),
-            to_result: quote!(::core::result::Result::<_, ::core::convert::Infallible>::Ok(#ret)),
+            to_result: quote!(
+                ::core::result::Result::<_, #load_error<::core::convert::Infallible>>::Ok(#ret)
+            ),
             finish: quote! {
                 match #result {
-                    ::core::result::Result::Ok(#value) => #value,
-                    ::core::result::Result::Err(#never) => match #never {},
+                    #ok(#value) => #value,
+                    #err(#never) => match #never {},
                 }
             },
-            errors_are_failures: true,
         },
     }
 }

@@ -22,6 +22,8 @@ struct Part {
     span: Span,
     /// The placeholder text (`query.user_id`) for template parts.
     text: Option<String>,
+    /// What the part names: the placeholder text, or the argument's name for the default key.
+    name: String,
 }
 
 /// The parts of a key and its template's pieces.
@@ -65,6 +67,7 @@ impl Key {
                     borrowed: param.borrowed(span),
                     span,
                     text: None,
+                    name: param.name(),
                 }
             })
             .collect();
@@ -91,6 +94,7 @@ impl Key {
                 borrowed: var.borrowed(span),
                 span,
                 text: Some(var.text.clone()),
+                name: var.text.clone(),
             });
         }
         Self {
@@ -98,6 +102,11 @@ impl Key {
             template: Some(template),
             krate: krate.clone(),
         }
+    }
+
+    /// What each part names, in order: an argument (`id`) or a path (`query.user_id`).
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().map(|part| part.name.as_str())
     }
 
     /// The marker types the parts name, declared once each.

@@ -28,6 +28,7 @@ mod item;
 mod keys;
 mod params;
 mod put_model;
+mod reader_put;
 mod refresh;
 mod render;
 mod ret;
@@ -71,7 +72,7 @@ mod ttl;
 ///
 /// | argument | meaning | default |
 /// | --- | --- | --- |
-/// | `ttl` | `"90s"`, `"10m"`, `"1h30m"` or an integer number of seconds; checked at compile time | the cache's default TTL |
+/// | `ttl` | `"90s"`, `"10m"`, `"1h30m"` or an integer number of seconds, at most 30 days; checked at compile time (`M` for months and years are refused: `"10M"` is not ten minutes) | the cache's default TTL |
 /// | `key_prefix` | literal prefix of every key of this function | module path + `::` + function name |
 /// | `key` | template naming the key parts, such as `"{id}:{page}"` or `"{query.user_id}"` | every argument, in order |
 /// | `tags` | list of templates, such as `["users", "user:{id}"]` | none |
@@ -242,15 +243,22 @@ mod ttl;
 ///
 /// # Return types
 ///
-/// Recognised by the last segment of the return type's path:
-/// - `Result<T, E>` caches only `Ok(T)`; an `Err` is returned to the caller untouched and not
-///   cached (`E` need not be `Clone`).
-/// - `Option<T>` caches only `Some(T)`, unless `cache_none` (then `Option<T>` is the value).
-/// - anything else is cached as is.
+/// Recognised by the last segment of the return type's path (`Result`, `std::io::Result`,
+/// `Option`; a type alias with another name is a plain value):
+///
+/// | return type | cached | a hit returns | not cached |
+/// | --- | --- | --- | --- |
+/// | `Result<T, E>` | the `T` of `Ok` | `Ok(T)` | `Err(E)`: returned untouched (`E` need not be `Clone`), counted as a failed load, answered with an expired value within the `stale_if_error` window |
+/// | `Result<Option<T>, E>` | the `T` of `Ok(Some(T))` | `Ok(Some(T))` | `Ok(None)`, as `None` below (with `cache_none`, `Option<T>` is the value and `Ok(None)` is cached); `Err(E)` as above |
+/// | `Option<T>` | the `T` of `Some` | `Some(T)` | `None`: returned, not cached, not a failure (with `cache_none`, `Option<T>` is the value and `None` is cached) |
+/// | any other `T` | `T` | `T` | |
 ///
 /// The cached value must be `Clone + Send + Sync + 'static` (a hit returns a clone: wrap big
 /// values in an `Arc`) and, unless `level = "l1"`, implement serde's `Serialize` and
-/// `DeserializeOwned`.
+/// `DeserializeOwned`. A value that borrows (`&T`, `&str`, `Cow<'a, str>`) is a compile error
+/// at the return type: the cache keeps the value past the call, so return an owned one
+/// (`T`, `String`, or `Arc<T>` to share one cheaply); `&'static T` is accepted. An
+/// `impl Trait` return type is a compile error too.
 ///
 /// # Keys
 ///
@@ -287,6 +295,11 @@ mod ttl;
 ///   the one caller reloads. A function that did not set `refresh_ahead` itself is never held
 ///   to the bounds of a background reload; a copy of a `&mut` would not be the caller's; and
 ///   without companions there is no `f_uncached` for a task to call.
+///
+/// Inline refreshes are counted in `Stats::inline_refreshes`, and the first of each function
+/// is logged (`info`) with what to change: a fraction set on the builder makes every caller
+/// that claims a refresh wait for a whole load, so set `refresh_ahead` in the attribute of
+/// the functions whose callers must not wait.
 ///
 /// If the reload fails, the current value stays until it expires and a later hit may try
 /// again.
@@ -330,12 +343,12 @@ mod ttl;
 ///
 /// # Errors at compile time
 ///
-/// An unknown argument, an unknown name or a bad field path in a template, a zero or
-/// unparsable `ttl`, a `refresh_ahead` outside (0, 1), an unknown `level`, an argument that
-/// cannot be part of the default key, a value type that cannot go to L2 without
-/// `level = "l1"`, a receiver or argument a background refresh cannot own, a `condition` that
-/// is not a `bool`, an `unless` that does not take `&V`: each is a compile error pointing at
-/// the token at fault.
+/// An unknown argument, an unknown name or a bad field path in a template, a zero,
+/// unparsable or over-long `ttl` (or one in months or years), a `refresh_ahead` outside
+/// (0, 1), an unknown `level`, an argument that cannot be part of the default key, a value
+/// type that cannot go to L2 without `level = "l1"`, a borrowed return type, a receiver or
+/// argument a background refresh cannot own, a `condition` that is not a `bool`, an `unless`
+/// that does not take `&V`: each is a compile error pointing at the token at fault.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, "cached", expand_cached::expand)
@@ -488,7 +501,9 @@ pub fn cached_batch(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     db::load_user(id).await
 /// }
 ///
-/// #[cache_put(key_prefix = "user", key = "{id}")]
+/// // Names the function it feeds: its key, prefix, level, cache, tags and TTL are used, and
+/// // returning another value type than `user` caches is a compile error.
+/// #[cache_put(user)]
 /// async fn rename_user(id: u64, name: String) -> Result<User, DbError> {
 ///     db::rename(id, &name).await // returns the updated user
 /// }
@@ -508,16 +523,56 @@ pub fn cached_batch(args: TokenStream, item: TokenStream) -> TokenStream {
 /// of the key, and this process keeps the value for its next read. An `Err` or `None` stores
 /// nothing. With `level = "l1"` (no L2) only this process sees the value.
 ///
-/// # Arguments
+/// # Naming the reader
+///
+/// `#[cache_put(reader)]`, where `reader` is the path of a `#[cached]` function (`user`,
+/// `repo::user`, `Self::user` for a method), takes from it the key prefix, the key template,
+/// the level, the `cache` expression, the tags and the TTL. The put's arguments must supply
+/// the names the reader's key and tags use (in any order, with any others); the key is
+/// rendered from them exactly as the reader renders it. `ttl`, `tags` and `cache` given next
+/// to the reader replace the reader's; `key_prefix`, `key` and `level` cannot be given.
+///
+/// A return type whose stored value differs from what the reader caches is a compile error at
+/// the return type (the reader would never return it). A missing argument name is a compile
+/// error naming the reader's bound. The reader must be reachable from the put (same crate,
+/// visible) and have its companion functions; a reader whose key or tags use a field path
+/// (`{query.id}`) or `self`, or whose `cache` is not a static or a field of `self`, cannot be
+/// named (a compile error says so): use the free-standing form below.
+///
+/// # Arguments of the free-standing form
 ///
 /// The key arguments of `#[cached]`, which must name the same key as the `#[cached]` function
 /// whose entries this one writes: `key_prefix` (required), `key`, `tags`, `ttl`, `level`,
 /// `cache`, `crate`. Templates are rendered before the body runs (it may take the arguments).
+/// Nothing checks that the value type is the reader's: a value of another type is never
+/// returned by the reader, which loads instead.
+///
+/// ```
+/// use cache_core::{cache_put, cached};
+/// # #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// # pub struct User { pub name: String }
+/// # #[derive(Debug)]
+/// # pub struct DbError;
+///
+/// #[cached(key_prefix = "user", key = "{id}")]
+/// async fn user(id: u64) -> Result<User, DbError> {
+///     // ..
+/// #   Ok(User { name: String::new() })
+/// }
+///
+/// #[cache_put(key_prefix = "user", key = "{id}")]
+/// async fn save_user(id: u64, user: User) -> Result<User, DbError> {
+///     // ..
+/// #   Ok(user)
+/// }
+/// # fn main() {}
+/// ```
 ///
 /// # Errors at compile time
 ///
-/// A missing `key_prefix`, a key or tag template naming a missing argument, or a function that
-/// returns nothing to store (`()`, `Result<(), E>`) is a compile error at the token at fault.
+/// A missing `key_prefix` (free-standing form), a key or tag template naming a missing
+/// argument, a value type other than the reader's, or a function that returns nothing to
+/// store (`()`, `Result<(), E>`) is a compile error at the token at fault.
 #[proc_macro_attribute]
 pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, "cache_put", expand_put::expand)
@@ -668,7 +723,8 @@ fn expand(
 fn check_args(args: TokenStream, name: &str) -> syn::Result<()> {
     match name {
         "cached" => args::parse::<args::CachedArgs>(args.into()).map(drop),
-        "cache_put" | "cached_batch" => args::parse::<args::KeyArgs>(args.into()).map(drop),
+        "cache_put" => args::parse_put(args.into()).map(drop),
+        "cached_batch" => args::parse::<args::KeyArgs>(args.into()).map(drop),
         _ => args::parse::<args::InvalidateArgs>(args.into()).map(drop),
     }
 }

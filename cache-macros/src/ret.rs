@@ -8,6 +8,9 @@ use syn::{GenericArgument, PathArguments, ReturnType, Type};
 pub(crate) enum Shape {
     /// `Result<T, E>`: only `Ok(T)` is cached.
     Result,
+    /// `Result<Option<T>, E>` without `cache_none`: only `Ok(Some(T))` is cached; `Ok(None)`
+    /// follows the `Option` rule (returned, not cached, not a failure).
+    ResultOption,
     /// `Option<T>` without `cache_none`: only `Some(T)` is cached.
     Option,
     /// Anything else (or `Option<T>` with `cache_none`): the whole value is cached.
@@ -20,7 +23,8 @@ pub(crate) struct Ret {
     /// The declared return type (`()` when there is none).
     pub(crate) ty: Type,
     pub(crate) shape: Shape,
-    /// The cached value type: `T` of `Result<T, E>` / `Option<T>`, else the whole type.
+    /// The cached value type: `T` of `Result<T, E>`, `Result<Option<T>, E>` and `Option<T>`,
+    /// else the whole type.
     pub(crate) value: Type,
 }
 
@@ -58,6 +62,13 @@ impl Ret {
             ReturnType::Type(_, ty) => (**ty).clone(),
         };
         if let Some(ok) = first_arg(&ty, "Result") {
+            if !cache_none && let Some(some) = first_arg(ok, "Option") {
+                return Self {
+                    value: some.clone(),
+                    shape: Shape::ResultOption,
+                    ty,
+                };
+            }
             return Self {
                 value: ok.clone(),
                 shape: Shape::Result,
@@ -84,6 +95,46 @@ impl Ret {
     }
 }
 
+/// The first part of `ty` that borrows for less than `'static` (a reference such as `&T` or
+/// `&'a T`, or a lifetime argument such as `Cow<'a, str>`): a cached value outlives the call,
+/// so it must own its data.
+pub(crate) fn borrowed_part(ty: &Type) -> Option<proc_macro2::Span> {
+    struct Finder(Option<proc_macro2::Span>);
+    impl VisitMut for Finder {
+        fn visit_type_reference_mut(&mut self, reference: &mut syn::TypeReference) {
+            let is_static = reference
+                .lifetime
+                .as_ref()
+                .is_some_and(|lifetime| lifetime.ident == "static");
+            if !is_static && self.0.is_none() {
+                self.0 = Some(syn::spanned::Spanned::span(&*reference));
+            }
+            syn::visit_mut::visit_type_mut(self, &mut reference.elem);
+        }
+        fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+            if lifetime.ident != "static" && self.0.is_none() {
+                self.0 = Some(lifetime.span());
+            }
+        }
+    }
+    let mut finder = Finder(None);
+    finder.visit_type_mut(&mut ty.clone());
+    finder.0
+}
+
+/// The error for a borrowed value type, at its borrowed part (`macro_name`: `cached` or
+/// `cache_put`).
+pub(crate) fn borrowed_error(span: proc_macro2::Span, macro_name: &str) -> syn::Error {
+    syn::Error::new(
+        span,
+        format!(
+            "#[{macro_name}] cannot cache a borrowed value: a cached value outlives the call and \
+             every hit returns a clone of it; return an owned value instead (`T` rather than \
+             `&T`, `String` rather than `&str`, or `Arc<T>` to share one value cheaply)"
+        ),
+    )
+}
+
 /// Whether `ty` mentions `impl Trait` (which cannot be written in a `let` or a closure).
 pub(crate) fn has_impl_trait(ty: &Type) -> bool {
     struct Finder(bool);
@@ -106,6 +157,7 @@ mod tests {
         let ret = Ret::of(&ret, cache_none);
         let shape = match ret.shape {
             Shape::Result => "result",
+            Shape::ResultOption => "result option",
             Shape::Option => "option",
             Shape::Plain => "plain",
         };
@@ -128,6 +180,14 @@ mod tests {
             s("option", "u8")
         );
         assert_eq!(
+            shape(syn::parse_quote!(-> Result<Option<User>, E>), false),
+            s("result option", "User")
+        );
+        assert_eq!(
+            shape(syn::parse_quote!(-> Result<Option<User>, E>), true),
+            s("result", "Option < User >")
+        );
+        assert_eq!(
             shape(syn::parse_quote!(-> Option<u8>), true),
             s("plain", "Option < u8 >")
         );
@@ -137,6 +197,15 @@ mod tests {
         );
         assert_eq!(shape(ReturnType::Default, false), s("plain", "()"));
         assert!(has_impl_trait(&syn::parse_quote!(Vec<impl Sized>)));
+        let borrowed = |ty: Type| borrowed_part(&ty).is_some();
+        assert!(borrowed(syn::parse_quote!(&User)));
+        assert!(borrowed(syn::parse_quote!(&'a str)));
+        assert!(borrowed(syn::parse_quote!(Vec<&str>)));
+        assert!(borrowed(syn::parse_quote!(Cow<'a, str>)));
+        assert!(borrowed(syn::parse_quote!(&'static Vec<&'a str>)));
+        assert!(!borrowed(syn::parse_quote!(&'static str)));
+        assert!(!borrowed(syn::parse_quote!(Cow<'static, str>)));
+        assert!(!borrowed(syn::parse_quote!(Arc<User>)));
         assert!(!has_impl_trait(&syn::parse_quote!(Vec<u8>)));
     }
 }

@@ -17,9 +17,9 @@ use crate::tags::TagRegistry;
 use crate::thread_slot::ThreadSlot;
 
 use super::policy::{Handle, Policy, Residents};
-use super::put::{KEYED_L1_SITE, KEYED_SITE, KeyedStore};
+use super::put::{KEYED_L1_SITE, KEYED_NAME, KEYED_SITE};
 use super::registry::Registry;
-use super::{EntryKey, Inner, ResolvedOptions};
+use super::{EntryKey, ResolvedOptions};
 
 /// A value found in L1.
 pub(crate) struct Hit<V> {
@@ -28,9 +28,9 @@ pub(crate) struct Hit<V> {
     pub(crate) refresh: bool,
 }
 
-/// What a miss found in L1 after all: a fresh entry of the store itself (for a batch, also
-/// of a `#[cached]` function's store: served, not copied), or a value written under the key by
-/// `set` or `#[cache_put]` (kept in the keyed stores).
+/// What a miss found in L1 after all: a fresh entry of the store itself (for a batch or the
+/// keyed API, also of a `#[cached]` function's store: served, not copied), or a value written
+/// under the key by `set` or `#[cache_put]` (kept in the keyed stores).
 pub(crate) enum Found<V> {
     Entry(V),
     Put(V),
@@ -239,6 +239,39 @@ impl L1 {
         })
     }
 
+    /// Up to `limit` keys matching `matches` that a read would return now (fresh and valid;
+    /// none while L1 may not be read), sorted.
+    pub(crate) fn keys(&self, matches: &dyn Fn(&str) -> bool, limit: usize) -> Vec<String> {
+        let mut keys = Vec::new();
+        if !self.readable() {
+            return keys;
+        }
+        let at = (now_ms(), self.epoch.load(Ordering::Acquire));
+        self.registry
+            .for_each(|store| store.texts_where(matches, limit, at, &mut keys));
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// The store name (function), expiry, weight and tag count of the entry of `text` a read
+    /// would return now, if any.
+    pub(crate) fn describe(&self, text: &str) -> Option<(String, u64, u32, usize)> {
+        if !self.readable() {
+            return None;
+        }
+        let at = (now_ms(), self.epoch.load(Ordering::Acquire));
+        let mut found = None;
+        self.registry.for_each(|store| {
+            if found.is_none()
+                && let Some((expires_at, weight, tags)) = store.describe(text, at)
+            {
+                found = Some((store.name().to_owned(), expires_at, weight, tags));
+            }
+        });
+        found
+    }
+
     /// Validity stamps as of now, for a load that starts.
     pub(crate) fn stamps(&self, tags: &[String]) -> Stamps {
         Stamps {
@@ -283,8 +316,8 @@ impl L1 {
     }
 
     /// The miss path's look-up, without counting a hit: a fresh entry of `store` (another
-    /// load may have filled it since the probe), else a fresh value written under the key's
-    /// text with type `V` by `set` or `#[cache_put]`.
+    /// load may have filled it since the probe), else a fresh value of type `V` under the
+    /// key's text in another store ([`elsewhere`](Self::elsewhere)).
     pub(crate) fn find<K, V>(&self, store: &Store<K, V>, key: &EntryKey<K>) -> Option<Found<V>>
     where
         V: Clone + 'static,
@@ -292,18 +325,69 @@ impl L1 {
         if let Some(value) = self.fresh(store, key) {
             return Some(Found::Entry(value));
         }
-        if !self.puts.load(Ordering::Acquire) {
+        self.elsewhere(store, &key.text)
+    }
+
+    /// A fresh value of type `V` under `text` in another store than `own`, so that one key
+    /// means one entry whoever wrote it: a value written by `set` or `#[cache_put]` (a
+    /// [`Found::Put`], to be kept in `own`), or one a `#[cached]` function stored, read
+    /// through the keyed API (a [`Found::Entry`], returned as is: it keeps its own tags).
+    /// When only a value of another type is there, counts a type mismatch on `own` (and logs
+    /// the first). Skipped (`None`) until a value is first written or read by key: a
+    /// `#[cached]` function alone never looks beyond its own store.
+    pub(crate) fn elsewhere<K, V>(&self, own: &Store<K, V>, text: &str) -> Option<Found<V>>
+    where
+        V: Clone + 'static,
+    {
+        if !self.puts.load(Ordering::Acquire) || !self.readable() {
             return None;
         }
-        [KEYED_SITE, KEYED_L1_SITE]
-            .into_iter()
-            .find_map(|site| {
-                self.with_store::<Box<str>, V, _>(site, |keyed: &KeyedStore<V>| {
-                    self.fresh(keyed, &Inner::keyed_key(keyed, &key.text))
-                })
-                .flatten()
-            })
-            .map(Found::Put)
+        let at = (now_ms(), self.epoch.load(Ordering::Acquire));
+        let (mut found, mut other) = (None, None);
+        self.registry.for_each(|store| {
+            if found.is_some() || store.store_index() == own.index() {
+                return;
+            }
+            if store.value_type_id() == std::any::TypeId::of::<V>() {
+                let value = store.fresh_value(text, at);
+                if let Some(value) = value.and_then(|value| value.downcast::<V>().ok()) {
+                    found = Some(if store.name() == KEYED_NAME {
+                        Found::Put(*value)
+                    } else {
+                        Found::Entry(*value)
+                    });
+                }
+            } else if other.is_none() && store.describe(text, at).is_some() {
+                other = Some(store.value_type());
+            }
+        });
+        if found.is_none()
+            && let Some(other) = other
+        {
+            Self::count_type_mismatch::<K, V>(own, text, other);
+        }
+        found
+    }
+
+    /// Counts (and the first time for `store`, logs) a read of `text` that found only a
+    /// value of type `other`, which it can never return.
+    fn count_type_mismatch<K, V>(store: &Store<K, V>, text: &str, other: &str) {
+        if store
+            .counters
+            .type_mismatches
+            .fetch_add(1, Ordering::Relaxed)
+            == 0
+        {
+            tracing::warn!(
+                key = text,
+                function = store.name(),
+                expected = std::any::type_name::<V>(),
+                found = other,
+                "a value of another type is stored under this key: the read ignores it (a \
+                 miss); store the type the readers of the key return (`#[cache_put(reader)]` \
+                 checks it at compile time)"
+            );
+        }
     }
 
     /// A fresh value of type `V` under the key text `text` in any store: how a batch, which
@@ -313,11 +397,14 @@ impl L1 {
         if !self.readable() {
             return None;
         }
-        let (now, epoch) = (now_ms(), self.epoch.load(Ordering::Acquire));
+        let at = (now_ms(), self.epoch.load(Ordering::Acquire));
         let mut found: Option<V> = None;
         self.registry.for_each(|store| {
-            if found.is_none() {
-                store.fresh_by_text(text, now, epoch, &mut found);
+            if found.is_none() && store.value_type_id() == std::any::TypeId::of::<V>() {
+                found = store
+                    .fresh_value(text, at)
+                    .and_then(|value| value.downcast::<V>().ok())
+                    .map(|value| *value);
             }
         });
         found

@@ -1,5 +1,5 @@
 //! The load algorithm: what happens after an L1 miss ([`Inner::load`]), when a refresh is due
-//! ([`Inner::reload`]), for the keyed `get` (L2 only, [`Inner::get`]) and `set`
+//! ([`Inner::reload_classified`]), for the keyed `get` (L2 only, [`Inner::get`]) and `set`
 //! ([`Inner::set`]).
 //!
 //! A miss joins the key's single-flight; the leader looks at L1 once more (another leader may
@@ -25,6 +25,27 @@ use super::l1::{Fill, Found, ReadStart};
 use super::l2_access::{L2Hit, L2Lookup, ReadFor};
 use super::mode::CallMode;
 use super::{EntryKey, Inner, ResolvedOptions};
+
+/// A loader's error, as the engine treats it.
+pub enum LoadError<E> {
+    /// A failure: counted in `load_errors`, and answered with a stale value when the entry's
+    /// `stale_if_error` window allows.
+    Failed(E),
+    /// Not a failure, just nothing to cache (the `None` of an `Option` function, the
+    /// `Ok(None)` of a `Result<Option<T>, E>` one): returned to the caller as it is.
+    Nothing(E),
+}
+
+impl<E> LoadError<E> {
+    /// The same kind of error without its value (a background reload drops its error where
+    /// it happens, so the error type need not be `Send`).
+    pub fn dropped(self) -> LoadError<()> {
+        match self {
+            LoadError::Failed(_) => LoadError::Failed(()),
+            LoadError::Nothing(_) => LoadError::Nothing(()),
+        }
+    }
+}
 
 /// Why the loader runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,8 +123,8 @@ impl Inner {
         V: Clone + 'static,
         Fut: Future<Output = Result<V, E>>,
     {
-        let loader = || async { loader().await.map(Loaded::new) };
-        self.load_deciding::<M, K, V, E, _>(store, key, options, loader)
+        let loader = || async { loader().await.map(Loaded::new).map_err(LoadError::Failed) };
+        self.load_classified::<M, K, V, E, _>(store, key, options, loader)
             .await
     }
 
@@ -119,6 +140,25 @@ impl Inner {
         M: CallMode,
         V: Clone + 'static,
         Fut: Future<Output = Result<Loaded<V>, E>>,
+    {
+        let loader = || async { loader().await.map_err(LoadError::Failed) };
+        self.load_classified::<M, K, V, E, _>(store, key, options, loader)
+            .await
+    }
+
+    /// [`load_deciding`](Self::load_deciding) with a loader that also says which of its errors
+    /// are failures ([`LoadError`]).
+    pub(crate) async fn load_classified<M, K, V, E, Fut>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        options: &ResolvedOptions,
+        loader: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        M: CallMode,
+        V: Clone + 'static,
+        Fut: Future<Output = Result<Loaded<V>, LoadError<E>>>,
     {
         let leader = match self.join::<M, K, V>(store, &key, options).await {
             Joined::Done(value) => {
@@ -230,8 +270,9 @@ impl Inner {
     }
 
     /// Reloads a fresh entry whose refresh point passed (refresh-ahead), through its
-    /// single-flight, without reading L1 or L2.
-    pub(crate) async fn reload<M, K, V, E, Fut>(
+    /// single-flight, without reading L1 or L2; the loader decides how its value is cached and
+    /// which of its errors are failures ([`LoadError`]).
+    pub(crate) async fn reload_classified<M, K, V, E, Fut>(
         &self,
         store: &Store<K, V>,
         key: EntryKey<K>,
@@ -241,25 +282,7 @@ impl Inner {
     where
         M: CallMode,
         V: Clone + 'static,
-        Fut: Future<Output = Result<V, E>>,
-    {
-        let loader = || async { loader().await.map(Loaded::new) };
-        self.reload_deciding::<M, K, V, E, _>(store, key, options, loader)
-            .await
-    }
-
-    /// [`reload`](Self::reload) with a loader that decides how its value is cached.
-    pub(crate) async fn reload_deciding<M, K, V, E, Fut>(
-        &self,
-        store: &Store<K, V>,
-        key: EntryKey<K>,
-        options: &ResolvedOptions,
-        loader: impl FnOnce() -> Fut,
-    ) -> Result<V, E>
-    where
-        M: CallMode,
-        V: Clone + 'static,
-        Fut: Future<Output = Result<Loaded<V>, E>>,
+        Fut: Future<Output = Result<Loaded<V>, LoadError<E>>>,
     {
         let leader = match self.join::<M, K, V>(store, &key, options).await {
             Joined::Done(value) => return Ok(value),
@@ -313,7 +336,7 @@ impl Inner {
     where
         M: CallMode,
         V: Clone + 'static,
-        Fut: Future<Output = Result<Loaded<V>, E>>,
+        Fut: Future<Output = Result<Loaded<V>, LoadError<E>>>,
     {
         let LoaderRun {
             leader,
@@ -362,10 +385,8 @@ impl Inner {
                     .await;
                 Ok(value)
             }
-            Err(error) => {
-                if !options.errors_are_failures {
-                    return Err(error);
-                }
+            Err(LoadError::Nothing(nothing)) => Err(nothing),
+            Err(LoadError::Failed(error)) => {
                 bump(&store.counters.load_errors);
                 if reason == Reason::Refresh {
                     self.l1.release_refresh(store, &key);
@@ -472,7 +493,6 @@ impl Inner {
     fn decided(&self, asked: &ResolvedOptions, chosen: &EntryOptions) -> ResolvedOptions {
         ResolvedOptions {
             level: asked.level,
-            errors_are_failures: asked.errors_are_failures,
             store_if: asked.store_if.clone(),
             ..self.resolve(chosen)
         }
@@ -507,12 +527,17 @@ impl Inner {
     }
 
     /// The keyed `get` after an L1 miss: L2 through single-flight; never runs a loader.
-    pub(crate) async fn get<M: CallMode, K, V: Clone>(
+    pub(crate) async fn get<M: CallMode, K, V: Clone + 'static>(
         &self,
         store: &Store<K, V>,
         key: EntryKey<K>,
         options: &ResolvedOptions,
     ) -> Option<V> {
+        // One keyspace: what a `#[cached]` function (or a put) stored under this key.
+        if let Some(Found::Entry(value) | Found::Put(value)) = self.l1.elsewhere(store, &key.text) {
+            store.counters.l1_hits.incr(crate::thread_slot::current());
+            return Some(value);
+        }
         // A flight that fails or is invalidated leaves its waiters with a miss.
         let found = match store.flights.join(&key.text, &options.tags) {
             Role::Waiter(flight) => match M::wait(&flight).await {

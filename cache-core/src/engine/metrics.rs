@@ -94,6 +94,12 @@ fn publish_function(cache: &str, function: &str, stats: &Stats) {
         "function" => function.to_owned()
     )
     .absolute(stats.evictions);
+    counter!(
+        "cache_type_mismatches_total",
+        "cache" => cache.to_owned(),
+        "function" => function.to_owned()
+    )
+    .absolute(stats.type_mismatches);
 }
 
 /// Records a load's duration.

@@ -40,6 +40,7 @@ use std::time::Duration;
 pub use batch::MAX_BATCH_LOAD;
 pub(crate) use coherence::BackplaneSink;
 pub(crate) use l1::Hit;
+pub use load::LoadError;
 pub(crate) use mode::{Async, CallMode};
 pub(crate) use put::{KEYED_L1_SITE, KEYED_SITE, KeyedStore};
 pub(crate) use registry::{Site, StoreRef};
@@ -91,9 +92,6 @@ pub(crate) struct ResolvedOptions {
     pub(crate) stale_if_error: Option<Duration>,
     pub(crate) level: Level,
     pub(crate) tags: Vec<String>,
-    /// Whether a loader error counts as a failure (and may be answered with a stale value);
-    /// false for the `None` of an `Option` function, which is just "nothing to cache".
-    pub(crate) errors_are_failures: bool,
     /// Whether a loaded value may be stored (`#[cached(unless = ...)]`); `None`: always.
     pub(crate) store_if: Option<StoreIf>,
 }
@@ -173,9 +171,15 @@ impl Inner {
         self.l2.status()
     }
 
-    /// Runs `f` on every store.
-    pub(crate) fn for_each_store(&self, f: impl FnMut(&dyn crate::store::ErasedStore)) {
-        self.l1.for_each_store(f);
+    /// Up to `limit` keys of L1 matching `matches` that a read would return now, sorted.
+    pub(crate) fn l1_keys(&self, matches: &dyn Fn(&str) -> bool, limit: usize) -> Vec<String> {
+        self.l1.keys(matches, limit)
+    }
+
+    /// The L1 entry of `key` a read would return now: its function, expiry, weight and tag
+    /// count.
+    pub(crate) fn l1_describe(&self, key: &str) -> Option<(String, u64, u32, usize)> {
+        self.l1.describe(key)
     }
 
     /// Keys of the L2 matching a glob.
@@ -271,7 +275,6 @@ impl Inner {
                 .filter(|window| !window.is_zero()),
             level: options.level,
             tags: options.tags.clone(),
-            errors_are_failures: true,
             store_if: None,
         }
     }

@@ -114,6 +114,67 @@ async fn cache_none_caches_none_too() {
 }
 
 #[tokio::test]
+async fn result_option_caches_only_ok_some_without_cache_none() {
+    static CACHE: LazyLock<Cache> = LazyLock::new(|| {
+        Cache::builder()
+            .stale_if_error(Duration::from_secs(60))
+            .build()
+            .unwrap()
+    });
+    static LOADS: AtomicU32 = AtomicU32::new(0);
+    static DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    /// A lookup that may find nothing (`Ok(None)`) or fail (`Err`).
+    #[cached(cache = CACHE, ttl = "50ms")]
+    async fn by_email(email: &str) -> Result<Option<u64>, DbError> {
+        LOADS.fetch_add(1, Ordering::SeqCst);
+        if DOWN.load(Ordering::SeqCst) {
+            return Err(DbError("down".into()));
+        }
+        Ok((email == "ada@example.com").then_some(7))
+    }
+
+    // `Ok(Some)` is cached.
+    assert_eq!(within(by_email("ada@example.com")).await, Ok(Some(7)));
+    assert_eq!(within(by_email("ada@example.com")).await, Ok(Some(7)));
+    assert_eq!(LOADS.load(Ordering::SeqCst), 1);
+    // `Ok(None)` is not: a new address is looked up again, and it is not a failure.
+    assert_eq!(within(by_email("new@example.com")).await, Ok(None));
+    assert_eq!(within(by_email("new@example.com")).await, Ok(None));
+    assert_eq!(LOADS.load(Ordering::SeqCst), 3);
+    let stats = CACHE.stats();
+    assert_eq!((stats.l1_hits, stats.misses, stats.load_errors), (1, 3, 0));
+
+    // An `Err` is a failure: counted, and answered with the expired value within the cache's
+    // stale-if-error window.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    DOWN.store(true, Ordering::SeqCst);
+    assert_eq!(within(by_email("ada@example.com")).await, Ok(Some(7)));
+    assert_eq!(
+        within(by_email("new@example.com")).await,
+        Err(DbError("down".into()))
+    );
+    let stats = CACHE.stats();
+    assert_eq!((stats.load_errors, stats.stale_served), (2, 1));
+}
+
+#[tokio::test]
+async fn result_option_with_cache_none_caches_ok_none_too() {
+    static CACHE: LazyLock<Cache> = LazyLock::new(new_cache);
+    static LOADS: AtomicU32 = AtomicU32::new(0);
+
+    #[cached(cache = CACHE, cache_none)]
+    async fn by_email(email: &str) -> Result<Option<u64>, DbError> {
+        LOADS.fetch_add(1, Ordering::SeqCst);
+        Ok((email == "ada@example.com").then_some(7))
+    }
+
+    assert_eq!(within(by_email("new@example.com")).await, Ok(None));
+    assert_eq!(within(by_email("new@example.com")).await, Ok(None));
+    assert_eq!(LOADS.load(Ordering::SeqCst), 1, "`Ok(None)` was cached");
+}
+
+#[tokio::test]
 async fn plain_values_are_cached_as_is() {
     static CACHE: LazyLock<Cache> = LazyLock::new(new_cache);
     static LOADS: AtomicU32 = AtomicU32::new(0);

@@ -23,6 +23,7 @@ mod macros_refresh_inline;
 mod macros_sync;
 #[cfg(feature = "metrics")]
 mod metrics;
+mod one_keyspace;
 mod read_your_writes;
 mod read_your_writes_stress;
 mod refresh_and_stale;

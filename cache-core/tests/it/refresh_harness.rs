@@ -219,6 +219,8 @@ fn check<T: PartialEq + Debug>(
         (2, 1, 1),
         "{stats:?}"
     );
+    let inline = u64::from(matches!(ran, Ran::Inline));
+    assert_eq!(stats.inline_refreshes, inline, "{stats:?}");
     let (value, reloaded_by_the_caller) = refreshing;
     match ran {
         Ran::Background => {

@@ -2,12 +2,13 @@
 //! which blocks the server), to `UNLINK` each batch (pattern invalidation, clear) or to list
 //! keys (operators' listings). Each round trip is bounded by the keyspace's step timeout.
 
-use cache_core::l2::L2Error;
+use cache_core::l2::{L2Error, L2Read};
 
-use super::Keyspace;
+use super::{Keyspace, read};
 use crate::connection::Node;
 use crate::error::{from_redis, timed};
 use crate::layout::is_reserved;
+use crate::liveness::Status;
 
 /// Which keys a scan leaves alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,12 +43,14 @@ pub(super) async fn unlink_matching(
 }
 
 /// Up to `limit` cache keys matching `pattern` (a glob over cache keys, without the
-/// namespace), sorted. A key that holds only an invalidation marker is not an entry and is
-/// left out.
+/// namespace), sorted. Only keys a read would find are listed, checked as a read checks them
+/// ([`read`]): a key that holds only an invalidation marker, an entry hidden by a tag
+/// invalidation or a flush (`clear`), or one past its expiry is left out.
 pub(crate) async fn list_keys(
     keyspace: &Keyspace,
     pattern: &str,
     limit: usize,
+    flushes: &Status,
 ) -> Result<Vec<String>, L2Error> {
     let layout = &keyspace.layout;
     let found = list_matching(keyspace, &layout.value_pattern(pattern), limit).await?;
@@ -57,14 +60,12 @@ pub(crate) async fn list_keys(
         .filter_map(|raw| std::str::from_utf8(raw).ok())
         .filter_map(|name| Some((name, layout.cache_key(name)?)))
         .collect();
-    let holds_value = named.iter().map(|&(name, _)| async move {
-        redis::cmd("HEXISTS")
-            .arg(name)
-            .arg("v")
-            .query_async::<bool>(&mut keyspace.connection())
-            .await
+    let holds_value = named.iter().map(|&(_, key)| async move {
+        match read(keyspace, key, &[], flushes, None).await {
+            Ok(found) => matches!(found, L2Read::Found(_)),
             // Another type (not written by a cache), or no answer: listed, as SCAN found it.
-            .unwrap_or(true)
+            Err(_) => true,
+        }
     });
     let holds_value = futures_util::future::join_all(holds_value).await;
     let mut keys: Vec<String> = named

@@ -283,7 +283,8 @@ impl L2 for Attached {
             limit: Limit::Bulk,
             kind: Kind::Inspect,
         };
-        let command = commands::list_keys(self.keyspace(), pattern, limit);
+        let status = &self.inner.status;
+        let command = commands::list_keys(self.keyspace(), pattern, limit, status);
         Box::pin(self.policy.run(operation, command))
     }
 
