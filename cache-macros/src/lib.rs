@@ -435,8 +435,8 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// escaped, hashed when over-long. So a batch's entries are ordinary entries:
 /// `cache.get::<V>("user:7")` returns what `users(&[7])` stored, and a `#[cached]` function
 /// with the same prefix, key and value type shares them both ways. Keys must implement
-/// `Display`, `Hash`, `Eq` and `Clone`; the generated code keeps each key next to its text,
-/// and never parses a text back.
+/// `Display`, `Hash`, `Eq`, `Clone`, `Send`, `Sync` and be `'static`; the generated code keeps
+/// each key next to its text, and never parses a text back.
 ///
 /// ```
 /// use std::collections::HashMap;
