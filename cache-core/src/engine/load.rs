@@ -194,7 +194,25 @@ impl Inner {
                 .run_loader::<M, K, V, E, Fut>(store, key, options, load, loader)
                 .await;
         };
-        let mut start = start;
+        self.load_through_fleet::<M, K, V, E, Fut>(store, key, options, (guard, start), loader)
+            .await
+    }
+
+    /// The miss path of a key's leader once L1 has nothing: reads L2 (taking the key's fleet
+    /// lease, or waiting for the process that holds it), then loads if it must.
+    async fn load_through_fleet<M, K, V, E, Fut>(
+        &self,
+        store: &Store<K, V>,
+        key: EntryKey<K>,
+        options: &ResolvedOptions,
+        (guard, mut start): (LeaderGuard<'_, V>, ReadStart),
+        loader: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        M: CallMode,
+        V: Clone + 'static,
+        Fut: Future<Output = Result<Loaded<V>, LoadError<E>>>,
+    {
         let reading = (&guard, &mut start);
         let mark = match self
             .read_before_load::<M, K, V>(store, &key, options, reading)
@@ -305,6 +323,20 @@ impl Inner {
                         guard.complete(&value, || self.l1.unchanged_since(start));
                     }
                     return Ok(value);
+                }
+                // The copy is gone meanwhile (expired, or dropped by the write-through
+                // message of the process refreshing the key): a miss, which waits for that
+                // process's value instead of loading the key a second time.
+                if let Some(guard) = leader {
+                    return self
+                        .load_through_fleet::<M, K, V, E, Fut>(
+                            store,
+                            key,
+                            options,
+                            (guard, start),
+                            loader,
+                        )
+                        .await;
                 }
                 ReadMark::default()
             }
