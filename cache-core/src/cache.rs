@@ -121,19 +121,8 @@ impl Cache {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
-        if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
-            if hit.refresh {
-                let (store, key_entry) = self.keyed::<V>(key);
-                let options = self.inner.resolve(options);
-                refresh::spawn(Arc::clone(&self.inner), store, key_entry, options, loader);
-            }
-            return Ok(hit.value);
-        }
-        let (store, key_entry) = self.keyed::<V>(key);
-        let options = self.inner.resolve(options);
-        self.inner
-            .load::<Async, _, V, E, _>(&store, key_entry, &options, loader)
-            .await
+        let loader = move || async move { loader().await.map(Loaded::new) };
+        self.get_or_load_with(key, options, loader).await
     }
 
     /// [`get_or_load`](Self::get_or_load) with a loader that decides how its value is cached
@@ -292,22 +281,8 @@ impl Cache {
         E: Send + 'static,
         F: FnOnce() -> Result<V, E> + Send + 'static,
     {
-        if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
-            if hit.refresh {
-                let (store, key_entry) = self.keyed::<V>(key);
-                let options = self.inner.resolve(options);
-                refresh::spawn_blocking(Arc::clone(&self.inner), store, key_entry, options, loader);
-            }
-            return Ok(hit.value);
-        }
-        let (store, key_entry) = self.keyed::<V>(key);
-        let options = self.inner.resolve(options);
-        run_here(self.inner.load::<Blocking, _, V, E, _>(
-            &store,
-            key_entry,
-            &options,
-            || async move { loader() },
-        ))
+        let loader = move || loader().map(Loaded::new);
+        self.get_or_load_with_blocking(key, options, loader)
     }
 
     /// Blocking twin of [`get_or_load_with`](Self::get_or_load_with); the loader runs on the

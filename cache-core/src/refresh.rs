@@ -11,25 +11,8 @@ use crate::loaded::Loaded;
 use crate::store::Store;
 
 /// Reloads `key` of `store` with `loader` on the current tokio runtime (or the driver runtime
-/// outside one), through single-flight and write-through.
-pub(crate) fn spawn<S, K, V, E, Fut>(
-    inner: Arc<Inner>,
-    store: S,
-    key: EntryKey<K>,
-    options: ResolvedOptions,
-    loader: impl FnOnce() -> Fut + Send + 'static,
-) where
-    S: Deref<Target = Store<K, V>> + Send + 'static,
-    K: Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    E: Send + 'static,
-    Fut: Future<Output = Result<V, E>> + Send + 'static,
-{
-    let loader = || async { loader().await.map(Loaded::new).map_err(LoadError::Failed) };
-    spawn_classified(inner, store, key, options, loader);
-}
-
-/// [`spawn`] with a loader that decides how its value is cached.
+/// outside one), through single-flight and write-through; the loader decides how its value is
+/// cached.
 pub(crate) fn spawn_deciding<S, K, V, E, Fut>(
     inner: Arc<Inner>,
     store: S,
@@ -73,24 +56,8 @@ pub(crate) fn spawn_classified<S, K, V, E, Fut>(
     }
 }
 
-/// Reloads `key` of `store` with a synchronous `loader` on a helper thread.
-pub(crate) fn spawn_blocking<S, K, V, E>(
-    inner: Arc<Inner>,
-    store: S,
-    key: EntryKey<K>,
-    options: ResolvedOptions,
-    loader: impl FnOnce() -> Result<V, E> + Send + 'static,
-) where
-    S: Deref<Target = Store<K, V>> + Send + 'static,
-    K: Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    E: Send + 'static,
-{
-    let loader = move || loader().map(Loaded::new).map_err(LoadError::Failed);
-    spawn_blocking_classified(inner, store, key, options, loader);
-}
-
-/// [`spawn_blocking`] with a loader that decides how its value is cached.
+/// Reloads `key` of `store` with a synchronous `loader` on a helper thread; the loader decides
+/// how its value is cached.
 pub(crate) fn spawn_blocking_deciding<S, K, V, E>(
     inner: Arc<Inner>,
     store: S,

@@ -110,25 +110,7 @@ impl Inner {
     }
 
     /// Loads a key after an L1 miss: single-flight, L1 again, L2, then the loader with
-    /// write-through.
-    pub(crate) async fn load<M, K, V, E, Fut>(
-        &self,
-        store: &Store<K, V>,
-        key: EntryKey<K>,
-        options: &ResolvedOptions,
-        loader: impl FnOnce() -> Fut,
-    ) -> Result<V, E>
-    where
-        M: CallMode,
-        V: Clone + 'static,
-        Fut: Future<Output = Result<V, E>>,
-    {
-        let loader = || async { loader().await.map(Loaded::new).map_err(LoadError::Failed) };
-        self.load_classified::<M, K, V, E, _>(store, key, options, loader)
-            .await
-    }
-
-    /// [`load`](Self::load) with a loader that decides how its value is cached.
+    /// write-through; the loader decides how its value is cached.
     pub(crate) async fn load_deciding<M, K, V, E, Fut>(
         &self,
         store: &Store<K, V>,
