@@ -2,10 +2,11 @@
 //! raw URI, so their number stays that of the routes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::MatchedPath;
+use crossbeam_utils::CachePadded;
 use http::Extensions;
 use serde::Serialize;
 
@@ -54,7 +55,7 @@ impl RouteStats {
 #[derive(Debug, Default)]
 pub(crate) struct RouteCounters {
     route: Box<str>,
-    hits: AtomicU64,
+    hits: StripedCounter,
     misses: AtomicU64,
     stale: AtomicU64,
     uncacheable: AtomicU64,
@@ -68,7 +69,7 @@ impl RouteCounters {
     /// Counts one answer.
     pub(crate) fn count(&self, outcome: Outcome, not_modified: bool) {
         let counter = match outcome {
-            Outcome::Hit { .. } => &self.hits,
+            Outcome::Hit { .. } => return self.count_hit(not_modified),
             Outcome::Stored => &self.misses,
             Outcome::Stale { .. } => &self.stale,
             Outcome::Uncacheable(_) => &self.uncacheable,
@@ -76,6 +77,13 @@ impl RouteCounters {
             Outcome::Bypass(_) => &self.bypassed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if not_modified {
+            self.not_modified.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn count_hit(&self, not_modified: bool) {
+        self.hits.add_one();
         if not_modified {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
         }
@@ -94,7 +102,7 @@ impl RouteCounters {
     fn snapshot(&self) -> RouteStats {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         RouteStats {
-            hits: load(&self.hits),
+            hits: self.hits.sum(),
             misses: load(&self.misses),
             stale: load(&self.stale),
             uncacheable: load(&self.uncacheable),
@@ -146,6 +154,37 @@ impl ResponseStats {
         });
         Arc::clone(counters)
     }
+}
+
+/// Lines a [`StripedCounter`] is split over.
+const STRIPES: usize = 8;
+
+/// A counter each thread adds to on a cache line of its own (of [`STRIPES`]), summed when
+/// read: every hit counts once, and two cores counting on one line make it travel between
+/// them on each request.
+#[derive(Debug, Default)]
+struct StripedCounter([CachePadded<AtomicU64>; STRIPES]);
+
+impl StripedCounter {
+    fn add_one(&self) {
+        self.0[stripe()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn sum(&self) -> u64 {
+        self.0
+            .iter()
+            .map(|lane| lane.load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+}
+
+/// The stripe of the calling thread: threads take stripes in turn, on first use.
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.with(|stripe| *stripe)
 }
 
 /// The route label of a request: axum's matched route, or [`UNMATCHED_ROUTE`].
