@@ -74,7 +74,9 @@ async fn hit(app: &mut Router, path: &str) -> usize {
 }
 
 async fn warmed(contender: &str, paths: &[String]) -> Router {
-    let mut app = app(contender);
+    // With its state, as `axum::serve` gives it: the routes' layers are applied once here, not
+    // again for every request.
+    let mut app = app(contender).with_state(());
     for path in paths {
         hit(&mut app, path).await;
     }

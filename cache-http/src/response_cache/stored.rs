@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::policy;
-use super::status::CACHE_STATUS;
+use super::status::{CACHE_STATUS, number_value};
 
 /// An entry of the response cache: a stored response, or the note that a URI's responses
 /// vary by request headers (each variant then has an entry of its own).
@@ -103,7 +103,8 @@ fn served_headers(headers: &HeaderMap, body_len: usize) -> HeaderMap {
             .iter()
             .map(|(name, value)| (name.clone(), value.clone())),
     );
-    served.insert(CONTENT_LENGTH, body_len.into());
+    // Static text for most bodies: the value is cloned for every answer.
+    served.insert(CONTENT_LENGTH, number_value(body_len as u64));
     served.insert(AGE, HeaderValue::from_static("0"));
     served.insert(CACHE_STATUS, HeaderValue::from_static(""));
     served
