@@ -2,11 +2,11 @@
 //! raw URI, so their number stays that of the routes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::MatchedPath;
-use crossbeam_utils::CachePadded;
+use cache_core::__private::ThreadCounter;
 use http::Extensions;
 use serde::Serialize;
 
@@ -55,7 +55,8 @@ impl RouteStats {
 #[derive(Debug, Default)]
 pub(crate) struct RouteCounters {
     route: Box<str>,
-    hits: StripedCounter,
+    /// Counted by every hit: on slots of the threads' own.
+    hits: ThreadCounter,
     misses: AtomicU64,
     stale: AtomicU64,
     uncacheable: AtomicU64,
@@ -154,37 +155,6 @@ impl ResponseStats {
         });
         Arc::clone(counters)
     }
-}
-
-/// Lines a [`StripedCounter`] is split over.
-const STRIPES: usize = 8;
-
-/// A counter each thread adds to on a cache line of its own (of [`STRIPES`]), summed when
-/// read: every hit counts once, and two cores counting on one line make it travel between
-/// them on each request.
-#[derive(Debug, Default)]
-struct StripedCounter([CachePadded<AtomicU64>; STRIPES]);
-
-impl StripedCounter {
-    fn add_one(&self) {
-        self.0[stripe()].fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn sum(&self) -> u64 {
-        self.0
-            .iter()
-            .map(|lane| lane.load(Ordering::Relaxed))
-            .fold(0, u64::wrapping_add)
-    }
-}
-
-/// The stripe of the calling thread: threads take stripes in turn, on first use.
-fn stripe() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-    }
-    STRIPE.with(|stripe| *stripe)
 }
 
 /// The route label of a request: axum's matched route, or [`UNMATCHED_ROUTE`].
