@@ -7,8 +7,10 @@
 //! - `layered-cache`: `cache_http::ResponseCacheLayer` on an L1-only `Cache` on the route.
 //!
 //! The three servers run at once on one runtime (2 workers); the load comes from another
-//! runtime (2 workers): 32 keep-alive connections, each sending its next request as soon as it
-//! has read the last answer, over 100 ids (all stored before the rounds, so the cached routes
+//! runtime (2 workers): 32 keep-alive connections of a minimal client (`common/raw_client.rs`:
+//! fixed request bytes, responses parsed by `httparse`, so that the servers, not the client,
+//! take most of the two cores), each sending its next request as soon as it has read the last
+//! answer (`HTTP_BENCH_CLIENT=reqwest`: reqwest clients instead), over 100 ids (all stored before the rounds, so the cached routes
 //! answer hits only). Each round gives every contender the same time, in an order rotated from
 //! round to round, so drift on a shared machine hits all of them alike; medians are over the
 //! rounds. Run: `cargo bench -p benches --bench http_response`. Results: `BENCHMARKS.md`.
@@ -28,11 +30,14 @@ const HANDLER_TIME: Duration = Duration::from_millis(5);
 /// Keep-alive connections sending requests at once.
 const CONNECTIONS: usize = 32;
 /// The ids requested, in turn.
-const IDS: u64 = 100;
+const IDS: usize = 100;
 /// How long each contender is measured per round.
 const ROUND: Duration = Duration::from_secs(1);
 /// Rounds (each measures every contender once).
 const ROUNDS: usize = 9;
+
+#[path = "common/raw_client.rs"]
+mod raw_client;
 
 /// The route's handler: 5 ms of work (a query), then the profile.
 async fn user(Path(id): Path<u64>) -> impl IntoResponse {
@@ -86,28 +91,49 @@ impl Contender {
     }
 }
 
+/// `HTTP_BENCH_CLIENT=reqwest`: the load comes from reqwest clients (as the first runs of this
+/// benchmark did), which spend more of the cores than the servers do.
+fn reqwest_client() -> bool {
+    std::env::var("HTTP_BENCH_CLIENT").as_deref() == Ok("reqwest")
+}
+
+/// The request for each id, as bytes.
+fn requests(address: &str) -> Vec<Vec<u8>> {
+    (0..IDS)
+        .map(|id| raw_client::get_request(address, &format!("/users/{id}")))
+        .collect()
+}
+
 /// Sends requests on `CONNECTIONS` connections for `ROUND`; returns requests per second.
-async fn measure(base: &str, round: usize) -> f64 {
+async fn measure(address: &str, round: usize) -> f64 {
     let deadline = Instant::now() + ROUND;
     let started = Instant::now();
     let connections: Vec<_> = (0..CONNECTIONS)
         .map(|connection| {
-            let base = base.to_owned();
+            let address = address.to_owned();
             tokio::spawn(async move {
-                let client = reqwest::Client::builder()
-                    .pool_max_idle_per_host(1)
-                    .build()
-                    .expect("a client builds");
-                let mut sent = 0u64;
-                let mut id = (connection * 7 + round) as u64;
+                let mut sent = 0;
+                let mut id = connection * 7 + round;
+                if reqwest_client() {
+                    let client = reqwest::Client::builder()
+                        .pool_max_idle_per_host(1)
+                        .build()
+                        .expect("a client builds");
+                    while Instant::now() < deadline {
+                        let url = format!("http://{address}/users/{}", id % IDS);
+                        let response = client.get(url).send().await.expect("an answer");
+                        assert!(response.status().is_success());
+                        response.bytes().await.expect("the body arrives");
+                        sent += 1;
+                        id += 1;
+                    }
+                    return sent;
+                }
+                let requests = requests(&address);
+                let mut client = raw_client::RawClient::connect(&address).await;
                 while Instant::now() < deadline {
-                    let response = client
-                        .get(format!("{base}/users/{}", id % IDS))
-                        .send()
-                        .await
-                        .expect("the server answers");
-                    assert!(response.status().is_success());
-                    response.bytes().await.expect("the body arrives");
+                    let (status, _) = client.get(&requests[id % requests.len()]).await;
+                    assert_eq!(status, 200);
                     sent += 1;
                     id += 1;
                 }
@@ -123,15 +149,11 @@ async fn measure(base: &str, round: usize) -> f64 {
 }
 
 /// Stores every id's response (a cached route answers hits only from then on).
-async fn warm(base: &str) {
-    let client = reqwest::Client::new();
-    for id in 0..IDS {
-        let response = client
-            .get(format!("{base}/users/{id}"))
-            .send()
-            .await
-            .expect("the server answers");
-        response.bytes().await.expect("the body arrives");
+async fn warm(address: &str) {
+    let mut client = raw_client::RawClient::connect(address).await;
+    for request in requests(address) {
+        let (status, _) = client.get(&request).await;
+        assert_eq!(status, 200);
     }
 }
 
@@ -161,7 +183,7 @@ fn main() {
                     .expect("a loopback port");
                 let address = listener.local_addr().expect("bound");
                 tokio::spawn(async move { axum::serve(listener, app).await });
-                format!("http://{address}")
+                address.to_string()
             })
         })
         .collect();
@@ -199,8 +221,9 @@ fn main() {
         })
         .collect();
     let (handler, peer) = (summary[0].0, summary[1].0);
+    let client = if reqwest_client() { "reqwest" } else { "raw" };
     println!(
-        "GET /users/{{id}}, 5 ms handler, {CONNECTIONS} connections, {ROUNDS} rounds of {ROUND:?}"
+        "GET /users/{{id}}, 5 ms handler, {CONNECTIONS} {client} connections, {ROUNDS} rounds of {ROUND:?}"
     );
     println!(
         "| contender | median req/s | min | max | vs handler alone | vs axum-response-cache |"

@@ -1,5 +1,6 @@
-//! Support for the code `#[cached]`, `#[cache_put]` and `#[invalidate]` generate. Not a public
-//! API: names and signatures change without notice.
+//! Support for the code `#[cached]`, `#[cache_put]` and `#[invalidate]` generate, and for the
+//! workspace's own crates (`cache-http`). Not a public API: names and signatures change
+//! without notice.
 //!
 //! Each annotated function has a `static` [`CachedFn`] (its key template and the site that
 //! finds its store) and makes one call, [`lookup`], with its cache, that static and a tuple of
@@ -507,3 +508,47 @@ pub fn serde_value_of<V: SerdeValue>() -> ValueSerde<V> {
 pub trait CachedValue: Clone + Send + Sync + 'static {}
 
 impl<T: Clone + Send + Sync + 'static> CachedValue for T {}
+
+/// `cache`'s fresh L1 value of `key`, without a future: what an HTTP layer answers a hit with
+/// before it builds the request's future. A hit that claims the entry's refresh starts the
+/// reload `make_loader` builds, as [`Cache::get_or_load_with`] would; a miss is `None`, not
+/// counted (the caller then calls `get_or_load_with`, which counts it and loads).
+pub fn l1_hit_or_refresh<V, E, F, Fut>(
+    cache: &Cache,
+    key: &str,
+    options: &EntryOptions,
+    make_loader: impl FnOnce() -> F,
+) -> Option<V>
+where
+    V: crate::CacheValue,
+    E: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Loaded<V>, E>> + Send + 'static,
+{
+    cache.l1_hit_or_refresh(key, options, make_loader)
+}
+
+/// A counter many threads bump on a hot path without a locked instruction: each live thread
+/// writes a cache-line-padded slot of its own, and a read sums the slots (the engine counts its
+/// L1 hits so). `cache-http` counts its hits by route with it.
+#[derive(Default)]
+pub struct ThreadCounter(crate::stats::StripedCounter);
+
+impl ThreadCounter {
+    /// Adds one, in the calling thread's slot.
+    #[inline]
+    pub fn add_one(&self) {
+        self.0.incr(crate::thread_slot::current());
+    }
+
+    /// The count so far.
+    pub fn sum(&self) -> u64 {
+        self.0.sum()
+    }
+}
+
+impl std::fmt::Debug for ThreadCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ThreadCounter").field(&self.sum()).finish()
+    }
+}

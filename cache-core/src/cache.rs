@@ -143,10 +143,7 @@ impl Cache {
     {
         if let Some(hit) = self.inner.probe_keyed::<V>(KEYED_SITE, key) {
             if hit.refresh {
-                let (store, key_entry) = self.keyed::<V>(key);
-                let options = self.inner.resolve(options);
-                let inner = Arc::clone(&self.inner);
-                refresh::spawn_deciding(inner, store, key_entry, options, loader);
+                self.refresh_in_background(key, options, loader);
             }
             return Ok(hit.value);
         }
@@ -155,6 +152,43 @@ impl Cache {
         self.inner
             .load_deciding::<Async, _, V, E, _>(&store, key_entry, &options, loader)
             .await
+    }
+
+    /// The hit path of [`get_or_load_with`](Self::get_or_load_with) without its future: the
+    /// value of `key` when L1 holds it fresh. A hit that claims the entry's refresh starts the
+    /// reload in the background with the loader `make_loader` builds (only then). A miss is
+    /// `None` and counts nothing: the caller goes on with `get_or_load_with`, which counts it.
+    pub(crate) fn l1_hit_or_refresh<V, E, F, Fut>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        make_loader: impl FnOnce() -> F,
+    ) -> Option<V>
+    where
+        V: CacheValue,
+        E: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Loaded<V>, E>> + Send + 'static,
+    {
+        let hit = self.inner.probe_keyed::<V>(KEYED_SITE, key)?;
+        if hit.refresh {
+            self.refresh_in_background(key, options, make_loader());
+        }
+        Some(hit.value)
+    }
+
+    /// Reloads `key` on a task of its own, for the hit that claimed its refresh.
+    fn refresh_in_background<V, E, F, Fut>(&self, key: &str, options: &EntryOptions, loader: F)
+    where
+        V: CacheValue,
+        E: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Loaded<V>, E>> + Send + 'static,
+    {
+        let (store, key_entry) = self.keyed::<V>(key);
+        let options = self.inner.resolve(options);
+        let inner = Arc::clone(&self.inner);
+        refresh::spawn_deciding(inner, store, key_entry, options, loader);
     }
 
     /// Removes `key` from L1, L2 and every other process's L1.

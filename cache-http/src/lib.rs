@@ -125,7 +125,8 @@ pub use error::ApiError;
 pub use keys::MAX_LIMIT;
 pub use response_cache::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_RESPONSE_TTL, HttpEntry, ResponseCacheLayer,
-    ResponseCacheService, ResponseStats, RouteStats, StoredResponse, UNMATCHED_ROUTE, VaryMarker,
+    ResponseCacheService, ResponseFuture, ResponseStats, RouteStats, StoredResponse,
+    UNMATCHED_ROUTE, VaryMarker,
 };
 
 /// The admin routes for `cache` (see the crate documentation), to mount where you like.

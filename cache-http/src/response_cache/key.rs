@@ -9,6 +9,8 @@
 //! - Every entry of a URI (its response, its `Vary` note, its variants) carries the URI's key
 //!   as a tag, so one tag invalidation drops all of them.
 
+use std::cell::Cell;
+
 use axum::extract::OriginalUri;
 use cache_core::{KeyBuilder, MAX_KEY_LEN};
 use http::{Extensions, HeaderMap, Uri};
@@ -23,25 +25,58 @@ pub(crate) fn request_uri<'a>(extensions: &'a Extensions, uri: &'a Uri) -> &'a U
 
 /// The key of a URI's entry (also the tag of all its entries).
 pub(crate) fn uri_key(prefix: &str, uri: &Uri) -> String {
+    let mut key = String::new();
+    write_uri_key(prefix, uri, &mut key);
+    key
+}
+
+/// Calls `with` with the key of a URI's entry, written into a buffer the thread keeps (a hit
+/// looks its key up without allocating it).
+pub(crate) fn with_uri_key<R>(prefix: &str, uri: &Uri, with: impl FnOnce(&str) -> R) -> R {
+    thread_local! {
+        static KEY: Cell<String> = const { Cell::new(String::new()) };
+    }
+    // Taken out while in use: a nested call (none is made today) would find an empty buffer
+    // and grow its own, never share this one.
+    let mut key = KEY.take();
+    key.clear();
+    write_uri_key(prefix, uri, &mut key);
+    let result = with(&key);
+    KEY.set(key);
+    result
+}
+
+fn write_uri_key(prefix: &str, uri: &Uri, key: &mut String) {
     let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
     if path_and_query.len() + prefix.len() < MAX_KEY_LEN && !needs_escaping(path_and_query) {
         // The common case, without formatting: the escaped text is the text itself.
-        let mut key = String::with_capacity(prefix.len() + 1 + path_and_query.len());
+        key.reserve(prefix.len() + 1 + path_and_query.len());
         key.push_str(prefix);
         key.push(':');
         key.push_str(path_and_query);
-        return key;
+        return;
     }
-    KeyBuilder::new(prefix).part(&path_and_query).finish()
+    key.push_str(&KeyBuilder::new(prefix).part(&path_and_query).finish());
 }
 
 /// Whether `text` holds a character a key part escapes (see `cache_core::escape_key_part`);
 /// any non-ASCII character counts, to leave Unicode whitespace to the full escaping.
 fn needs_escaping(text: &str) -> bool {
-    text.bytes().any(|b| {
-        matches!(b, b':' | b'*' | b'?' | b'[' | b']' | b'\\' | b'%') || b <= b' ' || b >= 0x7f
-    })
+    text.bytes().any(|b| ESCAPED[usize::from(b)])
 }
+
+/// The bytes [`needs_escaping`] looks for, as a table (one load per byte of a URI).
+static ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] =
+            matches!(b, b':' | b'*' | b'?' | b'[' | b']' | b'\\' | b'%') || b <= b' ' || b >= 0x7f;
+        byte += 1;
+    }
+    table
+};
 
 /// The key of the variant of a URI that a request with `headers` selects, for a response
 /// varying by `names` (lower case, sorted).
@@ -115,6 +150,7 @@ mod tests {
             let path_and_query = uri.path_and_query().unwrap().as_str();
             let expected = KeyBuilder::new("http").part(&path_and_query).finish();
             assert_eq!(uri_key("http", &uri), expected, "{text}");
+            with_uri_key("http", &uri, |key| assert_eq!(key, expected, "{text}"));
         }
     }
 

@@ -26,5 +26,5 @@ mod write_path;
 
 pub use layer::{DEFAULT_MAX_BODY_BYTES, DEFAULT_RESPONSE_TTL, ResponseCacheLayer};
 pub use route_stats::{ResponseStats, RouteStats, UNMATCHED_ROUTE};
-pub use service::ResponseCacheService;
+pub use service::{ResponseCacheService, ResponseFuture};
 pub use stored::{HttpEntry, StoredResponse, VaryMarker};

@@ -1,14 +1,21 @@
 //! `GET` and `HEAD`: the lookup of the URI's entry, then, when the URI's responses vary, of
 //! the request's variant; a miss runs the handler once per key ([`fill`]).
+//!
+//! A fresh response in L1 is answered at once, before the request has a future
+//! ([`answer_now`]): such a hit costs no allocation of state shared with a loader, no key
+//! allocation and no boxed future. Everything else (a miss, L2, a response not shared) goes
+//! through [`serve`], told what the first look found so nothing is looked up or counted twice.
 
 use std::sync::Arc;
 
 use axum::body::Body;
-use http::{Request, Response};
+use cache_core::Loaded;
+use futures_util::future::BoxFuture;
+use http::{Request, Response, request};
 
 use super::exchange::{Exchange, LoadOutcome};
 use super::fill::{Failure, fill};
-use super::key::variant_key;
+use super::key::{request_uri, variant_key, with_uri_key};
 use super::layer::Shared;
 use super::respond;
 use super::route_stats::RouteCounters;
@@ -25,12 +32,101 @@ enum Answer {
     Passed(Response<Body>, Outcome, bool),
 }
 
-/// Answers a `GET` or `HEAD` whose body is empty.
+/// What [`answer_now`] found in L1 without answering: [`serve`] starts from it.
+pub(crate) enum Known {
+    /// Nothing: the URI's entry is to be looked up (L1 again, L2, the loader).
+    Nothing,
+    /// The URI's responses vary: the request's variant is to be looked up.
+    Varies(VaryMarker),
+    /// What is stored is not shared between clients: the handler answers this request.
+    NotShared,
+}
+
+/// What [`answer_now`] did with a request.
+pub(crate) enum Now<B> {
+    /// Answered from L1.
+    Answered(Response<Body>),
+    /// Given back for [`serve`], with what the look found.
+    Later(Request<B>, Known),
+}
+
+/// Answers a `GET` or `HEAD` whose body is empty from a fresh response in L1 (the URI's, or
+/// the request's variant), without waiting; otherwise gives the request back, with what the
+/// look found, for [`serve`].
+pub(crate) fn answer_now<H, B>(
+    shared: &Arc<Shared>,
+    handler: &H,
+    request: Request<B>,
+    route: &RouteCounters,
+) -> Now<B>
+where
+    H: Handler<B>,
+    B: Default + Send + 'static,
+{
+    let (parts, body) = request.into_parts();
+    let uri = request_uri(&parts.extensions, &parts.uri);
+    let found = with_uri_key(&shared.key_prefix, uri, |key| {
+        hit_now(shared, handler, &parts, key, None)
+    });
+    let known = match found {
+        Some(HttpEntry::Response(stored)) => return answer_hit(shared, route, &stored, &parts),
+        Some(HttpEntry::Variants(marker)) => {
+            let key = variant_key(&shared.key_prefix, uri, &marker.names, &parts.headers);
+            match hit_now(shared, handler, &parts, &key, Some(&marker.names)) {
+                Some(HttpEntry::Response(stored)) => {
+                    return answer_hit(shared, route, &stored, &parts);
+                }
+                Some(_) => Known::NotShared,
+                None => Known::Varies(marker),
+            }
+        }
+        Some(HttpEntry::Uncacheable) => Known::NotShared,
+        None => Known::Nothing,
+    };
+    Now::Later(Request::from_parts(parts, body), known)
+}
+
+fn answer_hit<B>(
+    shared: &Shared,
+    route: &RouteCounters,
+    stored: &StoredResponse,
+    request: &request::Parts,
+) -> Now<B> {
+    let now = now_ms();
+    let outcome = Outcome::Hit {
+        ttl: stored.ttl_seconds(now),
+    };
+    Now::Answered(respond::stored(
+        shared, route, stored, outcome, request, now,
+    ))
+}
+
+/// The fresh L1 entry of `key`; a hit that claims its refresh reloads it with a copy of the
+/// request (the URI's entry when `variant_of` is `None`, else a variant's).
+fn hit_now<H, B>(
+    shared: &Arc<Shared>,
+    handler: &H,
+    parts: &request::Parts,
+    key: &str,
+    variant_of: Option<&Vec<String>>,
+) -> Option<HttpEntry>
+where
+    H: Handler<B>,
+    B: Default + Send + 'static,
+{
+    cache_core::__private::l1_hit_or_refresh(&shared.cache, key, &shared.lookup_options, || {
+        let exchange = Exchange::new(Arc::clone(shared), parts.clone(), handler.clone());
+        loader(Arc::new(exchange), variant_of.cloned())
+    })
+}
+
+/// Answers a `GET` or `HEAD` whose body is empty, starting from what [`answer_now`] found.
 pub(crate) async fn serve<H, B>(
     shared: Arc<Shared>,
     handler: H,
     request: Request<B>,
     route: Arc<RouteCounters>,
+    known: Known,
 ) -> Result<Response<Body>, H::Error>
 where
     H: Handler<B>,
@@ -40,7 +136,7 @@ where
     let exchange = Arc::new(Exchange::new(shared, parts, handler));
     let shared = &exchange.shared;
     let asked = &exchange.request;
-    Ok(match answer(&exchange).await? {
+    Ok(match answer(&exchange, known).await? {
         Answer::Stored(stored, outcome, now) => {
             respond::stored(shared, &route, &stored, outcome, asked, now)
         }
@@ -50,12 +146,17 @@ where
     })
 }
 
-async fn answer<H, B>(exchange: &Arc<Exchange<H, B>>) -> Result<Answer, H::Error>
+async fn answer<H, B>(exchange: &Arc<Exchange<H, B>>, known: Known) -> Result<Answer, H::Error>
 where
     H: Handler<B>,
     B: Default + Send + 'static,
 {
-    match lookup(exchange, &exchange.uri_key, None).await {
+    let found = match known {
+        Known::Nothing => lookup(exchange, &exchange.uri_key, None).await,
+        Known::Varies(marker) => Ok(HttpEntry::Variants(marker)),
+        Known::NotShared => Ok(HttpEntry::Uncacheable),
+    };
+    match found {
         // Boxed: rarer, and its futures would make every request's future larger.
         Ok(HttpEntry::Variants(marker)) => Box::pin(variant(exchange, marker)).await,
         found => settle(exchange, found).await,
@@ -72,15 +173,25 @@ where
     H: Handler<B>,
     B: Default + Send + 'static,
 {
-    let loader_exchange = Arc::clone(exchange);
     let shared = &exchange.shared;
-    // Boxed: the loader runs on misses only, and the lookup's future stays small (a hit
-    // copies it around).
-    let loader = move || Box::pin(fill(loader_exchange, variant_of));
+    let loader = loader(Arc::clone(exchange), variant_of);
     shared
         .cache
         .get_or_load_with(key, &shared.lookup_options, loader)
         .await
+}
+
+/// The loader of the entry [`fill`] stores for `exchange`.
+fn loader<H, B>(
+    exchange: Arc<Exchange<H, B>>,
+    variant_of: Option<Vec<String>>,
+) -> impl FnOnce() -> BoxFuture<'static, Result<Loaded<HttpEntry>, Failure<H::Error>>> + Send + 'static
+where
+    H: Handler<B>,
+    B: Default + Send + 'static,
+{
+    // Boxed: the loader runs on misses only, and the lookup's future stays small.
+    move || Box::pin(fill(exchange, variant_of))
 }
 
 /// The URI's responses vary: the request's variant.

@@ -9,7 +9,7 @@ use super::etag;
 use super::layer::Shared;
 use super::policy::CACHE_TAG;
 use super::route_stats::RouteCounters;
-use super::status::{Outcome, add_cache_status, age_value};
+use super::status::{Outcome, add_cache_status, number_value};
 use super::stored::StoredResponse;
 
 /// The headers a `304` repeats from the `200` it stands for (RFC 9110 §15.4.5).
@@ -27,7 +27,7 @@ pub(crate) fn stored(
     now_ms: u64,
 ) -> Response<Body> {
     let not_modified = etag::none_match_hits(&request.headers, stored.etag());
-    let age = age_value(stored.age_seconds(now_ms));
+    let age = number_value(stored.age_seconds(now_ms));
     let cache_status = shared.status_values.value(outcome);
     let response = if not_modified {
         let mut response = not_modified_from(stored.headers());

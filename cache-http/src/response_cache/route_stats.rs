@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::MatchedPath;
+use cache_core::__private::ThreadCounter;
 use http::Extensions;
 use serde::Serialize;
 
@@ -54,7 +55,8 @@ impl RouteStats {
 #[derive(Debug, Default)]
 pub(crate) struct RouteCounters {
     route: Box<str>,
-    hits: AtomicU64,
+    /// Counted by every hit: on slots of the threads' own.
+    hits: ThreadCounter,
     misses: AtomicU64,
     stale: AtomicU64,
     uncacheable: AtomicU64,
@@ -68,7 +70,7 @@ impl RouteCounters {
     /// Counts one answer.
     pub(crate) fn count(&self, outcome: Outcome, not_modified: bool) {
         let counter = match outcome {
-            Outcome::Hit { .. } => &self.hits,
+            Outcome::Hit { .. } => return self.count_hit(not_modified),
             Outcome::Stored => &self.misses,
             Outcome::Stale { .. } => &self.stale,
             Outcome::Uncacheable(_) => &self.uncacheable,
@@ -76,6 +78,13 @@ impl RouteCounters {
             Outcome::Bypass(_) => &self.bypassed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if not_modified {
+            self.not_modified.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn count_hit(&self, not_modified: bool) {
+        self.hits.add_one();
         if not_modified {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
         }
@@ -94,7 +103,7 @@ impl RouteCounters {
     fn snapshot(&self) -> RouteStats {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         RouteStats {
-            hits: load(&self.hits),
+            hits: self.hits.sum(),
             misses: load(&self.misses),
             stale: load(&self.stale),
             uncacheable: load(&self.uncacheable),

@@ -1,7 +1,9 @@
 //! [`ResponseCacheService`]: sorts each request into a lookup (`GET`, `HEAD`), an unsafe
 //! method (which invalidates its URI once it succeeds) or a plain pass-through.
 
-use std::future::poll_fn;
+use std::borrow::Cow;
+use std::future::{Future, Ready, poll_fn};
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
@@ -12,6 +14,7 @@ use tower_service::Service;
 
 use super::body::BoxError;
 use super::layer::Shared;
+use super::read_path::Now;
 use super::route_stats::{RouteCounters, route_label};
 use super::status::Outcome;
 use super::{read_path, respond, write_path};
@@ -34,16 +37,18 @@ struct Wrapped {
 }
 
 impl Wrapped {
-    fn counters(&self, extensions: &http::Extensions) -> Arc<RouteCounters> {
+    /// The counters of the request's route: borrowed when it is the route this service
+    /// serves (a hit then leaves the shared count of the `Arc` alone).
+    fn counters(&self, extensions: &http::Extensions) -> Cow<'_, Arc<RouteCounters>> {
         let label = route_label(extensions);
         if let Some(known) = self.route.get()
             && known.route() == label
         {
-            return Arc::clone(known);
+            return Cow::Borrowed(known);
         }
         let counters = self.shared.stats.counters(label);
         let _ = self.route.set(Arc::clone(&counters));
-        counters
+        Cow::Owned(counters)
     }
 }
 
@@ -71,7 +76,7 @@ where
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
+    type Future = ResponseFuture<S::Error>;
 
     /// Always ready: the wrapped service is only called (and made ready) when a request
     /// needs it, not for an answer from the cache.
@@ -80,14 +85,76 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let shared = Arc::clone(&self.wrapped.shared);
-        let inner = self.inner.clone();
+        let shared = &self.wrapped.shared;
         let route = self.wrapped.counters(request.extensions());
-        match kind(&request) {
-            Kind::Lookup => Box::pin(read_path::serve(shared, inner, request, route)),
-            Kind::Unsafe => Box::pin(write_path::serve(shared, inner, request, route)),
-            Kind::Bypass(reason) => Box::pin(bypass(shared, inner, request, route, reason)),
+        let future: BoxFuture<'static, _> = match kind(&request) {
+            Kind::Lookup => match read_path::answer_now(shared, &self.inner, request, &route) {
+                Now::Answered(response) => return ResponseFuture::ready(response),
+                Now::Later(request, known) => {
+                    let inner = self.inner.clone();
+                    let (shared, route) = (Arc::clone(shared), route.into_owned());
+                    Box::pin(read_path::serve(shared, inner, request, route, known))
+                }
+            },
+            Kind::Unsafe => {
+                let inner = self.inner.clone();
+                let route = route.into_owned();
+                Box::pin(write_path::serve(Arc::clone(shared), inner, request, route))
+            }
+            Kind::Bypass(reason) => {
+                let inner = self.inner.clone();
+                let route = route.into_owned();
+                Box::pin(bypass(Arc::clone(shared), inner, request, route, reason))
+            }
+        };
+        ResponseFuture::waiting(future)
+    }
+}
+
+/// The future of [`ResponseCacheService`]'s response: ready at once for a hit answered from
+/// L1, else the request's work (a load, L2, the handler).
+pub struct ResponseFuture<E> {
+    state: State<E>,
+}
+
+enum State<E> {
+    Ready(Ready<Result<Response<Body>, E>>),
+    Waiting(BoxFuture<'static, Result<Response<Body>, E>>),
+}
+
+impl<E> ResponseFuture<E> {
+    fn ready(response: Response<Body>) -> Self {
+        let state = State::Ready(std::future::ready(Ok(response)));
+        Self { state }
+    }
+
+    fn waiting(future: BoxFuture<'static, Result<Response<Body>, E>>) -> Self {
+        let state = State::Waiting(future);
+        Self { state }
+    }
+}
+
+impl<E> Future for ResponseFuture<E> {
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Both states are `Unpin`: a ready value, and a boxed future.
+        match &mut self.get_mut().state {
+            State::Ready(ready) => Pin::new(ready).poll(cx),
+            State::Waiting(future) => future.as_mut().poll(cx),
         }
+    }
+}
+
+impl<E> std::fmt::Debug for ResponseFuture<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            State::Ready(_) => "ready",
+            State::Waiting(_) => "waiting",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
     }
 }
 
@@ -104,12 +171,14 @@ enum Kind {
 fn kind<B: http_body::Body>(request: &Request<B>) -> Kind {
     let method = request.method();
     if method == Method::GET || method == Method::HEAD {
-        let headers = request.headers();
-        if headers.contains_key(http::header::RANGE) {
-            return Kind::Bypass("range");
-        }
-        if headers.contains_key(http::header::UPGRADE) {
-            return Kind::Bypass("upgrade");
+        // One walk over the request's few headers costs less than two hashed lookups.
+        for name in request.headers().keys() {
+            if name == http::header::RANGE {
+                return Kind::Bypass("range");
+            }
+            if name == http::header::UPGRADE {
+                return Kind::Bypass("upgrade");
+            }
         }
         if !request.body().is_end_stream() {
             return Kind::Bypass("request-body");

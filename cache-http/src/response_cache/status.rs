@@ -1,12 +1,12 @@
 //! How the cache answered (RFC 9211 `Cache-Status`), and the headers of a stored response
-//! served (`Age`).
+//! served (`Age`, and `Content-Length` from the same values).
 //!
-//! Hits are the hot path: their values are made without formatting machinery, from values
-//! made once (a layer's [`StatusValues`], the shared table of small ages).
+//! Hits are the hot path: their values are clones of values made once (the hit values of a
+//! cache name, the table of small numbers).
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, OnceLock};
 
-use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 /// The `Cache-Status` header.
@@ -33,7 +33,13 @@ pub(crate) enum Outcome {
 impl Outcome {
     /// The `Cache-Status` member of `cache` for this outcome.
     pub(crate) fn header_value(self, cache: &str) -> HeaderValue {
-        let text = match self {
+        HeaderValue::try_from(self.text(cache))
+            .unwrap_or(HeaderValue::from_static("response-cache"))
+    }
+
+    /// The text of [`header_value`](Self::header_value).
+    fn text(self, cache: &str) -> String {
+        match self {
             Self::Hit { ttl } => format!("{cache}; hit; ttl={ttl}"),
             Self::Stored => format!("{cache}; fwd=miss; stored"),
             Self::Uncacheable(reason) => format!("{cache}; fwd=miss; detail={reason}"),
@@ -45,8 +51,7 @@ impl Outcome {
             }
             Self::Bypass("method") => format!("{cache}; fwd=method"),
             Self::Bypass(reason) => format!("{cache}; fwd=bypass; detail={reason}"),
-        };
-        HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static("response-cache"))
+        }
     }
 
     /// The name of the outcome in metrics.
@@ -63,14 +68,33 @@ impl Outcome {
     }
 }
 
+/// Hit values (`..; hit; ttl=N`) are made once per page of this many seconds of `N`.
+const HIT_PAGE: usize = 256;
+/// Pages of hit values kept: `ttl` from 0 to just under an hour is served from them.
+const HIT_PAGES: usize = 14;
+
+/// The hit values of one cache name, page by page, each made on its first use.
+type HitPages = [OnceLock<Box<[HeaderValue]>>; HIT_PAGES];
+
 /// A layer's `Cache-Status` values, made once.
-#[derive(Debug)]
+///
+/// Hits with `ttl` in `0..HIT_PAGE * HIT_PAGES` are served values made once per page and per
+/// cache name for the whole process, on static text ([`static_value`]): a hit then neither
+/// allocates nor checks a value, and its clone touches no reference count that every request
+/// would share between cores.
 pub(crate) struct StatusValues {
     name: String,
     stored: HeaderValue,
     method: HeaderValue,
-    /// `{name}; hit; ttl=`, to which a hit appends its seconds.
-    hit_prefix: Bytes,
+    hit_pages: &'static HitPages,
+}
+
+impl std::fmt::Debug for StatusValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusValues")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StatusValues {
@@ -80,7 +104,7 @@ impl StatusValues {
             name: name.to_owned(),
             stored: Outcome::Stored.header_value(name),
             method: Outcome::Bypass("method").header_value(name),
-            hit_prefix: Bytes::from(format!("{name}; hit; ttl=")),
+            hit_pages: hit_pages(name),
         }
     }
 
@@ -89,35 +113,47 @@ impl StatusValues {
         match outcome {
             Outcome::Stored => self.stored.clone(),
             Outcome::Bypass("method") => self.method.clone(),
-            Outcome::Hit { ttl } => {
-                let mut value = BytesMut::with_capacity(self.hit_prefix.len() + 20);
-                value.put_slice(&self.hit_prefix);
-                write_integer(&mut value, ttl);
-                HeaderValue::from_maybe_shared(value.freeze())
-                    .unwrap_or_else(|_| outcome.header_value(&self.name))
-            }
+            Outcome::Hit { ttl } => match usize::try_from(ttl) {
+                Ok(seconds) if seconds < HIT_PAGE * HIT_PAGES => {
+                    let page = self.hit_pages[seconds / HIT_PAGE].get_or_init(|| {
+                        let first = seconds / HIT_PAGE * HIT_PAGE;
+                        (first..first + HIT_PAGE)
+                            .map(|ttl| {
+                                static_value(Outcome::Hit { ttl: ttl as i64 }.text(&self.name))
+                            })
+                            .collect()
+                    });
+                    page[seconds % HIT_PAGE].clone()
+                }
+                _ => outcome.header_value(&self.name),
+            },
             other => other.header_value(&self.name),
         }
     }
 }
 
-/// Appends `n` in decimal.
-fn write_integer(out: &mut BytesMut, n: i64) {
-    if n < 0 {
-        out.put_u8(b'-');
+/// The hit pages of cache name `name`, shared by every layer of that name: made (and kept)
+/// once per name the process uses, so their size is bounded by the names, not the layers.
+fn hit_pages(name: &str) -> &'static HitPages {
+    static BY_NAME: LazyLock<Mutex<HashMap<String, &'static HitPages>>> =
+        LazyLock::new(Mutex::default);
+    let mut by_name = BY_NAME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    by_name
+        .entry(name.to_owned())
+        .or_insert_with(|| Box::leak(Box::new(std::array::from_fn(|_| OnceLock::new()))))
+}
+
+/// `text` as a header value on static text (kept for the life of the process): cloned without
+/// a reference count. Text that is not a valid value is served as [`Outcome::header_value`]
+/// serves it.
+fn static_value(text: String) -> HeaderValue {
+    match HeaderValue::from_str(&text) {
+        // Checked above: `from_static` accepts what `from_str` does.
+        Ok(_) => HeaderValue::from_static(Box::leak(text.into_boxed_str())),
+        Err(_) => HeaderValue::from_static("response-cache"),
     }
-    let mut digits = [0u8; 20];
-    let mut rest = n.unsigned_abs();
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.put_slice(&digits[at..]);
 }
 
 /// Adds this cache's `Cache-Status` member after any a cache nearer the handler added.
@@ -125,15 +161,22 @@ pub(crate) fn add_cache_status(headers: &mut HeaderMap, value: HeaderValue) {
     headers.append(CACHE_STATUS, value);
 }
 
-/// `Age` values below an hour, made once.
-static AGES: LazyLock<Vec<HeaderValue>> =
-    LazyLock::new(|| (0..3600u64).map(HeaderValue::from).collect());
+/// Values of the numbers below 3600 (an `Age` below an hour, a small `Content-Length`), made
+/// once, on static text (see [`static_value`]).
+static SMALL_NUMBERS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
+    (0..3600u64)
+        .map(|number| static_value(number.to_string()))
+        .collect()
+});
 
-/// The `Age` value of `seconds`.
-pub(crate) fn age_value(seconds: u64) -> HeaderValue {
-    match AGES.get(seconds as usize) {
+/// The header value of `number`: an `Age` in seconds, a `Content-Length`.
+pub(crate) fn number_value(number: u64) -> HeaderValue {
+    match usize::try_from(number)
+        .ok()
+        .and_then(|index| SMALL_NUMBERS.get(index))
+    {
         Some(value) => value.clone(),
-        None => HeaderValue::from(seconds),
+        None => HeaderValue::from(number),
     }
 }
 
@@ -171,7 +214,10 @@ mod tests {
             assert_eq!(outcome.header_value("c"), expected);
             assert_eq!(values.value(outcome), expected);
         }
-        assert_eq!(values.value(Outcome::Hit { ttl: 0 }), "c; hit; ttl=0");
+        for ttl in [0, 1, 255, 256, 3583, 3584, 100_000] {
+            let expected = format!("c; hit; ttl={ttl}");
+            assert_eq!(values.value(Outcome::Hit { ttl }), expected.as_str());
+        }
         assert_eq!(
             values.value(Outcome::Hit { ttl: i64::MIN }),
             "c; hit; ttl=-9223372036854775808"
@@ -179,9 +225,9 @@ mod tests {
     }
 
     #[test]
-    fn ages() {
+    fn small_and_large_numbers() {
         for seconds in [0, 59, 3599, 3600, 1_000_000] {
-            assert_eq!(age_value(seconds), seconds.to_string().as_str());
+            assert_eq!(number_value(seconds), seconds.to_string().as_str());
         }
     }
 }

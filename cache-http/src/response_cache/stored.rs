@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::policy;
-use super::status::CACHE_STATUS;
+use super::status::{CACHE_STATUS, number_value};
 
 /// An entry of the response cache: a stored response, or the note that a URI's responses
 /// vary by request headers (each variant then has an entry of its own).
@@ -103,7 +103,8 @@ fn served_headers(headers: &HeaderMap, body_len: usize) -> HeaderMap {
             .iter()
             .map(|(name, value)| (name.clone(), value.clone())),
     );
-    served.insert(CONTENT_LENGTH, body_len.into());
+    // Static text for most bodies: the value is cloned for every answer.
+    served.insert(CONTENT_LENGTH, number_value(body_len as u64));
     served.insert(AGE, HeaderValue::from_static("0"));
     served.insert(CACHE_STATUS, HeaderValue::from_static(""));
     served
@@ -214,8 +215,11 @@ impl StoredResponse {
 
     /// Whole seconds of freshness left at `now_ms`, rounded down: negative once stale.
     pub(crate) fn ttl_seconds(&self, now_ms: u64) -> i64 {
-        let fresh_until = self.0.stored_at_ms.saturating_add(self.0.fresh_ms) as i128;
-        (fresh_until - now_ms as i128).div_euclid(1000) as i64
+        let as_signed = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
+        let fresh_until = as_signed(self.0.stored_at_ms.saturating_add(self.0.fresh_ms));
+        fresh_until
+            .saturating_sub(as_signed(now_ms))
+            .div_euclid(1000)
     }
 
     /// The response as stored, with its `Content-Length`, and the body unless `with_body` is
@@ -235,8 +239,21 @@ impl StoredResponse {
         cache_status: HeaderValue,
     ) -> Response<Body> {
         let mut headers = self.0.served_headers.clone();
-        headers.insert(AGE, age);
-        headers.insert(CACHE_STATUS, cache_status);
+        // Each place is the map's only value of its name (neither header is stored): filled
+        // by one walk over the few headers, which costs less than two hashed inserts.
+        let (mut age, mut cache_status) = (Some(age), Some(cache_status));
+        for (name, value) in headers.iter_mut() {
+            let filled = if name == AGE {
+                age.take()
+            } else if name == CACHE_STATUS {
+                cache_status.take()
+            } else {
+                None
+            };
+            if let Some(filled) = filled {
+                *value = filled;
+            }
+        }
         self.response_with(headers, with_body)
     }
 

@@ -442,6 +442,76 @@ async fn vary_stores_a_variant_per_value_of_the_named_headers() {
     .await;
 }
 
+/// A hit reads each entry it needs once, and counts once in the cache's `Stats`: the URI's
+/// response; the URI's `Vary` note and then the request's variant. A miss counts its lookups
+/// as misses, never as hits read twice.
+#[tokio::test]
+async fn each_answer_counts_each_entry_it_reads_once() {
+    within_limit(async {
+        let cache = cache();
+        let calls = Calls::default();
+        let app = Router::new()
+            .route(
+                "/plain",
+                counted(&calls, &[("cache-control", "max-age=60")], "p"),
+            )
+            .route(
+                "/varied",
+                counted(
+                    &calls,
+                    &[("cache-control", "max-age=60"), ("vary", "Accept-Language")],
+                    "v",
+                ),
+            )
+            .route_layer(ResponseCacheLayer::new(cache.clone()));
+        let base = serve(app).await;
+        let varied = |language: &'static str| {
+            send(
+                client()
+                    .get(format!("{base}/varied"))
+                    .header("accept-language", language),
+            )
+        };
+        fetch(&format!("{base}/plain")).await;
+        varied("en").await;
+        let before = cache.stats();
+
+        let plain = fetch(&format!("{base}/plain")).await;
+        assert!(
+            plain.cache_status().contains("hit"),
+            "{}",
+            plain.cache_status()
+        );
+        let after_plain = cache.stats();
+        assert_eq!(
+            after_plain.l1_hits - before.l1_hits,
+            1,
+            "the URI's response"
+        );
+
+        let en = varied("en").await;
+        assert!(en.cache_status().contains("hit"), "{}", en.cache_status());
+        let after_en = cache.stats();
+        assert_eq!(
+            after_en.l1_hits - after_plain.l1_hits,
+            2,
+            "the note, the variant"
+        );
+
+        let fr = varied("fr").await;
+        assert_eq!(fr.cache_status(), "layered-cache; fwd=miss; stored");
+        let after_fr = cache.stats();
+        assert_eq!(
+            after_fr.l1_hits - after_en.l1_hits,
+            1,
+            "the note, read once"
+        );
+        assert_eq!(after_fr.misses - after_en.misses, 1, "the variant");
+        assert_eq!(calls.get(), 3);
+    })
+    .await;
+}
+
 /// Drops every entry tagged `users` (an `#[invalidate]` function, as an application writes).
 #[invalidate(cache = cache, tags = ["users"])]
 async fn rename_all_users(cache: &Cache) -> Result<(), std::io::Error> {
