@@ -19,12 +19,17 @@ pub use crate::options::{EntryOptions, Level};
 pub use crate::reader_put::{
     AnyPlan, Both, Ch, L1Only, PlanFor, PutArg, PutPlan, PutReaderSupported, checked_plan, put_plan,
 };
+pub use crate::refresh_dispatch::{
+    Background, ChooseBackground, ChooseInline, CloneOf, Inline, OwnedOf, RefreshCopies,
+    RefreshPlan, RefreshProbe, RefreshShape, StartRefresh, StartRefreshBlocking, start_refresh,
+    start_refresh_blocking,
+};
 pub use std::time::Duration;
 
 use crate::blocking::{Blocking, run_here};
 use crate::cache::Cache;
 use crate::engine::{
-    Async, CallMode, EntryKey, KEYED_L1_SITE, KEYED_SITE, ResolvedOptions, Site, StoreRef,
+    Async, CallMode, EntryKey, Inner, KEYED_L1_SITE, KEYED_SITE, ResolvedOptions, Site, StoreRef,
 };
 use crate::loaded::Loaded;
 use crate::refresh;
@@ -61,7 +66,8 @@ pub struct CachedFn {
     site: Site,
     key: KeyTemplate,
     /// Whether a hit past the refresh point hands the reload to the caller as
-    /// [`Lookup::Refresh`] (the function can reload in the background), or reloads inline.
+    /// [`Lookup::Refresh`] (the function reloads in the background, or its generated code
+    /// chooses how: [`RefreshProbe`]), or reloads inline.
     background_refresh: bool,
 }
 
@@ -129,6 +135,26 @@ where
     }
 }
 
+impl<'c, K: 'static, V: 'static> LoadGuard<'c, K, V> {
+    /// A refresh the caller runs itself, counted (the generated code chose it).
+    pub(crate) fn counted_inline(self) -> Self {
+        count_inline_refresh(&self.store);
+        self
+    }
+
+    /// What a background reload takes from its load.
+    pub(crate) fn into_background(
+        self,
+    ) -> (Arc<Inner>, StoreRef<K, V>, EntryKey<K>, ResolvedOptions) {
+        (
+            Arc::clone(&self.cache.inner),
+            self.store,
+            self.key,
+            self.options,
+        )
+    }
+}
+
 /// Counts a refresh the caller runs itself (it waits for the reload), and logs the first of
 /// each function: the latency refresh-ahead exists to remove, made visible.
 #[cold]
@@ -142,9 +168,9 @@ fn count_inline_refresh<K, V>(store: &crate::store::Store<K, V>) {
         tracing::info!(
             function = store.name(),
             "refresh-ahead reloads this function inline: the caller that claims a refresh \
-             waits for the reload; set `refresh_ahead` in its #[cached] attribute for a \
-             background reload (without `&mut` or `companions = false`; see the #[cached] \
-             docs, Refresh-ahead)"
+             waits for the reload, because the function takes `&mut`, has no companions, \
+             says `refresh = \"inline\"`, or has a receiver or argument a background reload \
+             cannot own (see the #[cached] docs, Refresh-ahead)"
         );
     }
 }
@@ -318,7 +344,7 @@ pub fn unless<V: CachedValue, K: 'static>(
 
 /// The receiver of a method refreshed in the background: the task gets a clone of it.
 #[diagnostic::on_unimplemented(
-    message = "refresh-ahead reloads in the background with a clone of the receiver, and `{Self}` is not `Clone + Send + Sync + 'static`: keep its state in an `Arc` and derive `Clone`, take `self: &Arc<Self>`, or leave `refresh_ahead` out of the attribute (the caller then reloads inline)",
+    message = "refresh-ahead reloads in the background with a clone of the receiver, and `{Self}` is not `Clone + Send + Sync + 'static`: keep its state in an `Arc` and derive `Clone`, take `self: &Arc<Self>`, or write `refresh = \"inline\"` (or leave `refresh_ahead` out of the attribute) so that the caller reloads inline",
     label = "this receiver is cloned for the background reload",
     note = "make the type cheap to clone (e.g. keep its state in an `Arc`) and derive `Clone`, or take `self: &Arc<Self>`"
 )]

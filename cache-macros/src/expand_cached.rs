@@ -193,7 +193,7 @@ fn engine(
     });
     let static_fn = {
         let (prefix, pieces) = (model.prefix_tokens(), model.key.pieces());
-        let background = model.refresh == Refresh::Background;
+        let background = model.refresh != Refresh::Inline;
         quote! {
             static #function_static: #private::CachedFn = #private::CachedFn::new(
                 #private::KeyTemplate::new(#prefix, #pieces),
@@ -263,14 +263,18 @@ fn background_arm(
     hit: &TokenStream,
 ) -> Option<TokenStream> {
     let companions = match model.refresh {
-        Refresh::Background => model.companions.as_ref()?,
+        Refresh::Background | Refresh::Chosen => model.companions.as_ref()?,
         Refresh::Inline => return None,
     };
     let krate = &model.krate;
+    let private = quote!(#krate::__private);
     let Names {
         value, load, ret, ..
     } = names;
     let to_result = &shape.to_result;
+    if model.refresh == Refresh::Chosen {
+        return Some(chosen_arm(model, companions, is_async, names, shape, hit));
+    }
     let (copies, owned_call) = refresh::owned_call(companions, krate, is_async);
     let spawn = if is_async {
         let spawn = value_fn(model, "spawn", 3);
@@ -280,12 +284,59 @@ fn background_arm(
         quote!(#spawn(#load, move || { let #ret = #owned_call; #to_result }))
     };
     Some(quote! {
-        #krate::__private::Lookup::Refresh(#value, #load) => {
+        #private::Lookup::Refresh(#value, #load) => {
             #copies
             #spawn;
             return #hit;
         }
     })
+}
+
+/// The arm of [`Refresh::Chosen`]: the generated code asks the dispatch for a plan, which
+/// either starts the background reload with the owned copies (the caller returns the current
+/// value) or hands the load back for an inline reload. The same loader is written for both;
+/// the inline plan never calls it.
+fn chosen_arm(
+    model: &CachedModel,
+    companions: &Companions,
+    is_async: bool,
+    names: &Names,
+    shape: &ShapeTokens,
+    hit: &TokenStream,
+) -> TokenStream {
+    let Names {
+        value, load, ret, ..
+    } = names;
+    let to_result = &shape.to_result;
+    let refresh::Dispatch {
+        plan,
+        pattern,
+        call,
+    } = refresh::dispatch(companions, &model.krate, is_async);
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let copies = internal("__cache_copies");
+    let loader = if is_async {
+        quote!(move |#copies| async move { let #pattern = #copies; let #ret = #call; #to_result })
+    } else {
+        quote!(move |#copies| { let #pattern = #copies; let #ret = #call; #to_result })
+    };
+    let start = if is_async {
+        value_fn(model, "start_refresh", 4)
+    } else {
+        value_fn(model, "start_refresh_blocking", 4)
+    };
+    let option = quote!(::core::option::Option);
+    quote! {
+        #private::Lookup::Refresh(#value, #load) => {
+            #[allow(unused_imports)]
+            use #private::{ChooseBackground as _, ChooseInline as _};
+            match #start(#plan, #load, #loader) {
+                #option::None => return #hit,
+                #option::Some(#load) => #load,
+            }
+        }
+    }
 }
 
 /// Names the generated code uses (mixed-site: invisible to the body).
