@@ -519,9 +519,44 @@ pub trait SerdeValue: serde::Serialize + serde::de::DeserializeOwned {}
 
 impl<T: serde::Serialize + serde::de::DeserializeOwned> SerdeValue for T {}
 
-/// [`serde_value`] with a readable error for values that are not serializable.
-pub fn serde_value_of<V: SerdeValue>() -> ValueSerde<V> {
-    serde_value::<V>()
+/// A value of a `#[cached]` function stored in L2, checked once at its return type: `How` is
+/// [`BySerde`] for a type with serde's traits. The other impl, [`NotSerde`], no type can use:
+/// with two impls to choose from, a type that fits neither is reported at this trait, once,
+/// with its message, instead of once per serde trait it lacks.
+#[diagnostic::on_unimplemented(
+    message = "the cached value `{Self}` cannot be stored in L2: it must implement serde's `Serialize` and `Deserialize`",
+    label = "the value cached for this return type",
+    note = "derive `Serialize` and `Deserialize` for it (`#[derive(serde::Serialize, serde::Deserialize)]`), or add `level = \"l1\"` to keep the values in process (no serde bounds)"
+)]
+pub trait L2Value<How>: Sized {
+    /// The serde functions of the value.
+    fn value_serde() -> ValueSerde<Self>;
+}
+
+/// The impl of [`L2Value`] for serde types.
+pub struct BySerde;
+
+/// The impl of [`L2Value`] no type can use.
+pub struct NotSerde;
+
+/// Implemented by no type: the bound of [`L2Value`]'s second impl.
+pub trait Unimplementable {
+    /// Never called.
+    fn value_serde() -> ValueSerde<Self>
+    where
+        Self: Sized;
+}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned> L2Value<BySerde> for T {
+    fn value_serde() -> ValueSerde<T> {
+        serde_value::<T>()
+    }
+}
+
+impl<T: Unimplementable> L2Value<NotSerde> for T {
+    fn value_serde() -> ValueSerde<T> {
+        T::value_serde()
+    }
 }
 
 /// A value a function caches: cloned out of L1 on each hit, shared between threads.

@@ -555,7 +555,7 @@ pub(crate) fn serde_fn(krate: &TokenStream, level: LevelArg, value_ty: &syn::Typ
     match level {
         LevelArg::L1 => quote_spanned!(value_ty.span()=> #krate::__private::l1_value::<#value_ty>),
         LevelArg::Both => {
-            quote_spanned!(value_ty.span()=> #krate::__private::serde_value_of::<#value_ty>)
+            quote_spanned!(value_ty.span()=> <#value_ty as #krate::__private::L2Value<_>>::value_serde)
         }
     }
 }
