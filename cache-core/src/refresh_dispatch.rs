@@ -240,8 +240,9 @@ where
 }
 
 /// Starts the chosen `plan` of an `async fn` (the generated code spells `V` at the return
-/// type, so an unfit value type is reported once, there).
-#[inline]
+/// type, so an unfit value type is reported once, there). Never inlined: a refresh is rare,
+/// and its code inlined into the cached function can cost that function's hits.
+#[inline(never)]
 pub fn start_refresh<'c, V, K, P, F, Fut>(
     plan: P,
     load: LoadGuard<'c, K, V>,
@@ -257,7 +258,7 @@ where
 }
 
 /// Blocking form of [`start_refresh`].
-#[inline]
+#[inline(never)]
 pub fn start_refresh_blocking<'c, V, K, P, F, R>(
     plan: P,
     load: LoadGuard<'c, K, V>,

@@ -35,6 +35,23 @@ async fn an_async_fn_with_owned_arguments_refreshes_in_the_background() {
     drive(&S, call, current, fresh, Ran::Background).await;
 }
 
+/// A `current_thread` runtime: the reload's blocking thread blocks on the runtime's handle
+/// while the test's thread drives the runtime.
+#[tokio::test]
+async fn an_async_fn_on_a_current_thread_runtime_refreshes_in_the_background() {
+    static S: LazyLock<Subject> = LazyLock::new(refreshing);
+
+    #[cached(cache = S.cache, ttl = "100s", level = "l1")]
+    async fn stock(item: &str) -> String {
+        let version = S.probe.load().await;
+        format!("{item}@v{version}")
+    }
+
+    let call = || async { stock("pen").await };
+    let (current, fresh) = ("pen@v1".to_owned(), "pen@v2".to_owned());
+    drive(&S, call, current, fresh, Ran::Background).await;
+}
+
 #[test]
 fn a_sync_fn_with_a_str_refreshes_on_a_helper_thread() {
     static S: LazyLock<Subject> = LazyLock::new(refreshing);
