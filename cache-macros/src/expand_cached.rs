@@ -16,6 +16,12 @@
 //!         match lookup::<V, _>(cache, &FN, serde::<V>, parts, || options) {
 //!             Hit(v) => return wrap(v),
 //!             Refresh(v, load) => { spawn(load, f_uncached(owned copies)); return wrap(v) }
+//!             // or, chosen by the generated code (the fraction comes from the builder):
+//!             Refresh(v, load) => match start_refresh(
+//!                 (&&RefreshProbe(copies)).refresh_plan(), load, |copies| f_uncached(copies..)) {
+//!                 None => return wrap(v),     // started in the background
+//!                 Some(load) => load,         // inline: counted, reloaded below
+//!             },
 //!             Refresh(_, load) | Load(load) => load, // a miss, or an inline refresh
 //!         }
 //!     };
@@ -26,8 +32,9 @@
 //! }
 //! ```
 //!
-//! The `Refresh(v, load)` arm is there only when the refresh runs in the background
-//! (`refresh.rs` decides); `wrap` is `Outcome::Value` in the hidden implementation.
+//! The `Refresh(v, load)` arm is there only when the refresh runs in the background or the
+//! generated code chooses (`refresh.rs` decides); `wrap` is `Outcome::Value` in the hidden
+//! implementation.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{quote, quote_spanned};
@@ -254,7 +261,8 @@ fn engine(
 
 /// The match arm of a hit past its refresh point when the reload runs in the background:
 /// owned copies of the receiver and arguments go to a task (or a helper thread) that calls
-/// `f_uncached`, and the caller returns the current value.
+/// `f_uncached`, and the caller returns the current value. `unless` marks the load first, so
+/// a background reload stores what an inline one would.
 fn background_arm(
     model: &CachedModel,
     is_async: bool,
@@ -275,6 +283,7 @@ fn background_arm(
     if model.refresh == Refresh::Chosen {
         return Some(chosen_arm(model, companions, is_async, names, shape, hit));
     }
+    let unless = unless(model, names);
     let (copies, owned_call) = refresh::owned_call(companions, krate, is_async);
     let spawn = if is_async {
         let spawn = value_fn(model, "spawn", 3);
@@ -285,6 +294,7 @@ fn background_arm(
     };
     Some(quote! {
         #private::Lookup::Refresh(#value, #load) => {
+            #unless
             #copies
             #spawn;
             return #hit;
@@ -327,8 +337,10 @@ fn chosen_arm(
         value_fn(model, "start_refresh_blocking", 4)
     };
     let option = quote!(::core::option::Option);
+    let unless = unless(model, names);
     quote! {
         #private::Lookup::Refresh(#value, #load) => {
+            #unless
             #[allow(unused_imports)]
             use #private::{ChooseBackground as _, ChooseInline as _};
             match #start(#plan, #load, #loader) {

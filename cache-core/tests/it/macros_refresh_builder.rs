@@ -385,3 +385,48 @@ async fn depth(n: u64) -> u64 {
 async fn a_recursive_async_fn_compiles_and_runs() {
     assert_eq!(depth(3).await, 3);
 }
+
+#[test]
+fn unless_applies_to_a_background_reload() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    static S: LazyLock<Subject> = LazyLock::new(refreshing);
+    static REFUSED: AtomicBool = AtomicBool::new(false);
+
+    /// Refuses version 2, and records that the engine asked.
+    fn refused(version: &u32) -> bool {
+        let refused = *version == 2;
+        if refused {
+            REFUSED.store(true, Ordering::SeqCst);
+        }
+        refused
+    }
+
+    #[cached(cache = S.cache, ttl = "100s", level = "l1", unless = refused)]
+    fn version(id: u64) -> u32 {
+        let _ = id;
+        S.probe.load_blocking()
+    }
+
+    S.probe.gate.open();
+    assert_eq!(version(1), 1, "the first load");
+    // Calls until the background reload's value was refused (had `unless` not applied to it,
+    // version 2 would be stored and returned, and never refused).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !REFUSED.load(Ordering::SeqCst) {
+        assert_eq!(version(1), 1, "no call returns a value `unless` refuses");
+        assert!(
+            Instant::now() < deadline,
+            "the reload's value was never refused"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(version(1), 1, "the refused value was not stored");
+    let stats = S.cache.stats();
+    assert_eq!(
+        (S.probe.loads(), stats.inline_refreshes),
+        (2, 0),
+        "{stats:?}"
+    );
+}
