@@ -5,18 +5,19 @@
 //! The generated code lists the receiver and arguments as a nested tuple of [`CloneOf`] (the
 //! receiver and by-value arguments: the owned copy is a clone) and [`OwnedOf`] (`&T`
 //! arguments: the owned copy is `T::Owned`), and calls `(&&RefreshProbe(list)).refresh_plan()`.
-//! Method lookup tries `&RefreshProbe` first ([`ChooseBackground`], which holds when every
-//! element has an owned copy that is `Send + 'static`), then `RefreshProbe` ([`ChooseInline`],
-//! always): the answer is a [`Background`] holding the copies, or an [`Inline`]. Either starts
-//! through [`start_refresh`] (or [`start_refresh_blocking`]) with a loader taking the copies;
-//! the inline one never calls it (its argument types are stand-ins, so the same generated code
-//! compiles either way), counts the inline refresh and hands the load back to the caller.
+//! Method lookup tries the impl of [`ChooseRefresh`] for `&RefreshProbe` first (which holds
+//! when every element has an owned copy that is `Send + 'static`), then the one for
+//! `RefreshProbe` (always): the answer is a [`Background`] holding the copies, or an
+//! [`Inline`]. Either starts through [`start_refresh`] (or [`start_refresh_blocking`]) with a
+//! loader taking the copies; the inline one never calls it (its argument types are stand-ins,
+//! so the same generated code compiles either way), counts the inline refresh and hands the
+//! load back to the caller.
 //!
-//! Trait selection ignores lifetimes: a `'static` bound cannot send the choice to
-//! [`ChooseInline`], it fails to compile instead. The macro therefore plans inline, before any
-//! dispatch, every argument whose type it sees borrowing beyond a top-level `&` (or naming a
-//! type parameter without a `'static` bound); only a receiver type it cannot see is left to
-//! the dispatch (see the `#[cached]` docs, Refresh-ahead).
+//! Trait selection ignores lifetimes: a `'static` bound cannot send the choice to the inline
+//! impl, it fails to compile instead. The macro therefore plans inline, before any dispatch,
+//! every argument whose type it sees borrowing beyond a top-level `&` (or naming a type
+//! parameter without a `'static` bound); only a receiver type it cannot see is left to the
+//! dispatch (see the `#[cached]` docs, Refresh-ahead).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -90,32 +91,26 @@ impl<'a, T: ?Sized, Rest: RefreshShape> RefreshShape for (OwnedOf<'a, T>, Rest) 
 /// The receiver and arguments of a call that claimed a refresh, asked how to reload.
 pub struct RefreshProbe<L>(pub L);
 
-/// Chosen first: every element can be owned, so the reload runs in the background.
-pub trait ChooseBackground {
-    /// The copies, for the background reload.
-    type Copies;
+/// The choice: implemented for `&RefreshProbe` when every element can be owned (the plan is
+/// [`Background`], with the copies), and for `RefreshProbe` always (the plan is [`Inline`]).
+/// Method lookup on `&&RefreshProbe` tries the first before the second.
+pub trait ChooseRefresh {
+    /// [`Background`] or [`Inline`].
+    type Plan;
     /// The plan.
-    fn refresh_plan(&self) -> Background<Self::Copies>;
+    fn refresh_plan(&self) -> Self::Plan;
 }
 
-impl<L: RefreshCopies> ChooseBackground for &RefreshProbe<L> {
-    type Copies = L::Owned;
+impl<L: RefreshCopies> ChooseRefresh for &RefreshProbe<L> {
+    type Plan = Background<L::Owned>;
     #[inline]
     fn refresh_plan(&self) -> Background<L::Owned> {
         Background(self.0.copies())
     }
 }
 
-/// Chosen otherwise: the caller reloads inline.
-pub trait ChooseInline {
-    /// The stand-in types of the loader (never called).
-    type Shape;
-    /// The plan.
-    fn refresh_plan(&self) -> Inline<Self::Shape>;
-}
-
-impl<L: RefreshShape> ChooseInline for RefreshProbe<L> {
-    type Shape = L::Shape;
+impl<L: RefreshShape> ChooseRefresh for RefreshProbe<L> {
+    type Plan = Inline<L::Shape>;
     #[inline]
     fn refresh_plan(&self) -> Inline<L::Shape> {
         Inline(PhantomData)

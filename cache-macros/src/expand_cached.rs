@@ -341,8 +341,7 @@ fn chosen_arm(
     quote! {
         #private::Lookup::Refresh(#value, #load) => {
             #unless
-            #[allow(unused_imports)]
-            use #private::{ChooseBackground as _, ChooseInline as _};
+            use #private::ChooseRefresh as _;
             match #start(#plan, #load, #loader) {
                 #option::None => return #hit,
                 #option::Some(#load) => #load,
