@@ -270,34 +270,34 @@ impl<R> Outcome<R> {
 /// `#[cache_put]`: writes `value` under `key` through to L2 (which tells other processes to
 /// drop their copies), drops this process's copies, and keeps it for the next read of the key:
 /// the matching `#[cached]` function returns it without running its body.
-pub async fn put<V: CachedValue + SerdeValue>(
+pub async fn put<V: CachedValue + L2Value<How>, How>(
     cache: &Cache,
     key: String,
     value: V,
     options: EntryOptions,
 ) {
     let options = cache.inner.resolve(&options);
+    let serde = || V::value_serde().0.serde;
     cache
         .inner
-        .put::<Async, V>(KEYED_SITE, || Some(SerdeFns::new()), &key, value, &options)
+        .put::<Async, V>(KEYED_SITE, serde, &key, value, &options)
         .await;
 }
 
 /// Blocking form of [`put`].
-pub fn put_blocking<V: CachedValue + SerdeValue>(
+pub fn put_blocking<V: CachedValue + L2Value<How>, How>(
     cache: &Cache,
     key: String,
     value: V,
     options: EntryOptions,
 ) {
     let options = cache.inner.resolve(&options);
-    run_here(cache.inner.put::<Blocking, V>(
-        KEYED_SITE,
-        || Some(SerdeFns::new()),
-        &key,
-        value,
-        &options,
-    ));
+    let serde = || V::value_serde().0.serde;
+    run_here(
+        cache
+            .inner
+            .put::<Blocking, V>(KEYED_SITE, serde, &key, value, &options),
+    );
 }
 
 /// [`put`] for `level = "l1"` values: this process only, no serde bounds.
