@@ -20,8 +20,8 @@ pub use crate::reader_put::{
     AnyPlan, Both, Ch, L1Only, PlanFor, PutArg, PutPlan, PutReaderSupported, checked_plan, put_plan,
 };
 pub use crate::refresh_dispatch::{
-    Background, ChooseRefresh, CloneOf, Inline, OwnedOf, RefreshCopies, RefreshPlan, RefreshProbe,
-    RefreshShape, StartRefresh, StartRefreshBlocking, start_refresh, start_refresh_blocking,
+    AsyncFn, Background, ChooseRefresh, CloneOf, Inline, OwnedOf, RefreshCopies, RefreshPlan,
+    RefreshProbe, RefreshShape, StartRefresh, SyncFn, start_refresh,
 };
 pub use std::time::Duration;
 

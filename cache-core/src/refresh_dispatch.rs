@@ -8,10 +8,9 @@
 //! Method lookup tries the impl of [`ChooseRefresh`] for `&RefreshProbe` first (which holds
 //! when every element has an owned copy that is `Send + 'static`), then the one for
 //! `RefreshProbe` (always): the answer is a [`Background`] holding the copies, or an
-//! [`Inline`]. Either starts through [`start_refresh`] (or [`start_refresh_blocking`]) with a
-//! loader taking the copies; the inline one never calls it (its argument types are stand-ins,
-//! so the same generated code compiles either way), counts the inline refresh and hands the
-//! load back to the caller.
+//! [`Inline`]. Either starts through [`start_refresh`] with a loader taking the copies; the
+//! inline one never calls it (its argument types are stand-ins, so the same generated code
+//! compiles either way), counts the inline refresh and hands the load back to the caller.
 //!
 //! Trait selection ignores lifetimes: a `'static` bound cannot send the choice to the inline
 //! impl, it fails to compile instead. The macro therefore plans inline, before any dispatch,
@@ -137,8 +136,14 @@ impl<S> RefreshPlan for Inline<S> {
     type Copies = S;
 }
 
-/// Starts a plan of an `async fn` with its loader `F`.
-pub trait StartRefresh<V: 'static, K: 'static, F> {
+/// Marks the plan of an `async fn`: its loader returns a future.
+pub struct AsyncFn;
+
+/// Marks the plan of a plain `fn`: its loader returns the result.
+pub struct SyncFn;
+
+/// Starts a plan of a function of kind `M` ([`AsyncFn`] or [`SyncFn`]) with its loader `F`.
+pub trait StartRefresh<V: 'static, K: 'static, F, M> {
     /// `None`: the reload started in the background, the caller returns the current value.
     /// `Some`: the load, for the caller to reload inline. (`V` is bounded here, not in the
     /// impls, so an unfit value type is reported once, by the generated code's lookup.)
@@ -150,7 +155,7 @@ pub trait StartRefresh<V: 'static, K: 'static, F> {
 /// The reload runs on a blocking thread (of the current tokio runtime, or a helper thread
 /// outside one) that builds the future from the copies and blocks on it: the future need not
 /// be `Send`.
-impl<O, V, K, E, F, Fut> StartRefresh<V, K, F> for Background<O>
+impl<O, V, K, E, F, Fut> StartRefresh<V, K, F, AsyncFn> for Background<O>
 where
     O: Send + 'static,
     V: 'static,
@@ -175,33 +180,8 @@ where
     }
 }
 
-/// Counts the inline refresh and hands the load back; `loader` is never called.
-impl<S, V, K, E, F, Fut> StartRefresh<V, K, F> for Inline<S>
-where
-    V: 'static,
-    K: 'static,
-    F: FnOnce(S) -> Fut,
-    Fut: Future<Output = Result<V, LoadError<E>>>,
-{
-    fn start(self, load: LoadGuard<'_, K, V>, loader: F) -> Option<LoadGuard<'_, K, V>>
-    where
-        V: CachedValue,
-    {
-        drop(loader);
-        Some(load.counted_inline())
-    }
-}
-
-/// Starts a plan of a plain `fn` with its loader `F`.
-pub trait StartRefreshBlocking<V: 'static, K: 'static, F> {
-    /// As [`StartRefresh::start`].
-    fn start(self, load: LoadGuard<'_, K, V>, loader: F) -> Option<LoadGuard<'_, K, V>>
-    where
-        V: CachedValue;
-}
-
 /// The reload runs on a helper thread.
-impl<O, V, K, E, F> StartRefreshBlocking<V, K, F> for Background<O>
+impl<O, V, K, E, F> StartRefresh<V, K, F, SyncFn> for Background<O>
 where
     O: Send + 'static,
     V: 'static,
@@ -219,12 +199,7 @@ where
 }
 
 /// Counts the inline refresh and hands the load back; `loader` is never called.
-impl<S, V, K, E, F> StartRefreshBlocking<V, K, F> for Inline<S>
-where
-    V: 'static,
-    K: 'static,
-    F: FnOnce(S) -> Result<V, LoadError<E>>,
-{
+impl<S, V: 'static, K: 'static, F, M> StartRefresh<V, K, F, M> for Inline<S> {
     fn start(self, load: LoadGuard<'_, K, V>, loader: F) -> Option<LoadGuard<'_, K, V>>
     where
         V: CachedValue,
@@ -234,11 +209,11 @@ where
     }
 }
 
-/// Starts the chosen `plan` of an `async fn` (the generated code spells `V` at the return
-/// type, so an unfit value type is reported once, there). Never inlined: a refresh is rare,
-/// and its code inlined into the cached function can cost that function's hits.
+/// Starts the chosen `plan` of a function of kind `M` (the generated code spells `V` at the
+/// return type, so an unfit value type is reported once, there). Never inlined: a refresh is
+/// rare, and its code inlined into the cached function can cost that function's hits.
 #[inline(never)]
-pub fn start_refresh<'c, V, K, P, F, Fut>(
+pub fn start_refresh<'c, V, M, K, P, F, R>(
     plan: P,
     load: LoadGuard<'c, K, V>,
     loader: F,
@@ -246,23 +221,7 @@ pub fn start_refresh<'c, V, K, P, F, Fut>(
 where
     V: CachedValue,
     K: 'static,
-    P: RefreshPlan + StartRefresh<V, K, F>,
-    F: FnOnce(P::Copies) -> Fut,
-{
-    plan.start(load, loader)
-}
-
-/// Blocking form of [`start_refresh`].
-#[inline(never)]
-pub fn start_refresh_blocking<'c, V, K, P, F, R>(
-    plan: P,
-    load: LoadGuard<'c, K, V>,
-    loader: F,
-) -> Option<LoadGuard<'c, K, V>>
-where
-    V: CachedValue,
-    K: 'static,
-    P: RefreshPlan + StartRefreshBlocking<V, K, F>,
+    P: RefreshPlan + StartRefresh<V, K, F, M>,
     F: FnOnce(P::Copies) -> R,
 {
     plan.start(load, loader)

@@ -36,7 +36,7 @@
 //! generated code chooses (`refresh.rs` decides); `wrap` is `Outcome::Value` in the hidden
 //! implementation.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
@@ -331,10 +331,14 @@ fn chosen_arm(
     } else {
         quote!(move |#copies| { let #pattern = #copies; let #ret = #call; #to_result })
     };
-    let start = if is_async {
-        value_fn(model, "start_refresh", 4)
-    } else {
-        value_fn(model, "start_refresh_blocking", 4)
+    let start = {
+        let kind = Ident::new(
+            if is_async { "AsyncFn" } else { "SyncFn" },
+            Span::call_site(),
+        );
+        let value_ty = &model.ret.value;
+        quote_spanned!(value_ty.span()=>
+            #private::start_refresh::<#value_ty, #private::#kind, _, _, _, _>)
     };
     let option = quote!(::core::option::Option);
     let unless = unless(model, names);

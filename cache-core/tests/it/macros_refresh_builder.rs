@@ -3,8 +3,8 @@
 //! be owned (owned and borrowed arguments, `&self` on a `Clone` type, a generic type with
 //! `'static` in its bounds, an `async fn` whose future is not `Send`), and inline where they
 //! cannot (a receiver that is not `Clone`, an argument that is not `Send`, a generic type
-//! without `'static`, a slice of borrowed strings, `&mut`, `refresh = "inline"`); async and
-//! sync. See `refresh_harness.rs` for how "background" and "inline" are told apart without
+//! without `'static`, a slice of borrowed strings, `&mut self`, `refresh = "inline"`); async
+//! and sync. See `refresh_harness.rs` for how "background" and "inline" are told apart without
 //! timing, and for the counts each asserts (`inline_refreshes` included).
 //!
 //! Every function has a TTL of 100 s and the builder's refresh point at 0.5% of it (500 ms).
@@ -313,21 +313,6 @@ async fn a_slice_of_borrowed_strings_refreshes_inline() {
     let call = || async { joined(1, &["a", "b"]).await };
     let (current, fresh) = ("1:a,b#1".to_owned(), "1:a,b#2".to_owned());
     drive(&S, call, current, fresh, Ran::Inline).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_async_fn_with_a_mut_argument_refreshes_inline() {
-    static S: LazyLock<Subject> = LazyLock::new(refreshing);
-
-    #[cached(cache = S.cache, ttl = "100s", key = "{id}", level = "l1")]
-    async fn fill(buffer: &mut Vec<u32>, id: u32) -> u32 {
-        let version = S.probe.load().await;
-        buffer.push(version);
-        id * version
-    }
-
-    let call = || async { fill(&mut Vec::new(), 5).await };
-    drive(&S, call, 5, 10, Ran::Inline).await;
 }
 
 #[test]
