@@ -20,12 +20,16 @@ pub use crate::options::{EntryOptions, Level};
 pub use crate::reader_put::{
     AnyPlan, Both, Ch, L1Only, PlanFor, PutArg, PutPlan, PutReaderSupported, checked_plan, put_plan,
 };
+pub use crate::refresh_dispatch::{
+    AsyncFn, Background, ChooseRefresh, CloneOf, Inline, OwnedOf, RefreshCopies, RefreshPlan,
+    RefreshProbe, RefreshShape, StartRefresh, SyncFn, start_refresh,
+};
 pub use std::time::Duration;
 
 use crate::blocking::{Blocking, run_here};
 use crate::cache::Cache;
 use crate::engine::{
-    Async, CallMode, EntryKey, KEYED_L1_SITE, KEYED_SITE, ResolvedOptions, Site, StoreRef,
+    Async, CallMode, EntryKey, Inner, KEYED_L1_SITE, KEYED_SITE, ResolvedOptions, Site, StoreRef,
 };
 use crate::loaded::Loaded;
 use crate::refresh;
@@ -62,7 +66,8 @@ pub struct CachedFn {
     site: Site,
     key: KeyTemplate,
     /// Whether a hit past the refresh point hands the reload to the caller as
-    /// [`Lookup::Refresh`] (the function can reload in the background), or reloads inline.
+    /// [`Lookup::Refresh`] (the function reloads in the background, or its generated code
+    /// chooses how: [`RefreshProbe`]), or reloads inline.
     background_refresh: bool,
 }
 
@@ -130,6 +135,26 @@ where
     }
 }
 
+impl<'c, K: 'static, V: 'static> LoadGuard<'c, K, V> {
+    /// A refresh the caller runs itself, counted (the generated code chose it).
+    pub(crate) fn counted_inline(self) -> Self {
+        count_inline_refresh(&self.store);
+        self
+    }
+
+    /// What a background reload takes from its load.
+    pub(crate) fn into_background(
+        self,
+    ) -> (Arc<Inner>, StoreRef<K, V>, EntryKey<K>, ResolvedOptions) {
+        (
+            Arc::clone(&self.cache.inner),
+            self.store,
+            self.key,
+            self.options,
+        )
+    }
+}
+
 /// Counts a refresh the caller runs itself (it waits for the reload), and logs the first of
 /// each function: the latency refresh-ahead exists to remove, made visible.
 #[cold]
@@ -143,9 +168,9 @@ fn count_inline_refresh<K, V>(store: &crate::store::Store<K, V>) {
         tracing::info!(
             function = store.name(),
             "refresh-ahead reloads this function inline: the caller that claims a refresh \
-             waits for the reload; set `refresh_ahead` in its #[cached] attribute for a \
-             background reload (without `&mut` or `companions = false`; see the #[cached] \
-             docs, Refresh-ahead)"
+             waits for the reload, because the function takes `&mut`, has no companions, \
+             says `refresh = \"inline\"`, or has a receiver or argument a background reload \
+             cannot own (see the #[cached] docs, Refresh-ahead)"
         );
     }
 }
@@ -246,34 +271,34 @@ impl<R> Outcome<R> {
 /// `#[cache_put]`: writes `value` under `key` through to L2 (which tells other processes to
 /// drop their copies), drops this process's copies, and keeps it for the next read of the key:
 /// the matching `#[cached]` function returns it without running its body.
-pub async fn put<V: CachedValue + SerdeValue>(
+pub async fn put<V: CachedValue + L2Value<How>, How>(
     cache: &Cache,
     key: String,
     value: V,
     options: EntryOptions,
 ) {
     let options = cache.inner.resolve(&options);
+    let serde = || V::value_serde().0.serde;
     cache
         .inner
-        .put::<Async, V>(KEYED_SITE, || Some(SerdeFns::new()), &key, value, &options)
+        .put::<Async, V>(KEYED_SITE, serde, &key, value, &options)
         .await;
 }
 
 /// Blocking form of [`put`].
-pub fn put_blocking<V: CachedValue + SerdeValue>(
+pub fn put_blocking<V: CachedValue + L2Value<How>, How>(
     cache: &Cache,
     key: String,
     value: V,
     options: EntryOptions,
 ) {
     let options = cache.inner.resolve(&options);
-    run_here(cache.inner.put::<Blocking, V>(
-        KEYED_SITE,
-        || Some(SerdeFns::new()),
-        &key,
-        value,
-        &options,
-    ));
+    let serde = || V::value_serde().0.serde;
+    run_here(
+        cache
+            .inner
+            .put::<Blocking, V>(KEYED_SITE, serde, &key, value, &options),
+    );
 }
 
 /// [`put`] for `level = "l1"` values: this process only, no serde bounds.
@@ -319,7 +344,7 @@ pub fn unless<V: CachedValue, K: 'static>(
 
 /// The receiver of a method refreshed in the background: the task gets a clone of it.
 #[diagnostic::on_unimplemented(
-    message = "refresh-ahead reloads in the background with a clone of the receiver, and `{Self}` is not `Clone + Send + Sync + 'static`: keep its state in an `Arc` and derive `Clone`, take `self: &Arc<Self>`, or leave `refresh_ahead` out of the attribute (the caller then reloads inline)",
+    message = "refresh-ahead reloads in the background with a clone of the receiver, and `{Self}` is not `Clone + Send + Sync + 'static`: keep its state in an `Arc` and derive `Clone`, take `self: &Arc<Self>`, or write `refresh = \"inline\"` (or leave `refresh_ahead` out of the attribute) so that the caller reloads inline",
     label = "this receiver is cloned for the background reload",
     note = "make the type cheap to clone (e.g. keep its state in an `Arc`) and derive `Clone`, or take `self: &Arc<Self>`"
 )]
@@ -494,9 +519,44 @@ pub trait SerdeValue: serde::Serialize + serde::de::DeserializeOwned {}
 
 impl<T: serde::Serialize + serde::de::DeserializeOwned> SerdeValue for T {}
 
-/// [`serde_value`] with a readable error for values that are not serializable.
-pub fn serde_value_of<V: SerdeValue>() -> ValueSerde<V> {
-    serde_value::<V>()
+/// A value of a `#[cached]` function stored in L2, checked once at its return type: `How` is
+/// [`BySerde`] for a type with serde's traits. The other impl, [`NotSerde`], no type can use:
+/// with two impls to choose from, a type that fits neither is reported at this trait, once,
+/// with its message, instead of once per serde trait it lacks.
+#[diagnostic::on_unimplemented(
+    message = "the cached value `{Self}` cannot be stored in L2: it must implement serde's `Serialize` and `Deserialize`",
+    label = "the value cached for this return type",
+    note = "derive `Serialize` and `Deserialize` for it (`#[derive(serde::Serialize, serde::Deserialize)]`), or add `level = \"l1\"` to keep the values in process (no serde bounds)"
+)]
+pub trait L2Value<How>: Sized {
+    /// The serde functions of the value.
+    fn value_serde() -> ValueSerde<Self>;
+}
+
+/// The impl of [`L2Value`] for serde types.
+pub struct BySerde;
+
+/// The impl of [`L2Value`] no type can use.
+pub struct NotSerde;
+
+/// Implemented by no type: the bound of [`L2Value`]'s second impl.
+pub trait Unimplementable {
+    /// Never called.
+    fn value_serde() -> ValueSerde<Self>
+    where
+        Self: Sized;
+}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned> L2Value<BySerde> for T {
+    fn value_serde() -> ValueSerde<T> {
+        serde_value::<T>()
+    }
+}
+
+impl<T: Unimplementable> L2Value<NotSerde> for T {
+    fn value_serde() -> ValueSerde<T> {
+        T::value_serde()
+    }
 }
 
 /// A value a function caches: cloned out of L1 on each hit, shared between threads.

@@ -95,6 +95,7 @@ mod loaded;
 mod options;
 mod reader_put;
 mod refresh;
+mod refresh_dispatch;
 mod stats;
 mod store;
 #[cfg(not(cache_core_crossbeam_lock))]

@@ -31,8 +31,9 @@ use crate::thread_slot::{self, ThreadSlot};
 ///   the key; `refreshes_skipped`: refresh-ahead reloads left to the process refreshing the
 ///   key for the fleet.
 /// - `inline_refreshes`: refresh-ahead reloads a `#[cached]` caller ran itself (it waited
-///   for the reload): the fraction came only from the builder, or the function cannot reload
-///   in the background (`&mut`, `companions = false`); the first is logged per function.
+///   for the reload): the function cannot reload in the background (`&mut`,
+///   `companions = false`, `refresh = "inline"`, or, with the fraction from the builder only,
+///   a receiver or argument a background reload cannot own); the first is logged per function.
 /// - `type_mismatches`: reads that found, under their key, only a value of another type than
 ///   they return (written by `set`, a free-standing `#[cache_put]` or a `#[cached]` function
 ///   of another type): a miss, logged once per function.

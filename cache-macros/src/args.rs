@@ -18,6 +18,8 @@ pub(crate) struct CachedArgs {
     #[darling(default)]
     pub(crate) tags: Templates,
     pub(crate) refresh_ahead: Option<Fraction>,
+    /// `refresh = "inline"`: the caller that claims a refresh reloads (`refresh.rs`).
+    pub(crate) refresh: Option<RefreshArg>,
     #[darling(default)]
     pub(crate) cache_none: bool,
     pub(crate) level: Option<LevelArg>,
@@ -113,6 +115,7 @@ impl Arguments for CachedArgs {
         "key",
         "tags",
         "refresh_ahead",
+        "refresh",
         "cache_none",
         "level",
         "weight",
@@ -278,6 +281,33 @@ impl FromMeta for LevelArg {
             "both" => Ok(Self::Both),
             other => Err(darling::Error::custom(format!(
                 "unknown `level` {other:?}: expected \"l1\" (in process only) or \"both\" (L1 and L2)"
+            ))),
+        }
+    }
+}
+
+/// `refresh`: `"inline"`, for a function whose receiver a background reload cannot own though
+/// the generated code would choose one (a `Self` with a lifetime or a type parameter without a
+/// `'static` bound: the macro does not see it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefreshArg {
+    Inline,
+}
+
+impl FromMeta for RefreshArg {
+    fn from_word() -> darling::Result<Self> {
+        Err(darling::Error::custom(
+            "expected a value: `refresh = \"inline\"`",
+        ))
+    }
+
+    fn from_string(value: &str) -> darling::Result<Self> {
+        match value {
+            "inline" => Ok(Self::Inline),
+            other => Err(darling::Error::custom(format!(
+                "unknown `refresh` {other:?}: expected \"inline\" (the caller that claims a \
+                 refresh reloads); leave it out for a background reload whenever the receiver \
+                 and arguments can be owned"
             ))),
         }
     }

@@ -130,7 +130,12 @@ impl CachedModel {
             Some(false) => None,
             _ => Companions::of(function),
         };
-        let refresh = refresh::plan(args.refresh_ahead, companions.as_ref());
+        let refresh = refresh::plan(
+            args.refresh_ahead,
+            args.refresh,
+            companions.as_ref(),
+            &function.sig,
+        );
         Ok(Self {
             krate,
             cache: args.cache,

@@ -16,6 +16,12 @@
 //!         match lookup::<V, _>(cache, &FN, serde::<V>, parts, || options) {
 //!             Hit(v) => return wrap(v),
 //!             Refresh(v, load) => { spawn(load, f_uncached(owned copies)); return wrap(v) }
+//!             // or, chosen by the generated code (the fraction comes from the builder):
+//!             Refresh(v, load) => match start_refresh(
+//!                 (&&RefreshProbe(copies)).refresh_plan(), load, |copies| f_uncached(copies..)) {
+//!                 None => return wrap(v),     // started in the background
+//!                 Some(load) => load,         // inline: counted, reloaded below
+//!             },
 //!             Refresh(_, load) | Load(load) => load, // a miss, or an inline refresh
 //!         }
 //!     };
@@ -26,10 +32,11 @@
 //! }
 //! ```
 //!
-//! The `Refresh(v, load)` arm is there only when the refresh runs in the background
-//! (`refresh.rs` decides); `wrap` is `Outcome::Value` in the hidden implementation.
+//! The `Refresh(v, load)` arm is there only when the refresh runs in the background or the
+//! generated code chooses (`refresh.rs` decides); `wrap` is `Outcome::Value` in the hidden
+//! implementation.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
@@ -193,7 +200,7 @@ fn engine(
     });
     let static_fn = {
         let (prefix, pieces) = (model.prefix_tokens(), model.key.pieces());
-        let background = model.refresh == Refresh::Background;
+        let background = model.refresh != Refresh::Inline;
         quote! {
             static #function_static: #private::CachedFn = #private::CachedFn::new(
                 #private::KeyTemplate::new(#prefix, #pieces),
@@ -254,7 +261,8 @@ fn engine(
 
 /// The match arm of a hit past its refresh point when the reload runs in the background:
 /// owned copies of the receiver and arguments go to a task (or a helper thread) that calls
-/// `f_uncached`, and the caller returns the current value.
+/// `f_uncached`, and the caller returns the current value. `unless` marks the load first, so
+/// a background reload stores what an inline one would.
 fn background_arm(
     model: &CachedModel,
     is_async: bool,
@@ -263,14 +271,19 @@ fn background_arm(
     hit: &TokenStream,
 ) -> Option<TokenStream> {
     let companions = match model.refresh {
-        Refresh::Background => model.companions.as_ref()?,
+        Refresh::Background | Refresh::Chosen => model.companions.as_ref()?,
         Refresh::Inline => return None,
     };
     let krate = &model.krate;
+    let private = quote!(#krate::__private);
     let Names {
         value, load, ret, ..
     } = names;
     let to_result = &shape.to_result;
+    if model.refresh == Refresh::Chosen {
+        return Some(chosen_arm(model, companions, is_async, names, shape, hit));
+    }
+    let unless = unless(model, names);
     let (copies, owned_call) = refresh::owned_call(companions, krate, is_async);
     let spawn = if is_async {
         let spawn = value_fn(model, "spawn", 3);
@@ -280,12 +293,65 @@ fn background_arm(
         quote!(#spawn(#load, move || { let #ret = #owned_call; #to_result }))
     };
     Some(quote! {
-        #krate::__private::Lookup::Refresh(#value, #load) => {
+        #private::Lookup::Refresh(#value, #load) => {
+            #unless
             #copies
             #spawn;
             return #hit;
         }
     })
+}
+
+/// The arm of [`Refresh::Chosen`]: the generated code asks the dispatch for a plan, which
+/// either starts the background reload with the owned copies (the caller returns the current
+/// value) or hands the load back for an inline reload. The same loader is written for both;
+/// the inline plan never calls it.
+fn chosen_arm(
+    model: &CachedModel,
+    companions: &Companions,
+    is_async: bool,
+    names: &Names,
+    shape: &ShapeTokens,
+    hit: &TokenStream,
+) -> TokenStream {
+    let Names {
+        value, load, ret, ..
+    } = names;
+    let to_result = &shape.to_result;
+    let refresh::Dispatch {
+        plan,
+        pattern,
+        call,
+    } = refresh::dispatch(companions, &model.krate, is_async);
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let copies = internal("__cache_copies");
+    let loader = if is_async {
+        quote!(move |#copies| async move { let #pattern = #copies; let #ret = #call; #to_result })
+    } else {
+        quote!(move |#copies| { let #pattern = #copies; let #ret = #call; #to_result })
+    };
+    let start = {
+        let kind = Ident::new(
+            if is_async { "AsyncFn" } else { "SyncFn" },
+            Span::call_site(),
+        );
+        let value_ty = &model.ret.value;
+        quote_spanned!(value_ty.span()=>
+            #private::start_refresh::<#value_ty, #private::#kind, _, _, _, _>)
+    };
+    let option = quote!(::core::option::Option);
+    let unless = unless(model, names);
+    quote! {
+        #private::Lookup::Refresh(#value, #load) => {
+            #unless
+            use #private::ChooseRefresh as _;
+            match #start(#plan, #load, #loader) {
+                #option::None => return #hit,
+                #option::Some(#load) => #load,
+            }
+        }
+    }
 }
 
 /// Names the generated code uses (mixed-site: invisible to the body).
@@ -504,7 +570,7 @@ pub(crate) fn serde_fn(krate: &TokenStream, level: LevelArg, value_ty: &syn::Typ
     match level {
         LevelArg::L1 => quote_spanned!(value_ty.span()=> #krate::__private::l1_value::<#value_ty>),
         LevelArg::Both => {
-            quote_spanned!(value_ty.span()=> #krate::__private::serde_value_of::<#value_ty>)
+            quote_spanned!(value_ty.span()=> <#value_ty as #krate::__private::L2Value<_>>::value_serde)
         }
     }
 }

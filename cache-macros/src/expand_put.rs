@@ -59,14 +59,16 @@ fn generate(model: &PutModel, function: &LightFn) -> TokenStream {
             let (markers, parts, pieces) =
                 (template.markers(), template.parts(), template.pieces());
             let entry = entry_options(krate, model.ttl, &model.tags, None, *level);
-            let put = match (level, is_async) {
-                (LevelArg::Both, true) => "put",
-                (LevelArg::Both, false) => "put_blocking",
-                (LevelArg::L1, true) => "put_l1",
-                (LevelArg::L1, false) => "put_l1_blocking",
+            // `put` and `put_blocking` infer how the value goes to L2 (one error at the value
+            // type when it cannot); the L1 forms have no serde bound.
+            let (put, how) = match (level, is_async) {
+                (LevelArg::Both, true) => ("put", quote!(, _)),
+                (LevelArg::Both, false) => ("put_blocking", quote!(, _)),
+                (LevelArg::L1, true) => ("put_l1", quote!()),
+                (LevelArg::L1, false) => ("put_l1_blocking", quote!()),
             };
             let put = syn::Ident::new(put, value_ty.span());
-            let put = quote_spanned!(value_ty.span()=> #krate::__private::#put::<#value_ty>);
+            let put = quote_spanned!(value_ty.span()=> #krate::__private::#put::<#value_ty #how>);
             let prepare = quote! {
                 #bind_cache
                 let #key = {

@@ -82,6 +82,7 @@ mod ttl;
 /// | `weight` | a function or closure `fn(&V) -> usize`: the value's weight against the cache's `l1_max_weight` (e.g. its size in bytes) | `size_of::<V>()` |
 /// | `condition` | a `bool` expression over the arguments; `false` runs the body without reading or writing the cache | always cached |
 /// | `unless` | a closure or function taking `&V`; `true` returns the loaded value without storing it | everything is stored |
+/// | `refresh` | `"inline"`: the caller that claims a refresh reloads (for a method whose receiver type borrows: see "Refresh-ahead") | in the background when the receiver and arguments can be owned |
 /// | `companions` | `false`: no companion functions (needed on methods of a trait impl, which cannot gain items) | `true` |
 /// | `cache` | expression giving the cache, evaluated on each call inside the function | `cache_core::global()` |
 /// | `crate` | path of `cache_core`, for crates that re-export it | `::cache_core` |
@@ -276,30 +277,39 @@ mod ttl;
 ///
 /// With `refresh_ahead = f` (or the cache's setting), a hit after `f * ttl` still returns the
 /// current value, and exactly one reload of the entry is started. `#[cached]` refreshes in the
-/// background when the attribute itself sets `refresh_ahead`, the function has companions and
-/// it takes no `&mut` receiver or argument: the hit that claims the refresh returns the current
-/// value and a task calls `f_uncached` with owned copies of the receiver and arguments.
-/// Otherwise (the fraction comes only from the builder, `&mut`, `companions = false`, an
-/// argument bound by a pattern) the caller that claims the refresh reloads inline and returns
-/// the fresh value.
+/// background when the function has companions, takes no `&mut` receiver or argument, and its
+/// receiver and arguments can be owned (a clone of the receiver, an owned copy of each
+/// argument, each `Send + 'static`): the hit that claims the refresh returns the current value
+/// and a task calls `f_uncached` with the owned copies. When the attribute sets
+/// `refresh_ahead`, copies that cannot be made are a compile error; when the fraction comes
+/// only from the builder, the generated code chooses at compile time. Otherwise (`&mut`,
+/// `companions = false`, an argument bound by a pattern, `refresh = "inline"`, or, with the
+/// fraction from the builder only, a receiver or argument that cannot be owned, an argument
+/// type borrowing beyond a top-level `&`, `impl Trait`, a type parameter without a `'static`
+/// bound) the caller that claims the refresh reloads inline and returns the fresh value.
 ///
-/// - **In the background**, an `async fn`'s reload runs on the current tokio runtime (its
-///   future must then be `Send`), a plain `fn`'s on a helper thread. The owned copies are a
+/// - **In the background**, a plain `fn`'s reload runs on a helper thread. An `async fn`'s runs
+///   on the current tokio runtime: as a task when the attribute sets `refresh_ahead` (its future
+///   must then be `Send`), on a thread of the runtime's blocking pool that builds the future and
+///   blocks on it when the generated code chose (no `Send` future needed). The owned copies are a
 ///   clone of the receiver for `&self` or `self` (make the type cheap to clone, e.g. an `Arc`
 ///   inside, or take `self: &Arc<Self>`), an owned copy of each borrowed argument (`String` for
-///   `&str`, `Vec<T>` for `&[T]`, `T` for `&T` with `T: Clone`) and a clone of each owned one;
-///   a generic function's task calls `f_uncached::<T>` (so `T` must be `Send + 'static`). What
-///   cannot be owned is a compile error at the receiver or argument, which explains the
-///   options.
+///   `&str`, `Vec<T>` for `&[T]`, `T` for `&T` with `T: Clone`) and a clone of each owned one; a
+///   generic function's reload calls `f_uncached::<T>`.
+/// - **Chosen at compile time**: with the fraction from the builder only, the generated code
+///   asks, by autoref-based dispatch, whether every copy can be made and is `Send + 'static`, and
+///   reloads inline when one cannot (a receiver that is not `Clone`, an `Rc` argument). Trait
+///   selection does not see lifetimes, so the macro plans inline, before any dispatch, what it
+///   sees borrowing (listed above); it cannot see the receiver's `Self`: a method of a type with
+///   a lifetime or a type parameter not bounded by `'static` (`impl<'a> Repo<'a>`) that is
+///   `Clone` fails to compile at `self` ("lifetime may not live long enough" or "may not live
+///   long enough"); write `refresh = "inline"` on it (or add `T: 'static`).
 /// - **Inline**, every concurrent caller keeps getting the current value without waiting while
-///   the one caller reloads. A function that did not set `refresh_ahead` itself is never held
-///   to the bounds of a background reload; a copy of a `&mut` would not be the caller's; and
-///   without companions there is no `f_uncached` for a task to call.
+///   the one caller reloads. A copy of a `&mut` would not be the caller's; without companions
+///   there is no `f_uncached` for a reload to call.
 ///
-/// Inline refreshes are counted in `Stats::inline_refreshes`, and the first of each function
-/// is logged (`info`) with what to change: a fraction set on the builder makes every caller
-/// that claims a refresh wait for a whole load, so set `refresh_ahead` in the attribute of
-/// the functions whose callers must not wait.
+/// Inline refreshes are counted in `Stats::inline_refreshes`, and the first of each function is
+/// logged (`info`) with the reason: a caller that claims a refresh waits for a whole load.
 ///
 /// If the reload fails, the current value stays until it expires and a later hit may try
 /// again.
@@ -325,7 +335,7 @@ mod ttl;
 ///     }
 ///
 ///     // Inline: a `&mut self` method (and so would be any function with `companions = false`
-///     // or a fraction from the builder only).
+///     // or `refresh = "inline"`).
 ///     #[cached(ttl = "5m", refresh_ahead = 0.8, level = "l1")]
 ///     fn volume(&mut self, market: &str) -> u64 {
 ///         self.fetches.fetch_add(1, Ordering::SeqCst)

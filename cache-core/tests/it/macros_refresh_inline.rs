@@ -1,6 +1,7 @@
-//! Refresh-ahead through `#[cached]` inline, one test per shape the rule sends there: a
-//! fraction from the builder only, `&mut self` and `&mut` arguments, `companions = false` (with
-//! and without `condition`), an argument bound by a pattern; async and sync. The caller that
+//! Refresh-ahead through `#[cached]` inline, one test per shape the rule sends there whatever
+//! sets the fraction: `&mut self` and `&mut` arguments, `companions = false` (with and without
+//! `condition`), an argument bound by a pattern; async and sync (the shapes a fraction from the
+//! builder alone sends inline are in `macros_refresh_builder.rs`). The caller that
 //! claims the refresh reloads and returns the fresh value, while a call made meanwhile returns
 //! the current value without waiting (`refresh_harness.rs`).
 //!
@@ -12,40 +13,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::refresh_harness::{Ran, Subject, drive, drive_blocking};
 use cache_core::{Cache, cached};
-
-/// A cache whose entries refresh at 0.5% of their TTL (500 ms of 100 s).
-fn refreshing() -> Subject {
-    Subject::with(Cache::builder().refresh_ahead(0.005).build().unwrap())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fraction_from_the_builder_refreshes_inline() {
-    static S: LazyLock<Subject> = LazyLock::new(refreshing);
-
-    #[cached(cache = S.cache, ttl = "100s")]
-    async fn quote(symbol: String) -> Result<String, std::io::Error> {
-        let version = S.probe.load().await;
-        Ok(format!("{symbol}@v{version}"))
-    }
-
-    let call = || async { quote("ACME".into()).await.unwrap() };
-    let (current, fresh) = ("ACME@v1".to_owned(), "ACME@v2".to_owned());
-    drive(&S, call, current, fresh, Ran::Inline).await;
-}
-
-#[test]
-fn a_sync_fn_with_a_fraction_from_the_builder_refreshes_inline() {
-    static S: LazyLock<Subject> = LazyLock::new(refreshing);
-
-    #[cached(cache = S.cache, ttl = "100s")]
-    fn rate(currency: &str) -> Option<String> {
-        let version = S.probe.load_blocking();
-        Some(format!("{currency}@v{version}"))
-    }
-
-    let (current, fresh) = (Some("EUR@v1".to_owned()), Some("EUR@v2".to_owned()));
-    drive_blocking(&S, || rate("EUR"), current, fresh, Ran::Inline);
-}
 
 static METER: LazyLock<Subject> = LazyLock::new(Subject::new);
 

@@ -19,6 +19,7 @@ mod macros_companions;
 mod macros_invalidate;
 mod macros_put;
 mod macros_refresh;
+mod macros_refresh_builder;
 mod macros_refresh_inline;
 mod macros_sync;
 #[cfg(feature = "metrics")]
