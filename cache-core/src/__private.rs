@@ -612,3 +612,9 @@ impl std::fmt::Debug for ThreadCounter {
         f.debug_tuple("ThreadCounter").field(&self.sum()).finish()
     }
 }
+
+/// Milliseconds since the Unix epoch on the engine's coarse wall clock (one kernel tick of
+/// resolution, read without the time-stamp counter): `cache-http`'s storage times and ages.
+pub fn unix_now_ms() -> u64 {
+    crate::clock::unix_now_ms()
+}
