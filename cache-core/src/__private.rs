@@ -569,23 +569,55 @@ pub trait CachedValue: Clone + Send + Sync + 'static {}
 
 impl<T: Clone + Send + Sync + 'static> CachedValue for T {}
 
-/// `cache`'s fresh L1 value of `key`, without a future: what an HTTP layer answers a hit with
-/// before it builds the request's future. A hit that claims the entry's refresh starts the
-/// reload `make_loader` builds, as [`Cache::get_or_load_with`] would; a miss is `None`, not
-/// counted (the caller then calls `get_or_load_with`, which counts it and loads).
-pub fn l1_hit_or_refresh<V, E, F, Fut>(
-    cache: &Cache,
-    key: &str,
-    options: &EntryOptions,
-    make_loader: impl FnOnce() -> F,
-) -> Option<V>
-where
-    V: crate::CacheValue,
-    E: Send + 'static,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Loaded<V>, E>> + Send + 'static,
-{
-    cache.l1_hit_or_refresh(key, options, make_loader)
+/// One cache's keyed store of `V`, held by a caller that looks keys up on every request
+/// (`cache-http`'s layer): its hits skip the look-up of the store in the cache's registry.
+pub struct KeyedProbe<V> {
+    cache: Cache,
+    store: Arc<crate::engine::KeyedStore<V>>,
+}
+
+impl<V: crate::CacheValue> KeyedProbe<V> {
+    /// The keyed store of `V` in `cache` (the one `Cache::get` and `get_or_load` use).
+    pub fn new(cache: &Cache) -> Self {
+        Self {
+            cache: cache.clone(),
+            store: cache.keyed_store_of::<V>(),
+        }
+    }
+
+    /// The fresh L1 value of `key`, without a future: what an HTTP layer answers a hit with
+    /// before it builds the request's future. A hit that claims the entry's refresh starts
+    /// the reload `make_loader` builds, as [`Cache::get_or_load_with`] would; a miss is `None`,
+    /// not counted (the caller then calls `get_or_load_with`, which counts it and loads).
+    pub fn l1_hit_or_refresh<E, F, Fut>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        make_loader: impl FnOnce() -> F,
+    ) -> Option<V>
+    where
+        E: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Loaded<V>, E>> + Send + 'static,
+    {
+        self.cache
+            .l1_hit_or_refresh(&self.store, key, options, make_loader)
+    }
+}
+
+impl<V> Clone for KeyedProbe<V> {
+    fn clone(&self) -> Self {
+        Self {
+            cache: self.cache.clone(),
+            store: Arc::clone(&self.store),
+        }
+    }
+}
+
+impl<V> std::fmt::Debug for KeyedProbe<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedProbe").finish_non_exhaustive()
+    }
 }
 
 /// A counter many threads bump on a hot path without a locked instruction: each live thread
@@ -611,4 +643,10 @@ impl std::fmt::Debug for ThreadCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("ThreadCounter").field(&self.sum()).finish()
     }
+}
+
+/// Milliseconds since the Unix epoch on the engine's coarse wall clock (one kernel tick of
+/// resolution, read without the time-stamp counter): `cache-http`'s storage times and ages.
+pub fn unix_now_ms() -> u64 {
+    crate::clock::unix_now_ms()
 }

@@ -158,8 +158,12 @@ impl Cache {
     /// value of `key` when L1 holds it fresh. A hit that claims the entry's refresh starts the
     /// reload in the background with the loader `make_loader` builds (only then). A miss is
     /// `None` and counts nothing: the caller goes on with `get_or_load_with`, which counts it.
+    ///
+    /// `store` is the keyed store of `V` ([`keyed_store_of`](Self::keyed_store_of)), held by
+    /// the caller so that the hit skips the registry.
     pub(crate) fn l1_hit_or_refresh<V, E, F, Fut>(
         &self,
+        store: &KeyedStore<V>,
         key: &str,
         options: &EntryOptions,
         make_loader: impl FnOnce() -> F,
@@ -170,11 +174,18 @@ impl Cache {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<Loaded<V>, E>> + Send + 'static,
     {
-        let hit = self.inner.probe_keyed::<V>(KEYED_SITE, key)?;
+        let hit = self.inner.probe_keyed_in(store, key)?;
         if hit.refresh {
             self.refresh_in_background(key, options, make_loader());
         }
         Some(hit.value)
+    }
+
+    /// The keyed API's store of `V` (the one `get`, `set` and `get_or_load` use), created on
+    /// first use.
+    pub(crate) fn keyed_store_of<V: CacheValue>(&self) -> Arc<KeyedStore<V>> {
+        self.inner
+            .keyed_store::<V>(KEYED_SITE, || Some(SerdeFns::new()))
     }
 
     /// Reloads `key` on a task of its own, for the hit that claimed its refresh.

@@ -303,10 +303,18 @@ impl Inner {
         V: Clone + Send + Sync + 'static,
     {
         self.l1
-            .with_store::<Box<str>, V, _>(site, |store| {
-                self.probe(store, store.hash_str(key), |stored| **stored == *key)
-            })
+            .with_store::<Box<str>, V, _>(site, |store| self.probe_keyed_in(store, key))
             .flatten()
+    }
+
+    /// Probes a keyed store the caller already holds for a string key.
+    #[inline]
+    pub(crate) fn probe_keyed_in<V: Clone>(
+        &self,
+        store: &KeyedStore<V>,
+        key: &str,
+    ) -> Option<Hit<V>> {
+        self.probe(store, store.hash_str(key), |stored| **stored == *key)
     }
 }
 

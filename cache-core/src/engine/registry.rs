@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::RwLock;
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
 
 use crate::__private::ValueSerde;
 use crate::cache::Cache;
@@ -19,14 +20,21 @@ use crate::store::{ErasedStore, KeyFns, Occupancy, Store, ValueFns};
 
 /// The stores of one cache, by (site, key and value types); hashed with foldhash, as the
 /// keyed API looks a store up on every call.
+///
+/// Read without a lock: the collection is an immutable snapshot behind an [`ArcSwap`],
+/// replaced whole when a store is added (once per store, under `adding`). A shared read-write
+/// lock here had every keyed hit on every thread write the lock's one reader count, a cache
+/// line that then travels between cores on each call.
 pub(crate) struct Registry {
-    stores: RwLock<Stores>,
+    stores: ArcSwap<Stores>,
+    /// Held while a store is added, so two additions never replace each other's snapshot.
+    adding: Mutex<()>,
     /// What all stores hold together (the cache's L1 size and weight).
     occupancy: Arc<Occupancy>,
 }
 
 /// The stores by id, and by index (the eviction policy's handles name stores by index).
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Stores {
     by_id: HashMap<(usize, TypeId), Arc<dyn Any + Send + Sync>, foldhash::fast::RandomState>,
     by_index: Vec<Arc<dyn ErasedStore>>,
@@ -35,7 +43,8 @@ struct Stores {
 impl Registry {
     pub(crate) fn new(occupancy: Arc<Occupancy>) -> Self {
         Self {
-            stores: RwLock::default(),
+            stores: ArcSwap::default(),
+            adding: Mutex::new(()),
             occupancy,
         }
     }
@@ -53,23 +62,30 @@ impl Registry {
         V: Clone + Send + Sync + 'static,
     {
         let id = (site, TypeId::of::<(K, V)>());
-        if let Some(found) = self.stores.read().by_id.get(&id)
-            && let Ok(store) = Arc::clone(found).downcast::<Store<K, V>>()
-        {
+        let found = |stores: &Stores| {
+            let found = stores.by_id.get(&id)?;
+            Arc::clone(found).downcast::<Store<K, V>>().ok()
+        };
+        if let Some(store) = found(&self.stores.load()) {
             return store;
         }
-        let mut stores = self.stores.write();
-        let Stores { by_id, by_index } = &mut *stores;
-        let found = by_id.entry(id).or_insert_with(|| {
-            let index = u32::try_from(by_index.len()).expect("fewer than 2^32 stores");
-            let occupancy = Arc::clone(&self.occupancy);
-            let store = Arc::new(Store::<K, V>::new(index, name, occupancy, fns(), key_fns()));
-            by_index.push(Arc::clone(&store) as Arc<dyn ErasedStore>);
-            store as Arc<dyn Any + Send + Sync>
-        });
-        Arc::clone(found)
-            .downcast::<Store<K, V>>()
-            .expect("registry ids include the store's types")
+        let _adding = self.adding.lock();
+        let current = self.stores.load_full();
+        if let Some(store) = found(&current) {
+            return store;
+        }
+        let mut stores = Stores::clone(&current);
+        let index = u32::try_from(stores.by_index.len()).expect("fewer than 2^32 stores");
+        let occupancy = Arc::clone(&self.occupancy);
+        let store = Arc::new(Store::<K, V>::new(index, name, occupancy, fns(), key_fns()));
+        stores
+            .by_index
+            .push(Arc::clone(&store) as Arc<dyn ErasedStore>);
+        stores
+            .by_id
+            .insert(id, Arc::clone(&store) as Arc<dyn Any + Send + Sync>);
+        self.stores.store(Arc::new(stores));
+        store
     }
 
     /// Runs `f` on the store of `site` for `K`, `V` if it exists, without cloning its `Arc`:
@@ -84,7 +100,7 @@ impl Registry {
         K: 'static,
         V: 'static,
     {
-        let stores = self.stores.read();
+        let stores = self.stores.load();
         let found = stores.by_id.get(&(site, TypeId::of::<(K, V)>()))?;
         let store = (**found).downcast_ref::<Store<K, V>>()?;
         Some(f(store))
@@ -92,12 +108,12 @@ impl Registry {
 
     /// Runs `f` on the stores, by index, under the registry's read lock.
     pub(crate) fn with_all<R>(&self, f: impl FnOnce(&[Arc<dyn ErasedStore>]) -> R) -> R {
-        f(&self.stores.read().by_index)
+        f(&self.stores.load().by_index)
     }
 
     /// Runs `f` on every store under the registry's read lock.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&dyn ErasedStore)) {
-        for store in &self.stores.read().by_index {
+        for store in &self.stores.load().by_index {
             f(store.as_ref());
         }
     }

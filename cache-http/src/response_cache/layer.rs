@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cache_core::__private::KeyedProbe;
 use cache_core::{Cache, EntryOptions};
 use tower_layer::Layer;
 
 use super::route_stats::ResponseStats;
 use super::service::ResponseCacheService;
 use super::status::StatusValues;
+use super::stored::HttpEntry;
 
 /// The lifetime of a response that gives none (`s-maxage`, `max-age`).
 pub const DEFAULT_RESPONSE_TTL: Duration = Duration::from_secs(60);
@@ -47,6 +49,8 @@ pub struct ResponseCacheLayer {
 #[derive(Debug, Clone)]
 pub(crate) struct Shared {
     pub(crate) cache: Cache,
+    /// The cache's store of responses, held for the hit path.
+    pub(crate) entries: KeyedProbe<HttpEntry>,
     pub(crate) ttl: Duration,
     pub(crate) max_body_bytes: usize,
     pub(crate) key_prefix: String,
@@ -67,6 +71,7 @@ impl ResponseCacheLayer {
     pub fn new(cache: Cache) -> Self {
         let metrics_label = cache.namespace().unwrap_or("default").to_owned();
         let shared = Shared {
+            entries: KeyedProbe::new(&cache),
             cache,
             ttl: DEFAULT_RESPONSE_TTL,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,

@@ -114,10 +114,12 @@ where
     H: Handler<B>,
     B: Default + Send + 'static,
 {
-    cache_core::__private::l1_hit_or_refresh(&shared.cache, key, &shared.lookup_options, || {
-        let exchange = Exchange::new(Arc::clone(shared), parts.clone(), handler.clone());
-        loader(Arc::new(exchange), variant_of.cloned())
-    })
+    shared
+        .entries
+        .l1_hit_or_refresh(key, &shared.lookup_options, || {
+            let exchange = Exchange::new(Arc::clone(shared), parts.clone(), handler.clone());
+            loader(Arc::new(exchange), variant_of.cloned())
+        })
 }
 
 /// Answers a `GET` or `HEAD` whose body is empty, starting from what [`answer_now`] found.

@@ -7,7 +7,7 @@
 //! `extensions` list of name/value pairs, which readers that do not know a name ignore.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -112,9 +112,8 @@ fn served_headers(headers: &HeaderMap, body_len: usize) -> HeaderMap {
 
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
+    // Coarse (a kernel tick): ages and freshness are whole seconds.
+    cache_core::__private::unix_now_ms()
 }
 
 impl StoredResponse {
