@@ -106,12 +106,13 @@ impl Registry {
         Some(f(store))
     }
 
-    /// Runs `f` on the stores, by index, under the registry's read lock.
+    /// Runs `f` on the stores, by index, as of now (a snapshot: stores added meanwhile are not
+    /// in it).
     pub(crate) fn with_all<R>(&self, f: impl FnOnce(&[Arc<dyn ErasedStore>]) -> R) -> R {
         f(&self.stores.load().by_index)
     }
 
-    /// Runs `f` on every store under the registry's read lock.
+    /// Runs `f` on every store of the current snapshot.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&dyn ErasedStore)) {
         for store in &self.stores.load().by_index {
             f(store.as_ref());
