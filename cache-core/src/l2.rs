@@ -461,13 +461,7 @@ pub trait L2: Send + Sync + 'static {
         keys: &'a [&'a str],
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<PerKey<L2Read>, L2Error>> {
-        Box::pin(async move {
-            let mut reads = Vec::with_capacity(keys.len());
-            for key in keys {
-                reads.push(self.read(key, expected_tags).await);
-            }
-            Ok(reads)
-        })
+        Box::pin(read_each(keys, |key| self.read(key, expected_tags)))
     }
 
     /// Reads several keys for the load that follows, like [`read_for_load`](Self::read_for_load)
@@ -478,13 +472,9 @@ pub trait L2: Send + Sync + 'static {
         keys: &'a [&'a str],
         expected_tags: &'a [String],
     ) -> BoxFuture<'a, Result<PerKey<L2Read>, L2Error>> {
-        Box::pin(async move {
-            let mut reads = Vec::with_capacity(keys.len());
-            for key in keys {
-                reads.push(self.read_for_load(key, expected_tags).await);
-            }
-            Ok(reads)
-        })
+        Box::pin(read_each(keys, |key| {
+            self.read_for_load(key, expected_tags)
+        }))
     }
 
     /// Writes several keys, like [`set`](Self::set) each, in as few round trips as the L2 can,
@@ -570,6 +560,21 @@ pub trait L2: Send + Sync + 'static {
     fn status(&self) -> L2Status {
         L2Status::default()
     }
+}
+
+/// Reads `keys` one at a time with `read`: the batch reads of an L2 without batches of its own.
+async fn read_each<'a, Fut>(
+    keys: &'a [&'a str],
+    read: impl Fn(&'a str) -> Fut,
+) -> Result<PerKey<L2Read>, L2Error>
+where
+    Fut: Future<Output = Result<L2Read, L2Error>>,
+{
+    let mut reads = Vec::with_capacity(keys.len());
+    for key in keys {
+        reads.push(read(key).await);
+    }
+    Ok(reads)
 }
 
 impl<T: L2 + ?Sized> L2 for Arc<T> {
