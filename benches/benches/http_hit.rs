@@ -15,7 +15,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -27,22 +26,15 @@ use tower_service::Service;
 
 #[path = "common/raw_client.rs"]
 mod raw_client;
+#[path = "common/user_route.rs"]
+mod user_route;
 
 /// The ids requested, in turn.
 const IDS: u64 = 100;
 
 /// The route's handler (never reached once every id is stored).
 async fn user(Path(id): Path<u64>) -> impl IntoResponse {
-    let mut profile = benches::profile();
-    profile.id = id;
-    let body = serde_json::to_string(&profile).expect("a profile serializes");
-    (
-        [
-            (CACHE_CONTROL, "max-age=600"),
-            (CONTENT_TYPE, "application/json"),
-        ],
-        body,
-    )
+    user_route::user_profile(id)
 }
 
 fn app(contender: &str) -> Router {

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use cache_core::Cache;
@@ -38,20 +37,13 @@ const ROUNDS: usize = 9;
 
 #[path = "common/raw_client.rs"]
 mod raw_client;
+#[path = "common/user_route.rs"]
+mod user_route;
 
 /// The route's handler: 5 ms of work (a query), then the profile.
 async fn user(Path(id): Path<u64>) -> impl IntoResponse {
     tokio::time::sleep(HANDLER_TIME).await;
-    let mut profile = benches::profile();
-    profile.id = id;
-    let body = serde_json::to_string(&profile).expect("a profile serializes");
-    (
-        [
-            (CACHE_CONTROL, "max-age=600"),
-            (CONTENT_TYPE, "application/json"),
-        ],
-        body,
-    )
+    user_route::user_profile(id)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
