@@ -70,21 +70,20 @@ impl RouteCounters {
     /// Counts one answer.
     pub(crate) fn count(&self, outcome: Outcome, not_modified: bool) {
         let counter = match outcome {
-            Outcome::Hit { .. } => return self.count_hit(not_modified),
-            Outcome::Stored => &self.misses,
-            Outcome::Stale { .. } => &self.stale,
-            Outcome::Uncacheable(_) => &self.uncacheable,
-            Outcome::Failed { .. } => &self.failures,
-            Outcome::Bypass(_) => &self.bypassed,
+            Outcome::Hit { .. } => None,
+            Outcome::Stored => Some(&self.misses),
+            Outcome::Stale { .. } => Some(&self.stale),
+            Outcome::Uncacheable(_) => Some(&self.uncacheable),
+            Outcome::Failed { .. } => Some(&self.failures),
+            Outcome::Bypass(_) => Some(&self.bypassed),
         };
-        counter.fetch_add(1, Ordering::Relaxed);
-        if not_modified {
-            self.not_modified.fetch_add(1, Ordering::Relaxed);
+        match counter {
+            Some(counter) => {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            // Every answered request from the cache: on the thread's own slot.
+            None => self.hits.add_one(),
         }
-    }
-
-    fn count_hit(&self, not_modified: bool) {
-        self.hits.add_one();
         if not_modified {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
         }
