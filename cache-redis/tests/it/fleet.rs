@@ -280,6 +280,9 @@ async fn while_one_process_reloads_an_expired_key_the_others_serve_it_stale() {
         // A 300 ms entry that Redis keeps 10 s longer, for its stale window.
         loader.send("load s 10 v1 300 10000").await;
         assert_eq!(loader.done("s").await, "v1");
+        // That load's own `loading s` line, consumed now: the wait for the reload's below must
+        // not return on it before the reload has taken the lease.
+        loader.line_starting("loading s").await;
         tokio::time::sleep(Duration::from_millis(600)).await;
         // Expired: one process takes the lease and reloads (2 s)...
         loader.send("load s 2000 v2 300 10000").await;
